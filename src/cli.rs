@@ -1,0 +1,240 @@
+//! The command line: `serve`, and the same operations as the API for an operator of this
+//! installation (who holds its data directory and so acts as administrator).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::service::{App, Config, FirstRun, IssueRequest, NewDepartment};
+
+/// zhengyin (证印): electronic licences and electronic seals.
+#[derive(Debug, Parser)]
+#[command(name = "zhengyin", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Data directory: SQLite database, master key, public certificates.
+    #[arg(long, env = "ZHENGYIN_DATA_DIR", default_value = "data", global = true)]
+    data_dir: PathBuf,
+    /// Database URL (`postgres://…`); SQLite in the data directory when absent.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Public base URL, printed into licence QR codes.
+    #[arg(
+        long,
+        env = "ZHENGYIN_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    public_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the HTTP service (initialises a new data directory on first run).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ZHENGYIN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Departments.
+    Dept {
+        #[command(subcommand)]
+        command: DeptCommand,
+    },
+    /// Licences.
+    Licence {
+        #[command(subcommand)]
+        command: LicenceCommand,
+    },
+    /// Verify the seals on a PDF against this installation's root; exit 1 if any is not valid.
+    Verify {
+        /// The PDF.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeptCommand {
+    /// Register a department with its first seal; prints its API key once.
+    Add {
+        /// Name, e.g. 厦门市市场监督管理局.
+        #[arg(long)]
+        name: String,
+        /// Unified social credit code.
+        #[arg(long)]
+        credit_code: String,
+        /// Administrative division code (6 digits).
+        #[arg(long)]
+        division_code: String,
+        /// Seal name, e.g. 行政审批专用章.
+        #[arg(long)]
+        seal_name: Option<String>,
+        /// 13-digit seal code.
+        #[arg(long)]
+        seal_code: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LicenceCommand {
+    /// Issue a licence from a JSON file `{"kind": …, "fields": {…}}` as a department.
+    Issue {
+        /// The request file.
+        #[arg(long)]
+        json: PathBuf,
+        /// Credit code of the issuing department.
+        #[arg(long)]
+        dept: String,
+        /// Where to write the signed PDF.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    match execute(cli).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> Result<ExitCode, String> {
+    let config = Config {
+        data_dir: cli.global.data_dir,
+        database_url: cli.global.database_url,
+        public_url: cli.global.public_url,
+    };
+    let (app, first_run) = App::open(&config).await.map_err(|e| describe(&e))?;
+    announce(&config, &first_run);
+    let result = match cli.command {
+        Command::Serve { listen } => serve(Arc::clone(&app), &listen).await,
+        Command::Dept {
+            command:
+                DeptCommand::Add {
+                    name,
+                    credit_code,
+                    division_code,
+                    seal_name,
+                    seal_code,
+                },
+        } => {
+            let new = NewDepartment {
+                name,
+                credit_code,
+                division_code,
+                seal_name,
+                seal_code,
+            };
+            let registered = app
+                .register_department(&App::local_admin(), new)
+                .await
+                .map_err(|e| describe(&e))?;
+            print_json(&registered)
+        }
+        Command::Licence {
+            command: LicenceCommand::Issue { json, dept, out },
+        } => {
+            let text =
+                std::fs::read_to_string(&json).map_err(|e| format!("{}: {e}", json.display()))?;
+            let request: IssueRequest =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
+            let principal = app
+                .local_department(&dept)
+                .await
+                .map_err(|e| describe(&e))?;
+            let issued = app
+                .issue_licence(&principal, request)
+                .await
+                .map_err(|e| describe(&e))?;
+            if let Some(out) = out {
+                let (_, pdf) = app
+                    .licence_pdf(&issued.identifier)
+                    .await
+                    .map_err(|e| describe(&e))?;
+                std::fs::write(&out, pdf).map_err(|e| format!("{}: {e}", out.display()))?;
+            }
+            print_json(&issued)
+        }
+        Command::Verify { file } => {
+            let pdf = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let verification = app.verify_pdf(pdf).await.map_err(|e| describe(&e))?;
+            print_json(&verification)?;
+            if verification.valid {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                let reasons: Vec<String> = verification
+                    .report
+                    .signatures
+                    .iter()
+                    .flat_map(|s| s.problems.clone())
+                    .collect();
+                eprintln!(
+                    "NOT VALID: {}",
+                    if reasons.is_empty() {
+                        "the file carries no seal".to_string()
+                    } else {
+                        reasons.join("; ")
+                    }
+                );
+                Ok(ExitCode::from(1))
+            }
+        }
+    };
+    app.close().await;
+    result
+}
+
+fn announce(config: &Config, first_run: &FirstRun) {
+    if let Some(key) = &first_run.admin_key {
+        eprintln!(
+            "initialised {}\nroot certificate: {}\nadmin API key (shown once, keep it safe): {key}",
+            config.data_dir.display(),
+            config.data_dir.join("certs").join("root.pem").display()
+        );
+    }
+}
+
+async fn serve(app: Arc<App>, listen: &str) -> Result<ExitCode, String> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    eprintln!("zhengyin listening on http://{address}");
+    axum::serve(listener, crate::http::router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("server stopped: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<ExitCode, String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The message for an operator: the error, plus the hidden detail of internal errors.
+fn describe(e: &crate::service::ServiceError) -> String {
+    use crate::service::ServiceError::{Internal, Unavailable};
+    match e {
+        Internal(detail) | Unavailable(detail) => format!("{e}: {detail}"),
+        _ => e.to_string(),
+    }
+}

@@ -1,0 +1,103 @@
+//! One error type for the HTTP layer, rendered as RFC 9457 `application/problem+json`.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::service::ServiceError;
+
+/// An error answered to an HTTP client.
+#[derive(Debug)]
+pub struct ApiError(pub ServiceError);
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        ApiError(e)
+    }
+}
+
+/// RFC 9457 problem details, with the offending field when there is one.
+#[derive(Debug, Serialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+impl ApiError {
+    /// The status, a stable problem type slug and a title for each service error.
+    fn classify(&self) -> (StatusCode, &'static str, &'static str) {
+        match &self.0 {
+            ServiceError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
+            ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ServiceError::InvalidField { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid request field",
+            ),
+            ServiceError::UnprocessableDocument(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unprocessable-document",
+                "The document cannot be processed",
+            ),
+            ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Already exists"),
+            ServiceError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Storage unavailable",
+            ),
+            ServiceError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+        }
+    }
+
+    /// A client-side problem found by the HTTP layer itself (bad JSON, bad header).
+    pub fn bad_request(field: &str, detail: String) -> ApiError {
+        ApiError(ServiceError::InvalidField {
+            field: field.into(),
+            message: detail,
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.classify();
+        let field = match &self.0 {
+            ServiceError::InvalidField { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        match &self.0 {
+            ServiceError::Internal(detail) | ServiceError::Unavailable(detail) => {
+                tracing::error!(%detail, "request failed");
+            }
+            _ => {}
+        }
+        let problem = Problem {
+            kind: format!("https://zhengyin.dev/problems/{slug}"),
+            title,
+            status: status.as_u16(),
+            detail: self.0.to_string(),
+            field,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,14 @@
+//! zhengyin (证印): electronic licences (电子证照) and electronic seals (电子印章).
+//!
+//! Dependencies flow from the edges to the core, never back:
+//! `cli`, `http` → `service` → `licence`, `seal`, `storage`, `pki`, `pdf` → `domain`.
+
+pub mod cli;
+pub mod domain;
+pub mod http;
+pub mod licence;
+pub mod pdf;
+pub mod pki;
+pub mod seal;
+pub mod service;
+pub mod storage;

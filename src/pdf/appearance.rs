@@ -1,0 +1,1034 @@
+//! The appearance of a seal impression: a self-contained form XObject drawing a red round
+//! Chinese official seal (border ring, five-pointed star, organisation name along the upper
+//! arc, purpose line under the star, seal code along the lower arc) in vector graphics and an
+//! embedded font subset, for use as a signature widget's `/AP /N`.
+//!
+//! Layout happens in millimetres with the origin at the seal's centre; the content stream
+//! starts with a `cm` that maps this onto the form's `/BBox [0 0 d d]` in points. Text sizes
+//! start from proportions of a 42 mm seal (1.2 mm ring, 14 mm star) and shrink, first in
+//! width (horizontal scale `Tz`), then in height, until every glyph box stays inside the ring
+//! and clear of every other glyph box.
+
+use lopdf::content::{Content, Operation};
+use lopdf::{Dictionary, Object, ObjectId, Stream, StringFormat};
+
+use super::font::{FontError, FontProgram, SubsetFont};
+
+/// The impression to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealImpression {
+    /// Organisation name, along the upper arc, reading clockwise.
+    pub organisation: String,
+    /// Purpose of a special-purpose seal (e.g. 行政审批专用章), horizontal under the star.
+    /// Empty or blank counts as absent.
+    pub purpose: Option<String>,
+    /// Seal code (印章编码, usually 13 digits), small along the lower arc, reading left to
+    /// right. Empty or blank counts as absent.
+    pub code: Option<String>,
+    /// Diameter in mm: 42 for enterprises, 45 for government departments.
+    pub diameter_mm: f32,
+}
+
+/// The seal's ink colour, #E60012.
+pub const SEAL_RED: (u8, u8, u8) = (230, 0, 18);
+
+/// Errors from laying out a seal.
+#[derive(Debug, thiserror::Error)]
+pub enum AppearanceError {
+    /// The organisation name is empty or blank.
+    #[error("the seal's organisation name is empty")]
+    EmptyOrganisation,
+    /// The diameter is not a number between 20 and 100 mm.
+    #[error("seal diameter {0} mm is outside 20–100 mm")]
+    InvalidDiameter(f32),
+    /// A text does not fit even with the narrowest and smallest glyphs allowed.
+    #[error("the seal's {part} ({chars} characters) does not fit even at the smallest legible size; shorten it")]
+    DoesNotFit {
+        /// Which text: "organisation name", "purpose" or "code".
+        part: &'static str,
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// The font lacks a character, or subsetting it failed.
+    #[error(transparent)]
+    Font(#[from] FontError),
+    /// Encoding the content stream failed.
+    #[error("could not encode the seal's content stream: {0}")]
+    Content(#[from] lopdf::Error),
+}
+
+/// Adds a form XObject drawing the impression, with its font resource, to `doc`; returns its
+/// id. BBox `[0 0 d d]` in points (1 mm = 72/25.4 pt).
+///
+/// The form carries its own `/Resources`: the font subset as `/F1` and an ExtGState `/GS1`
+/// with `/BM /Multiply`, so the red ink darkens, not hides, the page text under it.
+pub fn add_seal_xobject(
+    doc: &mut lopdf::Document,
+    seal: &SealImpression,
+    font: &FontProgram,
+) -> Result<ObjectId, AppearanceError> {
+    let layout = layout(seal, font)?;
+    let text: String = layout
+        .runs
+        .iter()
+        .flat_map(|r| r.glyphs.iter().map(|g| g.ch))
+        .collect();
+    let subset = font.subset_for(&text)?;
+    let content = Content {
+        operations: layout.operations(&subset)?,
+    }
+    .encode()?;
+
+    let font_id = subset.add_to(doc)?;
+    let d = seal.diameter_mm * PT_PER_MM;
+    let ext_gstate = Dictionary::from_iter([
+        ("Type", Object::Name(b"ExtGState".to_vec())),
+        ("BM", Object::Name(b"Multiply".to_vec())),
+    ]);
+    let resources = Dictionary::from_iter([
+        (
+            "Font",
+            Object::Dictionary(Dictionary::from_iter([("F1", Object::Reference(font_id))])),
+        ),
+        (
+            "ExtGState",
+            Object::Dictionary(Dictionary::from_iter([(
+                "GS1",
+                Object::Dictionary(ext_gstate),
+            )])),
+        ),
+    ]);
+    let dict = Dictionary::from_iter([
+        ("Type", Object::Name(b"XObject".to_vec())),
+        ("Subtype", Object::Name(b"Form".to_vec())),
+        (
+            "BBox",
+            Object::Array(vec![0.into(), 0.into(), num(d), num(d)]),
+        ),
+        ("Resources", Object::Dictionary(resources)),
+    ]);
+    let mut stream = Stream::new(dict, content);
+    // Compression only fails on an I/O error writing to memory; uncompressed is still valid.
+    let _ = stream.compress();
+    Ok(doc.add_object(stream))
+}
+
+const PT_PER_MM: f32 = 72.0 / 25.4;
+/// Diameter the proportions below are given for.
+const REFERENCE_MM: f32 = 42.0;
+/// Ring width at 42 mm.
+const BORDER_MM: f32 = 1.2;
+/// Star circumradius at 42 mm (14 mm across).
+const STAR_RADIUS_MM: f32 = 7.0;
+/// Inner/outer radius of a regular five-pointed star: sin 18° / sin 54°.
+const STAR_INNER_RATIO: f32 = 0.381_966;
+/// Space between the ring's inner edge and the name's em boxes, at 42 mm.
+const NAME_GAP_MM: f32 = 0.7;
+/// Space between the ring's inner edge and the code's em boxes, at 42 mm.
+const CODE_GAP_MM: f32 = 0.5;
+/// Space between the star's lower points and the purpose line, at 42 mm.
+const PURPOSE_GAP_MM: f32 = 1.2;
+/// Outline stroked around the glyphs to give them an impression's weight, at 42 mm.
+const TEXT_STROKE_MM: f32 = 0.1;
+/// Clear space between any two glyph boxes, as a fraction of the glyph size.
+const GLYPH_GAP: f32 = 0.06;
+/// Longest texts worth trying to fit (longer ones cannot fit at legible sizes).
+const MAX_NAME_CHARS: usize = 48;
+const MAX_LINE_CHARS: usize = 24;
+
+/// Sizes (em height, mm at 42 mm) and horizontal scales a run of text may take.
+struct RunSpec {
+    part: &'static str,
+    size_max: f32,
+    size_min: f32,
+    tz_max: f32,
+    tz_min: f32,
+}
+
+const NAME: RunSpec = RunSpec {
+    part: "organisation name",
+    size_max: 6.8,
+    size_min: 2.6,
+    tz_max: 0.8,
+    tz_min: 0.6,
+};
+const PURPOSE: RunSpec = RunSpec {
+    part: "purpose",
+    size_max: 4.6,
+    size_min: 2.2,
+    tz_max: 0.8,
+    tz_min: 0.6,
+};
+const CODE: RunSpec = RunSpec {
+    part: "code",
+    size_max: 2.6,
+    size_min: 1.5,
+    tz_max: 0.9,
+    tz_min: 0.7,
+};
+
+/// A point in mm, origin at the seal's centre, y up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pt {
+    x: f32,
+    y: f32,
+}
+
+impl Pt {
+    fn polar(r: f32, angle: f32) -> Pt {
+        Pt {
+            x: r * angle.cos(),
+            y: r * angle.sin(),
+        }
+    }
+    fn radius(self) -> f32 {
+        self.x.hypot(self.y)
+    }
+}
+
+/// One glyph on the seal.
+#[derive(Debug, Clone)]
+struct Placed {
+    ch: char,
+    /// Text matrix: unit reading direction, unit up direction, baseline origin.
+    matrix: [f32; 6],
+    /// Corners of the glyph's em box (advance × ascender–descender).
+    corners: [Pt; 4],
+}
+
+/// Glyphs set in one size and horizontal scale.
+#[derive(Debug, Clone)]
+struct Run {
+    size: f32,
+    tz: f32,
+    glyphs: Vec<Placed>,
+}
+
+/// Everything the content stream draws, in mm around the centre.
+#[derive(Debug, Clone)]
+struct Layout {
+    radius: f32,
+    border: f32,
+    text_stroke: f32,
+    star: [Pt; 10],
+    runs: Vec<Run>,
+}
+
+/// Font metrics a run needs: each character with its advance, and the em box.
+struct Glyphs {
+    chars: Vec<(char, f32)>,
+    ascent: f32,
+    descent: f32,
+}
+
+impl Glyphs {
+    fn new(text: &str, font: &FontProgram) -> Result<Glyphs, AppearanceError> {
+        let chars = text
+            .chars()
+            .map(|c| {
+                font.advance_em(c)
+                    .map(|a| (c, a))
+                    .ok_or(FontError::MissingGlyph(c))
+            })
+            .collect::<Result<_, _>>()?;
+        let (ascent, descent) = font.em_box();
+        Ok(Glyphs {
+            chars,
+            ascent,
+            descent,
+        })
+    }
+
+    /// Places one glyph: `advance` is its advance in mm, `centre` its em box's centre,
+    /// `right` and `up` unit vectors of its reading and up directions.
+    fn place(&self, ch: char, size: f32, advance: f32, centre: Pt, right: Pt, up: Pt) -> Placed {
+        let mid = size * (self.ascent + self.descent) / 2.0;
+        let origin = Pt {
+            x: centre.x - right.x * advance / 2.0 - up.x * mid,
+            y: centre.y - right.y * advance / 2.0 - up.y * mid,
+        };
+        let at = |x: f32, y: f32| Pt {
+            x: origin.x + right.x * x + up.x * y,
+            y: origin.y + right.y * x + up.y * y,
+        };
+        let (top, bottom) = (size * self.ascent, size * self.descent);
+        Placed {
+            ch,
+            matrix: [right.x, right.y, up.x, up.y, origin.x, origin.y],
+            corners: [
+                at(0.0, bottom),
+                at(advance, bottom),
+                at(advance, top),
+                at(0.0, top),
+            ],
+        }
+    }
+
+    /// Places the text along a circle whose em-box centres lie at `radius`, centred on the
+    /// angle `mid`, with `gap` mm between glyphs (measured at `radius`). `upper`: reading
+    /// clockwise, feet towards the centre; otherwise reading anticlockwise (left to right
+    /// at the bottom), feet outwards.
+    fn on_arc(
+        &self,
+        size: f32,
+        tz: f32,
+        radius: f32,
+        mid: f32,
+        gap: f32,
+        upper: bool,
+    ) -> Vec<Placed> {
+        let widths: Vec<f32> = self.chars.iter().map(|&(_, a)| a * tz * size).collect();
+        let total = widths.iter().sum::<f32>() + gap * widths.len().saturating_sub(1) as f32;
+        let sign = if upper { -1.0 } else { 1.0 };
+        let start = mid - sign * total / radius / 2.0;
+        let mut along = 0.0;
+        self.chars
+            .iter()
+            .zip(&widths)
+            .map(|(&(ch, _), &w)| {
+                let angle = start + sign * (along + w / 2.0) / radius;
+                along += w + gap;
+                let (sin, cos) = angle.sin_cos();
+                let (right, up) = if upper {
+                    (Pt { x: sin, y: -cos }, Pt { x: cos, y: sin })
+                } else {
+                    (Pt { x: -sin, y: cos }, Pt { x: -cos, y: -sin })
+                };
+                self.place(ch, size, w, Pt::polar(radius, angle), right, up)
+            })
+            .collect()
+    }
+
+    /// Places the text on one horizontal line, centred on x = 0, em box top at `top`,
+    /// `gap` mm between glyphs.
+    fn on_line(&self, size: f32, tz: f32, top: f32, gap: f32) -> Vec<Placed> {
+        let widths: Vec<f32> = self.chars.iter().map(|&(_, a)| a * tz * size).collect();
+        let total = widths.iter().sum::<f32>() + gap * widths.len().saturating_sub(1) as f32;
+        let mut x = -total / 2.0;
+        let y = top - size * (self.ascent - self.descent) / 2.0;
+        let (right, up) = (Pt { x: 1.0, y: 0.0 }, Pt { x: 0.0, y: 1.0 });
+        self.chars
+            .iter()
+            .zip(&widths)
+            .map(|(&(ch, _), &w)| {
+                let placed = self.place(ch, size, w, Pt { x: x + w / 2.0, y }, right, up);
+                x += w + gap;
+                placed
+            })
+            .collect()
+    }
+
+    /// Height of the em box per unit of size.
+    fn em_height(&self) -> f32 {
+        self.ascent - self.descent
+    }
+}
+
+/// Lays the seal out, or says which text does not fit.
+fn layout(seal: &SealImpression, font: &FontProgram) -> Result<Layout, AppearanceError> {
+    let d = seal.diameter_mm;
+    if !(20.0..=100.0).contains(&d) {
+        return Err(AppearanceError::InvalidDiameter(d));
+    }
+    let scale = d / REFERENCE_MM;
+    let radius = d / 2.0;
+    let border = BORDER_MM * scale;
+    let inside = radius - border;
+
+    let star_r = STAR_RADIUS_MM * scale;
+    let star = std::array::from_fn(|i| {
+        let r = if i % 2 == 0 {
+            star_r
+        } else {
+            star_r * STAR_INNER_RATIO
+        };
+        Pt::polar(
+            r,
+            std::f32::consts::FRAC_PI_2 + i as f32 * std::f32::consts::PI / 5.0,
+        )
+    });
+
+    let name = seal.organisation.trim();
+    if name.is_empty() {
+        return Err(AppearanceError::EmptyOrganisation);
+    }
+    let mut runs = Vec::new();
+    let glyphs = checked_glyphs(name, MAX_NAME_CHARS, &NAME, font)?;
+    let n = glyphs.chars.len();
+    // Edge-to-edge arc, growing with the length: 146° for 4 characters, 230° for 10, 250°
+    // from 12 on, so that short names do not scatter.
+    let span = (90.0 + 14.0 * n as f32).min(250.0).to_radians();
+    let top = inside - NAME_GAP_MM * scale;
+    let name_run = fit(&NAME, scale, inside, &[], |size, tz| {
+        let r = top - size * glyphs.em_height() / 2.0;
+        let ink: f32 = glyphs.chars.iter().map(|&(_, a)| a * tz * size).sum();
+        let gap = if n > 1 {
+            (span * r - ink) / (n - 1) as f32
+        } else {
+            0.0
+        };
+        glyphs.on_arc(size, tz, r, std::f32::consts::FRAC_PI_2, gap, true)
+    })
+    .ok_or(AppearanceError::DoesNotFit {
+        part: NAME.part,
+        chars: n,
+    })?;
+    runs.push(name_run);
+
+    if let Some(code) = seal
+        .code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        let glyphs = checked_glyphs(code, MAX_LINE_CHARS, &CODE, font)?;
+        let outer = inside - CODE_GAP_MM * scale;
+        let obstacles = corners_of(&runs);
+        let run = fit(&CODE, scale, inside, &obstacles, |size, tz| {
+            let r = outer - size * glyphs.em_height() / 2.0;
+            glyphs.on_arc(
+                size,
+                tz,
+                r,
+                -std::f32::consts::FRAC_PI_2,
+                0.15 * size,
+                false,
+            )
+        })
+        .ok_or(AppearanceError::DoesNotFit {
+            part: CODE.part,
+            chars: glyphs.chars.len(),
+        })?;
+        runs.push(run);
+    }
+
+    if let Some(purpose) = seal
+        .purpose
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let glyphs = checked_glyphs(purpose, MAX_LINE_CHARS, &PURPOSE, font)?;
+        // The star's two lower points are at y = -r cos 36°.
+        let top = -star_r * 36f32.to_radians().cos() - PURPOSE_GAP_MM * scale;
+        // Fitted after the code (which it must avoid), drawn before it.
+        let mut obstacles = name_sector(&runs[0], radius).to_vec();
+        obstacles.extend(corners_of(&runs[1..]));
+        let run = fit(
+            &PURPOSE,
+            scale,
+            inside - NAME_GAP_MM * scale,
+            &obstacles,
+            |size, tz| glyphs.on_line(size, tz, top, 0.1 * size),
+        )
+        .ok_or(AppearanceError::DoesNotFit {
+            part: PURPOSE.part,
+            chars: glyphs.chars.len(),
+        })?;
+        // Reading order for text extraction: name, purpose, code.
+        runs.insert(1, run);
+    }
+
+    Ok(Layout {
+        radius,
+        border,
+        text_stroke: TEXT_STROKE_MM * scale,
+        star,
+        runs,
+    })
+}
+
+/// The glyph metrics of `text`, rejecting texts too long to ever fit.
+fn checked_glyphs(
+    text: &str,
+    max_chars: usize,
+    spec: &RunSpec,
+    font: &FontProgram,
+) -> Result<Glyphs, AppearanceError> {
+    let chars = text.chars().count();
+    if chars > max_chars {
+        return Err(AppearanceError::DoesNotFit {
+            part: spec.part,
+            chars,
+        });
+    }
+    Glyphs::new(text, font)
+}
+
+/// The two halves of the sector the name spans (12 o'clock to either end), as triangles from
+/// the centre to beyond the ring, so that the purpose line stays between the arc's ends.
+fn name_sector(name: &Run, radius: f32) -> [[Pt; 4]; 2] {
+    let end = name
+        .glyphs
+        .iter()
+        .flat_map(|g| g.corners)
+        .map(|p| p.x.atan2(p.y).abs())
+        .fold(0.0, f32::max);
+    // The name spans at most 250°, so a half is at most ~135° and its triangle's far edge
+    // stays beyond 3 cos 67.5° ≈ 1.15 radii.
+    let far = |angle: f32| Pt {
+        x: 3.0 * radius * angle.sin(),
+        y: 3.0 * radius * angle.cos(),
+    };
+    let centre = Pt { x: 0.0, y: 0.0 };
+    [
+        [centre, far(-end), far(0.0), centre],
+        [centre, far(0.0), far(end), centre],
+    ]
+}
+
+fn corners_of(runs: &[Run]) -> Vec<[Pt; 4]> {
+    runs.iter()
+        .flat_map(|r| r.glyphs.iter().map(|g| g.corners))
+        .collect()
+}
+
+/// The first (largest) size and horizontal scale at which `place` puts every glyph box
+/// within `limit` of the centre and clear of each other and of `obstacles`: the scale
+/// shrinks first, in steps of 0.05, then the size, by 4 % a step.
+fn fit(
+    spec: &RunSpec,
+    scale: f32,
+    limit: f32,
+    obstacles: &[[Pt; 4]],
+    place: impl Fn(f32, f32) -> Vec<Placed>,
+) -> Option<Run> {
+    let (size_max, size_min) = (spec.size_max * scale, spec.size_min * scale);
+    let tz_steps = ((spec.tz_max - spec.tz_min) / 0.05).round() as usize;
+    let narrower = (0..=tz_steps).map(|i| (size_max, spec.tz_max - 0.05 * i as f32));
+    let smaller = std::iter::successors(Some(size_max * 0.96), |s| Some(s * 0.96))
+        .take_while(|&s| s >= size_min)
+        .map(|s| (s, spec.tz_min));
+    narrower.chain(smaller).find_map(|(size, tz)| {
+        let glyphs = place(size, tz);
+        let gap = GLYPH_GAP * size;
+        let inside = glyphs
+            .iter()
+            .all(|g| g.corners.iter().all(|p| p.radius() <= limit));
+        let apart = glyphs.iter().enumerate().all(|(i, a)| {
+            glyphs[i + 1..]
+                .iter()
+                .all(|b| separated(&a.corners, &b.corners, gap))
+                && obstacles.iter().all(|o| separated(&a.corners, o, gap))
+        });
+        (inside && apart).then_some(Run { size, tz, glyphs })
+    })
+}
+
+/// Whether two convex quadrilaterals are at least `gap` apart along one of their edge
+/// normals (separating axis test; conservative at corners).
+fn separated(a: &[Pt; 4], b: &[Pt; 4], gap: f32) -> bool {
+    let mut edges = a
+        .iter()
+        .zip(a.iter().cycle().skip(1))
+        .chain(b.iter().zip(b.iter().cycle().skip(1)));
+    edges.any(|(p, q)| {
+        let (nx, ny) = (q.y - p.y, p.x - q.x);
+        let len = nx.hypot(ny);
+        if len == 0.0 {
+            return false;
+        }
+        let project = |quad: &[Pt; 4]| {
+            quad.iter()
+                .map(|v| (v.x * nx + v.y * ny) / len)
+                .fold((f32::MAX, f32::MIN), |(lo, hi), d| (lo.min(d), hi.max(d)))
+        };
+        let ((a_lo, a_hi), (b_lo, b_hi)) = (project(a), project(b));
+        b_lo - a_hi >= gap || a_lo - b_hi >= gap
+    })
+}
+
+impl Layout {
+    /// The content stream: ring, star and text (filled and outlined) in SEAL_RED, blended
+    /// with /Multiply.
+    fn operations(&self, font: &SubsetFont) -> Result<Vec<Operation>, FontError> {
+        let op = Operation::new;
+        let k = PT_PER_MM;
+        let (r, g, b) = SEAL_RED;
+        let rgb = || {
+            vec![
+                num(f32::from(r) / 255.0),
+                num(f32::from(g) / 255.0),
+                num(f32::from(b) / 255.0),
+            ]
+        };
+        let mut ops = vec![
+            op("q", vec![]),
+            op("gs", vec![Object::Name(b"GS1".to_vec())]),
+            op(
+                "cm",
+                vec![
+                    num(k),
+                    0.into(),
+                    0.into(),
+                    num(k),
+                    num(self.radius * k),
+                    num(self.radius * k),
+                ],
+            ),
+            op("rg", rgb()),
+            op("RG", rgb()),
+            op("w", vec![num(self.border)]),
+        ];
+        ops.extend(circle(self.radius - self.border / 2.0));
+        ops.push(op("S", vec![]));
+
+        for (i, p) in self.star.iter().enumerate() {
+            ops.push(op(if i == 0 { "m" } else { "l" }, vec![num(p.x), num(p.y)]));
+        }
+        ops.extend([
+            op("h", vec![]),
+            op("f", vec![]),
+            op("w", vec![num(self.text_stroke)]),
+            op("BT", vec![]),
+            op("Tr", vec![2.into()]),
+        ]);
+        for run in &self.runs {
+            ops.push(op("Tf", vec![Object::Name(b"F1".to_vec()), num(run.size)]));
+            ops.push(op("Tz", vec![num(run.tz * 100.0)]));
+            for glyph in &run.glyphs {
+                ops.push(op("Tm", glyph.matrix.iter().map(|&v| num(v)).collect()));
+                let code = font.encode(glyph.ch.encode_utf8(&mut [0; 4]))?;
+                ops.push(op(
+                    "Tj",
+                    vec![Object::String(code, StringFormat::Hexadecimal)],
+                ));
+            }
+        }
+        ops.extend([op("ET", vec![]), op("Q", vec![])]);
+        Ok(ops)
+    }
+}
+
+/// A closed circle path around the origin from four Bézier quarter arcs.
+fn circle(r: f32) -> Vec<Operation> {
+    let c = r * 0.552_284_8;
+    let mut ops = vec![Operation::new("m", vec![num(r), 0.into()])];
+    for (x1, y1, x2, y2, x3, y3) in [
+        (r, c, c, r, 0.0, r),
+        (-c, r, -r, c, -r, 0.0),
+        (-r, -c, -c, -r, 0.0, -r),
+        (c, -r, r, -c, r, 0.0),
+    ] {
+        ops.push(Operation::new(
+            "c",
+            [x1, y1, x2, y2, x3, y3].into_iter().map(num).collect(),
+        ));
+    }
+    ops.push(Operation::new("h", vec![]));
+    ops
+}
+
+/// A number for the content stream, rounded to 1/1000 (never `-0`).
+fn num(v: f32) -> Object {
+    Object::Real((v * 1000.0).round() / 1000.0 + 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn font() -> FontProgram {
+        let bytes =
+            std::fs::read("/work/main/templates/fonts/NotoSerifSC-Regular.otf").expect("font file");
+        FontProgram::new(Box::leak(bytes.into_boxed_slice())).expect("font parses")
+    }
+
+    fn xiamen() -> SealImpression {
+        SealImpression {
+            organisation: "厦门市市场监督管理局".into(),
+            purpose: Some("行政审批专用章".into()),
+            code: Some("3502000012345".into()),
+            diameter_mm: 42.0,
+        }
+    }
+
+    fn long_name() -> SealImpression {
+        SealImpression {
+            organisation: "厦门市思明区人民政府机关事务管理服务中心".into(),
+            purpose: Some("合同专用章".into()),
+            code: Some("3502030098765".into()),
+            diameter_mm: 45.0,
+        }
+    }
+
+    /// Angle of the glyph box's centre, clockwise from 12 o'clock.
+    fn clock_angle(g: &Placed) -> f32 {
+        let c = g.corners.iter().fold(Pt { x: 0.0, y: 0.0 }, |s, p| Pt {
+            x: s.x + p.x / 4.0,
+            y: s.y + p.y / 4.0,
+        });
+        c.x.atan2(c.y)
+    }
+
+    fn check_geometry(seal: &SealImpression) -> Layout {
+        let layout = layout(seal, &font()).expect("layout");
+        let inside = layout.radius - layout.border;
+        let all: Vec<&Placed> = layout.runs.iter().flat_map(|r| &r.glyphs).collect();
+        for g in &all {
+            for p in &g.corners {
+                assert!(
+                    p.radius() <= inside,
+                    "{} at {p:?} is outside the ring",
+                    g.ch
+                );
+            }
+        }
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert!(
+                    separated(&a.corners, &b.corners, 0.0),
+                    "{} overlaps {}",
+                    a.ch,
+                    b.ch
+                );
+            }
+        }
+        // Name: clockwise (clock angles rise), from the lower left, mirror-symmetric.
+        let name = &layout.runs[0].glyphs;
+        let angles: Vec<f32> = name.iter().map(clock_angle).collect();
+        assert!(angles.windows(2).all(|w| w[0] < w[1]), "{angles:?}");
+        if name.len() >= 7 {
+            assert!(
+                angles[0] < -std::f32::consts::FRAC_PI_2,
+                "starts lower left: {angles:?}"
+            );
+        }
+        assert!(
+            (angles[0] + angles[angles.len() - 1]).abs() < 1e-3,
+            "symmetric: {angles:?}"
+        );
+        // Feet towards the centre: the 'up' vector points outwards.
+        for g in name {
+            let [.., ux, uy, ox, oy] = g.matrix;
+            assert!(ux * ox + uy * oy > 0.0);
+        }
+        // Star centred.
+        let (sx, sy) = layout
+            .star
+            .iter()
+            .fold((0.0, 0.0), |(x, y), p| (x + p.x, y + p.y));
+        assert!(sx.abs() < 1e-3 && sy.abs() < 1e-3);
+        assert!(
+            (layout.star[0].y - 7.0 * seal.diameter_mm / 42.0).abs() < 1e-3,
+            "point up"
+        );
+        layout
+    }
+
+    #[test]
+    fn xiamen_geometry() {
+        let layout = check_geometry(&xiamen());
+        assert_eq!(layout.runs.len(), 3);
+        // Code: left to right along the bottom, feet outwards (up points to the centre).
+        let code = &layout.runs[2].glyphs;
+        assert!(code.windows(2).all(|w| w[0].matrix[4] < w[1].matrix[4]));
+        assert!(code
+            .iter()
+            .all(|g| g.matrix[5] < 0.0
+                && g.matrix[2] * g.matrix[4] + g.matrix[3] * g.matrix[5] < 0.0));
+        // Purpose: centred, horizontal, under the star.
+        let purpose = &layout.runs[1].glyphs;
+        let left = purpose[0].corners[0].x;
+        let right = purpose[purpose.len() - 1].corners[1].x;
+        assert!((left + right).abs() < 1e-3);
+        assert!(purpose
+            .iter()
+            .all(|g| g.matrix[..4] == [1.0, 0.0, 0.0, 1.0] && g.corners[3].y < -5.66));
+        // A ten-character name on 42 mm keeps large, condensed glyphs.
+        assert!(layout.runs[0].size > 5.0, "{}", layout.runs[0].size);
+    }
+
+    #[test]
+    fn long_name_geometry() {
+        let layout = check_geometry(&long_name());
+        assert_eq!(layout.runs[0].glyphs.len(), 20);
+        assert!(layout.runs[0].size > 3.0, "{}", layout.runs[0].size);
+    }
+
+    #[test]
+    fn short_name_and_plain_seal() {
+        let seal = SealImpression {
+            organisation: "某局".into(),
+            purpose: None,
+            code: Some(" ".into()),
+            diameter_mm: 42.0,
+        };
+        let layout = check_geometry(&seal);
+        assert_eq!(layout.runs.len(), 1);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let f = font();
+        let mut seal = xiamen();
+        seal.organisation = "  ".into();
+        assert!(matches!(
+            layout(&seal, &f),
+            Err(AppearanceError::EmptyOrganisation)
+        ));
+        for d in [f32::NAN, 0.0, -42.0, 1e9] {
+            seal = SealImpression {
+                diameter_mm: d,
+                ..xiamen()
+            };
+            assert!(matches!(
+                layout(&seal, &f),
+                Err(AppearanceError::InvalidDiameter(_))
+            ));
+        }
+        seal = SealImpression {
+            organisation: "局".repeat(45),
+            ..xiamen()
+        };
+        let err = layout(&seal, &f).expect_err("too long");
+        assert!(
+            matches!(err, AppearanceError::DoesNotFit { chars: 45, .. }),
+            "{err}"
+        );
+        seal = SealImpression {
+            organisation: "局".repeat(10_000),
+            ..xiamen()
+        };
+        assert!(matches!(
+            layout(&seal, &f),
+            Err(AppearanceError::DoesNotFit { chars: 10_000, .. })
+        ));
+        seal = SealImpression {
+            purpose: Some("行政审批专用章行政审批专用章行政审批".into()),
+            ..xiamen()
+        };
+        assert!(matches!(
+            layout(&seal, &f),
+            Err(AppearanceError::DoesNotFit {
+                part: "purpose",
+                ..
+            })
+        ));
+        seal = SealImpression {
+            organisation: "厦门\u{E000}".into(),
+            ..xiamen()
+        };
+        assert!(matches!(
+            layout(&seal, &f),
+            Err(AppearanceError::Font(FontError::MissingGlyph('\u{E000}')))
+        ));
+    }
+
+    #[test]
+    fn separation_test() {
+        let square = |x: f32| {
+            [
+                Pt { x, y: 0.0 },
+                Pt { x: x + 1.0, y: 0.0 },
+                Pt { x: x + 1.0, y: 1.0 },
+                Pt { x, y: 1.0 },
+            ]
+        };
+        assert!(separated(&square(0.0), &square(1.5), 0.5));
+        assert!(!separated(&square(0.0), &square(1.4), 0.5));
+        assert!(!separated(&square(0.0), &square(0.5), 0.0));
+    }
+
+    /// Runs a command; `None` when the tool is not installed.
+    fn run(cmd: &str, args: &[&str]) -> Option<std::process::Output> {
+        match Command::new(cmd).args(args).output() {
+            Ok(out) => Some(out),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!("skipping the {cmd} check: {cmd} is not installed");
+                None
+            }
+            Err(e) => panic!("{cmd}: {e}"),
+        }
+    }
+
+    #[test]
+    fn stamped_pdf_checks_out() {
+        use lopdf::dictionary;
+        let dir = std::path::Path::new("/tmp/seal-check");
+        std::fs::create_dir_all(dir).expect("dir");
+        let path = dir.join("seal.pdf");
+        let f = font();
+
+        let mut doc = lopdf::Document::with_version("1.7");
+        let pages_id = doc.new_object_id();
+        let seal1 = add_seal_xobject(&mut doc, &xiamen(), &f).expect("seal 1");
+        let seal2 = add_seal_xobject(&mut doc, &long_name(), &f).expect("seal 2");
+        let text_font = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+        });
+        let content = Content {
+            operations: vec![
+                Operation::new("BT", vec![]),
+                Operation::new("Tf", vec!["F0".into(), 14.into()]),
+                Operation::new("Td", vec![90.into(), 700.into()]),
+                Operation::new(
+                    "Tj",
+                    vec![Object::string_literal(
+                        "Text under the seal stays readable.",
+                    )],
+                ),
+                Operation::new("ET", vec![]),
+                Operation::new("q", vec![]),
+                Operation::new(
+                    "cm",
+                    vec![
+                        1.into(),
+                        0.into(),
+                        0.into(),
+                        1.into(),
+                        100.into(),
+                        640.into(),
+                    ],
+                ),
+                Operation::new("Do", vec!["Seal1".into()]),
+                Operation::new("Q", vec![]),
+                Operation::new("q", vec![]),
+                Operation::new(
+                    "cm",
+                    vec![
+                        1.into(),
+                        0.into(),
+                        0.into(),
+                        1.into(),
+                        300.into(),
+                        400.into(),
+                    ],
+                ),
+                Operation::new("Do", vec!["Seal2".into()]),
+                Operation::new("Q", vec![]),
+            ],
+        };
+        let content_id = doc.add_object(Stream::new(
+            dictionary! {},
+            content.encode().expect("encode"),
+        ));
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page",
+            "Parent" => pages_id,
+            "MediaBox" => vec![0.into(), 0.into(), Object::Real(595.28), Object::Real(841.89)],
+            "Contents" => content_id,
+            "Resources" => dictionary! {
+                "Font" => dictionary! { "F0" => text_font },
+                "XObject" => dictionary! { "Seal1" => seal1, "Seal2" => seal2 },
+            },
+        });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! {
+                "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1,
+            }),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog);
+        doc.save(&path).expect("save");
+        let path = path.to_str().expect("utf-8 path");
+
+        // The form is self-contained and its font stream small.
+        let form = doc
+            .get_object(seal1)
+            .and_then(Object::as_stream)
+            .expect("form");
+        let resources = form
+            .dict
+            .get(b"Resources")
+            .and_then(Object::as_dict)
+            .expect("resources");
+        assert!(resources
+            .get(b"Font")
+            .and_then(Object::as_dict)
+            .is_ok_and(|d| d.has(b"F1")));
+        let blend = resources
+            .get_deref(b"ExtGState", &doc)
+            .and_then(Object::as_dict)
+            .and_then(|d| d.get(b"GS1"))
+            .and_then(Object::as_dict)
+            .and_then(|d| d.get(b"BM"))
+            .and_then(Object::as_name);
+        assert_eq!(blend.ok(), Some(&b"Multiply"[..]));
+        let font_files: Vec<usize> = doc
+            .objects
+            .values()
+            .filter_map(|o| o.as_stream().ok())
+            .filter(|s| {
+                s.dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"CIDFontType0C")
+            })
+            .map(|s| s.content.len())
+            .collect();
+        assert_eq!(font_files.len(), 2);
+        assert!(font_files.iter().all(|&n| n < 60_000), "{font_files:?}");
+        eprintln!(
+            "font files: {font_files:?} bytes; PDF: {} bytes",
+            std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+        );
+
+        if let Some(out) = run("qpdf", &["--check", path]) {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "qpdf --check failed:\n{text}");
+            assert!(!text.to_lowercase().contains("warning"), "{text}");
+        }
+        if let Some(out) = run("pdffonts", &[path]) {
+            let text = String::from_utf8_lossy(&out.stdout);
+            eprintln!("{text}");
+            let rows: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("NotoSerifSC-Regular"))
+                .collect();
+            assert_eq!(rows.len(), 2, "{text}");
+            for row in rows {
+                let cols: Vec<&str> = row.split_whitespace().collect();
+                // name, type (CID Type 0C), encoding, emb, sub, uni, object, id
+                assert!(cols[0].len() > 7 && cols[0].as_bytes()[6] == b'+', "{row}");
+                assert!(
+                    row.contains("CID Type 0C") && row.contains("Identity-H"),
+                    "{row}"
+                );
+                assert_eq!(
+                    &cols[cols.len() - 5..cols.len() - 2],
+                    &["yes", "yes", "yes"],
+                    "{row}"
+                );
+            }
+        }
+        if let Some(out) = run("pdftotext", &[path, "-"]) {
+            // Reading order follows the layout: arcs come out scrambled, but every
+            // character is there.
+            let text = String::from_utf8_lossy(&out.stdout);
+            for seal in [xiamen(), long_name()] {
+                for c in seal
+                    .organisation
+                    .chars()
+                    .chain(seal.purpose.unwrap_or_default().chars())
+                {
+                    assert!(text.contains(c), "{c} missing from {text}");
+                }
+            }
+        }
+        if let Some(out) = run("pdftotext", &["-raw", path, "-"]) {
+            // In content-stream order every text reads in full.
+            let text = String::from_utf8_lossy(&out.stdout);
+            eprintln!("{text}");
+            let flat: String = text.split_whitespace().collect();
+            for seal in [xiamen(), long_name()] {
+                for part in [Some(seal.organisation), seal.purpose, seal.code]
+                    .into_iter()
+                    .flatten()
+                {
+                    assert!(flat.contains(&part), "{part} not in {text}");
+                }
+            }
+        }
+        if let Some(out) = run(
+            "pdftoppm",
+            &["-r", "100", "-png", path, "/tmp/seal-check/seal"],
+        ) {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

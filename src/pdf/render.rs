@@ -1,0 +1,998 @@
+//! Licence page layout and PDF output.
+//!
+//! Templates are turned elsewhere into a [`Document`]: pages of positioned text, frames,
+//! rules and QR codes, in millimetres from each page's top-left corner. [`Renderer`] lays
+//! the text out (measuring with the font's advance widths, wrapping CJK between any two
+//! characters and Latin text between words) and writes the PDF with printpdf 0.12.
+//!
+//! Fonts: printpdf 0.12 built without its `text_layout` feature (as here) never subsets,
+//! it would embed all 11.6 MB of Noto Serif SC. So each render subsets the font itself with
+//! `subsetter` (CFF becomes CID-keyed with CID == new glyph id) and hands printpdf the small
+//! subset as a "full" font. printpdf then writes a Type0 / Identity-H font with
+//! `/FontFile3 /CIDFontType0C` (or `/FontFile2` for TrueType), `/W` widths and a
+//! `/ToUnicode` CMap built from the characters it encodes, so text extraction returns the
+//! original characters. The `XXXXXX+` subset tag is put into the font name here.
+//!
+//! Output is byte-for-byte deterministic: printpdf's dates default to 1970-01-01 and its
+//! random trailer `/ID` is replaced by a digest of the file.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use printpdf as pp;
+
+/// Points per millimetre.
+const PT_PER_MM: f32 = 72.0 / 25.4;
+/// Modules of light margin the QR specification requires around the symbol.
+const QR_QUIET_ZONE: usize = 4;
+/// Slack for floating-point comparisons of widths, in points.
+const WIDTH_EPSILON_PT: f32 = 1e-3;
+
+/// A document to render: its title (written to the PDF Info dictionary) and its pages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// Document title, stored as `/Title` in the Info dictionary.
+    pub title: String,
+    /// Pages in order.
+    pub pages: Vec<Page>,
+}
+
+/// One page; all coordinates are millimetres from its top-left corner, y growing downwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Page width (at most 5080 mm, the PDF 1.x limit of 200 inches).
+    pub width_mm: f32,
+    /// Page height (at most 5080 mm).
+    pub height_mm: f32,
+    /// Items drawn in order, later ones on top.
+    pub items: Vec<Item>,
+}
+
+/// Something drawn on a page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// Text whose first baseline is at (x_mm, y_mm); wraps at max_width_mm (CJK may break
+    /// between any two chars; Latin words stay whole when possible); `align` Left/Center/Right
+    /// relative to x (for Center, x is the centre). `\n` starts a new line.
+    Text {
+        /// Horizontal anchor, see `align`.
+        x_mm: f32,
+        /// First baseline.
+        y_mm: f32,
+        /// Font size in points (0 < size ≤ 1000).
+        size_pt: f32,
+        /// The text; every character must be in the font.
+        text: String,
+        /// Fill colour.
+        color: Rgb,
+        /// How lines are placed relative to `x_mm`.
+        align: Align,
+        /// Wrap width; `None` breaks lines only at `\n`.
+        max_width_mm: Option<f32>,
+        /// Baseline distance as a multiple of `size_pt` (0 < line_height ≤ 100).
+        line_height: f32,
+        /// Extra space after each character, in points (may be negative).
+        letter_spacing_pt: f32,
+    },
+    /// Stroked rectangle whose top-left corner is (x_mm, y_mm).
+    Rect {
+        /// Left edge.
+        x_mm: f32,
+        /// Top edge.
+        y_mm: f32,
+        /// Width (≥ 0).
+        width_mm: f32,
+        /// Height (≥ 0), measured downwards.
+        height_mm: f32,
+        /// Stroke colour.
+        stroke: Rgb,
+        /// Stroke width in points (≥ 0; 0 is the thinnest line the device can draw).
+        line_width_pt: f32,
+    },
+    /// Straight stroked line.
+    Line {
+        /// Start point (x, y).
+        from_mm: (f32, f32),
+        /// End point (x, y).
+        to_mm: (f32, f32),
+        /// Stroke colour.
+        stroke: Rgb,
+        /// Stroke width in points (≥ 0).
+        line_width_pt: f32,
+    },
+    /// QR code (error correction level M) drawn as vector squares, black on white.
+    /// The square `size_mm` wide includes the 4-module quiet zone, painted white.
+    Qr {
+        /// Left edge of the square.
+        x_mm: f32,
+        /// Top edge of the square.
+        y_mm: f32,
+        /// Side of the square, quiet zone included.
+        size_mm: f32,
+        /// Bytes to encode (at most 2331 bytes of UTF-8 at level M).
+        payload: String,
+    },
+}
+
+/// An sRGB colour, 0–255 per channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rgb(pub u8, pub u8, pub u8);
+
+/// Horizontal alignment of text lines relative to the item's x.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Lines start at x.
+    Left,
+    /// Lines are centred on x.
+    Center,
+    /// Lines end at x.
+    Right,
+}
+
+/// Why a document could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The font bytes could not be parsed or subset.
+    #[error("unusable font: {0}")]
+    BadFont(String),
+    /// A text item contains a character the font has no glyph for.
+    #[error("page {page}, item {item}: the font has no glyph for {ch:?} (U+{:04X})", u32::from(*ch))]
+    MissingGlyph {
+        /// The character.
+        ch: char,
+        /// Index into [`Document::pages`].
+        page: usize,
+        /// Index into [`Page::items`].
+        item: usize,
+    },
+    /// A QR payload does not fit in the largest QR code (version 40, level M).
+    #[error("page {page}, item {item}: QR payload of {len} bytes is too long")]
+    QrPayloadTooLong {
+        /// Payload length in bytes.
+        len: usize,
+        /// Index into [`Document::pages`].
+        page: usize,
+        /// Index into [`Page::items`].
+        item: usize,
+    },
+    /// A size or coordinate is NaN, infinite, negative where it must not be, or out of range;
+    /// or the document has no pages.
+    #[error("page {page}{}: {reason}", item.map(|i| format!(", item {i}")).unwrap_or_default())]
+    InvalidLayout {
+        /// Index into [`Document::pages`].
+        page: usize,
+        /// Index into [`Page::items`], `None` for the page itself.
+        item: Option<usize>,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// printpdf reported an error, or serialising the PDF failed.
+    #[error("writing the PDF failed: {0}")]
+    PdfWrite(String),
+}
+
+/// A glyph of the original font.
+#[derive(Debug, Clone, Copy)]
+struct Glyph {
+    id: u16,
+    advance: u16,
+}
+
+/// Metrics printpdf needs for the font descriptor, read once from the font.
+#[derive(Debug)]
+struct FaceInfo {
+    units_per_em: u16,
+    ascender: i16,
+    descender: i16,
+    bbox: [i16; 4],
+    caret_rise: i16,
+    caret_run: i16,
+    weight: u16,
+    is_cff: bool,
+    postscript_name: String,
+}
+
+/// Renders [`Document`]s with one font. Parse once, share freely (`Send + Sync`).
+///
+/// Cost of one [`Renderer::render`] of a one-page licence (~200 distinct characters):
+/// subsetting the CFF (subsetter only reads the used glyphs' charstrings and subroutines),
+/// a few small maps, building the page operations, deflating the content stream and the
+/// ~50–100 KB subset font, and writing the file twice (the second time with its `/ID`).
+/// Nothing is proportional to the 11.6 MB font except its mapping into memory.
+#[derive(Debug)]
+pub struct Renderer {
+    font: Box<[u8]>,
+    glyphs: HashMap<char, Glyph>,
+    notdef_advance: u16,
+    face: FaceInfo,
+}
+
+/// A laid-out line: its text and width in points (letter spacing included).
+struct LaidLine {
+    text: String,
+    width_pt: f32,
+}
+
+/// The embedded subset fonts of one render.
+///
+/// Distinct characters can share a glyph (Kangxi radical ⼀ U+2F00 and 一 U+4E00 do in Noto
+/// CJK); one font's `/ToUnicode` can give a glyph only one meaning, so the second and later
+/// characters of such a group go into further subsets ("slots").
+struct Fonts {
+    slot_of: HashMap<char, usize>,
+    ids: Vec<pp::FontId>,
+}
+
+impl Renderer {
+    /// Parses an OpenType/TrueType font (CFF or glyf outlines, face 0 of a collection).
+    pub fn new(font_bytes: &[u8]) -> Result<Renderer, RenderError> {
+        let face = ttf_parser::Face::parse(font_bytes, 0)
+            .map_err(|e| RenderError::BadFont(e.to_string()))?;
+        let units_per_em = face.units_per_em();
+        let advance = |id| face.glyph_hor_advance(id).unwrap_or(0);
+
+        let mut glyphs = HashMap::new();
+        let cmap = face
+            .tables()
+            .cmap
+            .ok_or_else(|| bad_font("no cmap table"))?;
+        for subtable in cmap.subtables.into_iter().filter(|s| s.is_unicode()) {
+            subtable.codepoints(|cp| {
+                let (Some(ch), Some(id)) = (char::from_u32(cp), subtable.glyph_index(cp)) else {
+                    return;
+                };
+                if id.0 != 0 {
+                    glyphs.entry(ch).or_insert(Glyph {
+                        id: id.0,
+                        advance: advance(id),
+                    });
+                }
+            });
+        }
+        if glyphs.is_empty() {
+            return Err(bad_font("no Unicode cmap subtable"));
+        }
+
+        let bbox = face.global_bounding_box();
+        let italic = face.italic_angle().to_radians().tan();
+        let postscript_name: String = face
+            .names()
+            .into_iter()
+            .find(|n| n.name_id == ttf_parser::name_id::POST_SCRIPT_NAME && n.is_unicode())
+            .and_then(|n| n.to_string())
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        let renderer = Renderer {
+            notdef_advance: advance(ttf_parser::GlyphId(0)),
+            glyphs,
+            face: FaceInfo {
+                units_per_em,
+                ascender: face.ascender(),
+                descender: face.descender(),
+                bbox: [bbox.x_min, bbox.y_min, bbox.x_max, bbox.y_max],
+                caret_rise: 1000,
+                caret_run: (-italic * 1000.0).round().clamp(-1000.0, 1000.0) as i16,
+                weight: face.weight().to_number(),
+                is_cff: face.tables().cff.is_some(),
+                postscript_name: if postscript_name.is_empty() {
+                    "Embedded".to_owned()
+                } else {
+                    postscript_name
+                },
+            },
+            font: font_bytes.into(),
+        };
+        // Fail now, not on the first render, if the subsetter cannot handle this font.
+        subsetter::subset(&renderer.font, 0, &subsetter::GlyphRemapper::new())
+            .map_err(|e| RenderError::BadFont(format!("cannot subset: {e}")))?;
+        Ok(renderer)
+    }
+
+    /// Advance width of `text` set on one line at `size_pt`, without letter spacing.
+    /// Characters missing from the font count with the width of `.notdef`.
+    pub fn text_width_mm(&self, text: &str, size_pt: f32) -> f32 {
+        let units: u64 = text.chars().map(|c| u64::from(self.advance(c))).sum();
+        units as f32 * size_pt / f32::from(self.face.units_per_em) / PT_PER_MM
+    }
+
+    /// Breaks `text` into lines no wider than `max_width_mm` (as [`Item::Text`] does with
+    /// no letter spacing). A line exceeds the width only if a single character does.
+    pub fn wrap(&self, text: &str, size_pt: f32, max_width_mm: f32) -> Vec<String> {
+        self.lines(text, size_pt, 0.0, Some(max_width_mm * PT_PER_MM))
+            .into_iter()
+            .map(|l| l.text)
+            .collect()
+    }
+
+    /// Renders `doc` to PDF bytes.
+    pub fn render(&self, doc: &Document) -> Result<Vec<u8>, RenderError> {
+        if doc.pages.is_empty() {
+            return Err(invalid(0, None, "the document has no pages"));
+        }
+        let mut chars = BTreeSet::new();
+        for (p, page) in doc.pages.iter().enumerate() {
+            self.check_page(p, page, &mut chars)?;
+        }
+
+        let mut pdf = pp::PdfDocument::new(&doc.title);
+        let fonts = self.embed_fonts(&chars, &mut pdf)?;
+        let pages = doc
+            .pages
+            .iter()
+            .enumerate()
+            .map(|(p, page)| {
+                let ops = self.page_ops(p, page, &fonts)?;
+                Ok(pp::PdfPage::new(
+                    pp::Mm(page.width_mm),
+                    pp::Mm(page.height_mm),
+                    ops,
+                ))
+            })
+            .collect::<Result<Vec<_>, RenderError>>()?;
+        pdf.with_pages(pages);
+        save(&pdf)
+    }
+
+    fn advance(&self, c: char) -> u16 {
+        self.glyphs
+            .get(&c)
+            .map_or(self.notdef_advance, |g| g.advance)
+    }
+
+    /// Validates a page's numbers and collects its characters, checking each is in the font.
+    fn check_page(
+        &self,
+        p: usize,
+        page: &Page,
+        chars: &mut BTreeSet<char>,
+    ) -> Result<(), RenderError> {
+        if !in_range(page.width_mm, f32::MIN_POSITIVE, 5080.0)
+            || !in_range(page.height_mm, f32::MIN_POSITIVE, 5080.0)
+        {
+            return Err(invalid(p, None, "page size must be > 0 and ≤ 5080 mm"));
+        }
+        let coord = |v: f32| in_range(v, -10_000.0, 10_000.0);
+        for (i, item) in page.items.iter().enumerate() {
+            let check = |ok: bool, reason| {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(invalid(p, Some(i), reason))
+                }
+            };
+            match item {
+                Item::Text {
+                    x_mm,
+                    y_mm,
+                    size_pt,
+                    text,
+                    max_width_mm,
+                    line_height,
+                    letter_spacing_pt,
+                    ..
+                } => {
+                    check(
+                        coord(*x_mm) && coord(*y_mm),
+                        "coordinates must be within ±10 m",
+                    )?;
+                    check(
+                        in_range(*size_pt, 0.01, 1000.0),
+                        "size_pt must be in 0.01..=1000",
+                    )?;
+                    check(
+                        in_range(*line_height, 0.01, 100.0),
+                        "line_height must be in 0.01..=100",
+                    )?;
+                    check(
+                        in_range(*letter_spacing_pt, -1000.0, 1000.0),
+                        "letter_spacing_pt must be in -1000..=1000",
+                    )?;
+                    check(
+                        max_width_mm.is_none_or(|w| in_range(w, 0.01, 10_000.0)),
+                        "max_width_mm must be in 0.01..=10000",
+                    )?;
+                    for ch in text.chars().filter(|c| !matches!(c, '\n' | '\r')) {
+                        if !self.glyphs.contains_key(&ch) {
+                            return Err(RenderError::MissingGlyph {
+                                ch,
+                                page: p,
+                                item: i,
+                            });
+                        }
+                        chars.insert(ch);
+                    }
+                }
+                Item::Rect {
+                    x_mm,
+                    y_mm,
+                    width_mm,
+                    height_mm,
+                    line_width_pt,
+                    ..
+                } => {
+                    check(
+                        coord(*x_mm) && coord(*y_mm),
+                        "coordinates must be within ±10 m",
+                    )?;
+                    check(
+                        in_range(*width_mm, 0.0, 10_000.0) && in_range(*height_mm, 0.0, 10_000.0),
+                        "rectangle sides must be in 0..=10000 mm",
+                    )?;
+                    check(
+                        in_range(*line_width_pt, 0.0, 1000.0),
+                        "line_width_pt must be in 0..=1000",
+                    )?;
+                }
+                Item::Line {
+                    from_mm,
+                    to_mm,
+                    line_width_pt,
+                    ..
+                } => {
+                    check(
+                        [from_mm.0, from_mm.1, to_mm.0, to_mm.1]
+                            .into_iter()
+                            .all(coord),
+                        "coordinates must be within ±10 m",
+                    )?;
+                    check(
+                        in_range(*line_width_pt, 0.0, 1000.0),
+                        "line_width_pt must be in 0..=1000",
+                    )?;
+                }
+                Item::Qr {
+                    x_mm,
+                    y_mm,
+                    size_mm,
+                    ..
+                } => {
+                    check(
+                        coord(*x_mm) && coord(*y_mm),
+                        "coordinates must be within ±10 m",
+                    )?;
+                    check(
+                        in_range(*size_mm, 0.01, 10_000.0),
+                        "size_mm must be in 0.01..=10000",
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Subsets the font to `chars` (one subset per slot) and registers the subsets with `pdf`.
+    fn embed_fonts(
+        &self,
+        chars: &BTreeSet<char>,
+        pdf: &mut pp::PdfDocument,
+    ) -> Result<Fonts, RenderError> {
+        let mut slots: Vec<Vec<(char, Glyph)>> = Vec::new();
+        let mut uses: HashMap<u16, usize> = HashMap::new();
+        let mut slot_of = HashMap::with_capacity(chars.len());
+        for &ch in chars {
+            // check_page guarantees the glyph exists.
+            let Some(&glyph) = self.glyphs.get(&ch) else {
+                continue;
+            };
+            let slot = uses.entry(glyph.id).or_insert(0);
+            if *slot == slots.len() {
+                slots.push(Vec::new());
+            }
+            slots[*slot].push((ch, glyph));
+            slot_of.insert(ch, *slot);
+            *slot += 1;
+        }
+
+        let mut ids = Vec::with_capacity(slots.len());
+        for (slot, members) in slots.iter().enumerate() {
+            // Renumber in glyph-id order so the subset does not depend on character order.
+            let old_ids: BTreeSet<u16> = members.iter().map(|(_, g)| g.id).collect();
+            let mut remapper = subsetter::GlyphRemapper::new();
+            for &id in &old_ids {
+                remapper.remap(id);
+            }
+            let mut glyph_widths = BTreeMap::from([(0, self.notdef_advance)]);
+            let mut codepoint_to_glyph = BTreeMap::new();
+            for &(ch, g) in members {
+                let new_id = remapper.remap(g.id);
+                codepoint_to_glyph.insert(u32::from(ch), new_id);
+                glyph_widths.insert(new_id, g.advance);
+            }
+            let bytes = subsetter::subset(&self.font, 0, &remapper)
+                .map_err(|e| RenderError::BadFont(format!("cannot subset: {e}")))?;
+            let name = format!(
+                "{}+{}",
+                subset_tag(&old_ids, slot),
+                self.face.postscript_name
+            );
+            let face = &self.face;
+            let parsed = pp::ParsedFont {
+                original_bytes: bytes,
+                font_index: 0,
+                font_name: Some(name),
+                codepoint_to_glyph,
+                glyph_widths,
+                units_per_em: face.units_per_em,
+                font_metrics: pp::FontMetrics {
+                    ascent: face.ascender,
+                    descent: face.descender,
+                },
+                font_type: if face.is_cff {
+                    pp::FontType::OpenTypeCFF(())
+                } else {
+                    pp::FontType::TrueType
+                },
+                pdf_font_metrics: pp::PdfFontMetricsStub {
+                    units_per_em: face.units_per_em,
+                    x_min: face.bbox[0],
+                    y_min: face.bbox[1],
+                    x_max: face.bbox[2],
+                    y_max: face.bbox[3],
+                    caret_slope_rise: face.caret_rise,
+                    caret_slope_run: face.caret_run,
+                    us_weight_class: face.weight,
+                },
+            };
+            // Fixed resource names (printpdf's add_font would pick random ones); "F1".."F14"
+            // are avoided because printpdf reserves them for the standard 14 fonts.
+            let id = pp::FontId(format!("FZ{slot}"));
+            pdf.resources
+                .fonts
+                .map
+                .insert(id.clone(), pp::PdfFont::new(parsed));
+            ids.push(id);
+        }
+        Ok(Fonts { slot_of, ids })
+    }
+}
+
+/// A piece of a line being built, with its measured advance.
+#[derive(Default)]
+struct Run {
+    text: String,
+    units: u64,
+    chars: usize,
+}
+
+impl Run {
+    fn push(&mut self, renderer: &Renderer, c: char) {
+        self.text.push(c);
+        self.units += u64::from(renderer.advance(c));
+        self.chars += 1;
+    }
+
+    fn push_str(&mut self, renderer: &Renderer, s: &str) {
+        s.chars().for_each(|c| self.push(renderer, c));
+    }
+
+    fn append(&mut self, other: Run) {
+        self.text.push_str(&other.text);
+        self.units += other.units;
+        self.chars += other.chars;
+    }
+}
+
+impl Renderer {
+    /// Lays `text` out in lines, breaking at `\n` and, if `max_pt` is set, greedily at
+    /// break opportunities; whitespace at a wrap point is dropped. Widths are in points.
+    fn lines(
+        &self,
+        text: &str,
+        size_pt: f32,
+        spacing_pt: f32,
+        max_pt: Option<f32>,
+    ) -> Vec<LaidLine> {
+        let scale = size_pt / f32::from(self.face.units_per_em);
+        let width = |units: u64, chars: usize| {
+            units as f32 * scale + spacing_pt * chars.saturating_sub(1) as f32
+        };
+        let laid = |run: Run| LaidLine {
+            width_pt: width(run.units, run.chars),
+            text: run.text,
+        };
+        let mut out = Vec::new();
+        for para in text.split('\n') {
+            let para = para.strip_suffix('\r').unwrap_or(para);
+            let mut line = Run::default();
+            let Some(max) = max_pt else {
+                line.push_str(self, para);
+                out.push(laid(line));
+                continue;
+            };
+            let fits = |units, chars| width(units, chars) <= max + WIDTH_EPSILON_PT;
+            // Whitespace waiting to be placed: kept between pieces, dropped at a wrap, kept
+            // as indentation at the start of a paragraph.
+            let mut gap = Run::default();
+            for (is_space, piece) in segments(para) {
+                if is_space {
+                    gap.push_str(self, piece);
+                    continue;
+                }
+                let mut seg = Run::default();
+                seg.push_str(self, piece);
+                if !line.text.is_empty()
+                    && !fits(
+                        line.units + gap.units + seg.units,
+                        line.chars + gap.chars + seg.chars,
+                    )
+                {
+                    out.push(laid(std::mem::take(&mut line)));
+                    gap = Run::default();
+                }
+                line.append(std::mem::take(&mut gap));
+                if fits(line.units + seg.units, line.chars + seg.chars) {
+                    line.append(seg);
+                    continue;
+                }
+                // Wider than a whole line: break between its characters.
+                for c in piece.chars() {
+                    let adv = u64::from(self.advance(c));
+                    if !line.text.is_empty() && !fits(line.units + adv, line.chars + 1) {
+                        out.push(laid(std::mem::take(&mut line)));
+                    }
+                    line.push(self, c);
+                }
+            }
+            out.push(laid(line));
+        }
+        out
+    }
+
+    /// Drawing operations for one page (already validated by `check_page`).
+    fn page_ops(&self, p: usize, page: &Page, fonts: &Fonts) -> Result<Vec<pp::Op>, RenderError> {
+        let h = page.height_mm;
+        let point = |x_mm: f32, y_mm: f32| pp::Point {
+            x: pp::Pt(x_mm * PT_PER_MM),
+            y: pp::Pt((h - y_mm) * PT_PER_MM),
+        };
+        let mut ops = Vec::new();
+        for (i, item) in page.items.iter().enumerate() {
+            match item {
+                Item::Text {
+                    x_mm,
+                    y_mm,
+                    size_pt,
+                    text,
+                    color,
+                    align,
+                    max_width_mm,
+                    line_height,
+                    letter_spacing_pt,
+                } => {
+                    let lines = self.lines(
+                        text,
+                        *size_pt,
+                        *letter_spacing_pt,
+                        max_width_mm.map(|w| w * PT_PER_MM),
+                    );
+                    if lines.iter().all(|l| l.text.is_empty()) {
+                        continue;
+                    }
+                    ops.extend([
+                        pp::Op::StartTextSection,
+                        pp::Op::SetFillColor { col: rgb(*color) },
+                        // Tc is in unscaled text space units, i.e. points here.
+                        pp::Op::SetCharacterSpacing {
+                            multiplier: *letter_spacing_pt,
+                        },
+                    ]);
+                    let origin = point(*x_mm, *y_mm);
+                    let mut current_font = None;
+                    for (n, line) in lines.iter().enumerate().filter(|(_, l)| !l.text.is_empty()) {
+                        let x = match align {
+                            Align::Left => origin.x.0,
+                            Align::Center => origin.x.0 - line.width_pt / 2.0,
+                            Align::Right => origin.x.0 - line.width_pt,
+                        };
+                        let y = origin.y.0 - n as f32 * size_pt * line_height;
+                        ops.push(pp::Op::SetTextMatrix {
+                            matrix: pp::TextMatrix::Translate(pp::Pt(x), pp::Pt(y)),
+                        });
+                        for (slot, run) in font_runs(&line.text, fonts) {
+                            if current_font != Some(slot) {
+                                current_font = Some(slot);
+                                ops.push(pp::Op::SetFont {
+                                    font: pp::PdfFontHandle::External(fonts.ids[slot].clone()),
+                                    size: pp::Pt(*size_pt),
+                                });
+                            }
+                            ops.push(pp::Op::ShowText {
+                                items: vec![pp::TextItem::Text(run)],
+                            });
+                        }
+                    }
+                    ops.push(pp::Op::EndTextSection);
+                }
+                Item::Rect {
+                    x_mm,
+                    y_mm,
+                    width_mm,
+                    height_mm,
+                    stroke,
+                    line_width_pt,
+                } => {
+                    let corner = point(*x_mm, y_mm + height_mm);
+                    ops.extend([
+                        pp::Op::SetOutlineColor { col: rgb(*stroke) },
+                        pp::Op::SetOutlineThickness {
+                            pt: pp::Pt(*line_width_pt),
+                        },
+                        pp::Op::DrawRectangle {
+                            rectangle: pp::Rect {
+                                x: corner.x,
+                                y: corner.y,
+                                width: pp::Pt(width_mm * PT_PER_MM),
+                                height: pp::Pt(height_mm * PT_PER_MM),
+                                mode: Some(pp::PaintMode::Stroke),
+                                winding_order: None,
+                            },
+                        },
+                    ]);
+                }
+                Item::Line {
+                    from_mm,
+                    to_mm,
+                    stroke,
+                    line_width_pt,
+                } => {
+                    let vertex = |(x, y): (f32, f32)| pp::LinePoint {
+                        p: point(x, y),
+                        bezier: false,
+                    };
+                    ops.extend([
+                        pp::Op::SetOutlineColor { col: rgb(*stroke) },
+                        pp::Op::SetOutlineThickness {
+                            pt: pp::Pt(*line_width_pt),
+                        },
+                        pp::Op::DrawLine {
+                            line: pp::Line {
+                                points: vec![vertex(*from_mm), vertex(*to_mm)],
+                                is_closed: false,
+                            },
+                        },
+                    ]);
+                }
+                Item::Qr {
+                    x_mm,
+                    y_mm,
+                    size_mm,
+                    payload,
+                } => {
+                    // Automatic encoding only fails when the data does not fit version 40.
+                    let code = qrcode::QrCode::new(payload.as_bytes()).map_err(|_| {
+                        RenderError::QrPayloadTooLong {
+                            len: payload.len(),
+                            page: p,
+                            item: i,
+                        }
+                    })?;
+                    let n = code.width();
+                    let module = size_mm / (n + 2 * QR_QUIET_ZONE) as f32;
+                    let dark = code.to_colors();
+                    let corner = point(*x_mm, y_mm + size_mm);
+                    let side = pp::Pt(size_mm * PT_PER_MM);
+                    // One ring per horizontal run of dark modules, all wound the same way and
+                    // filled as one path, so abutting runs leave no seams.
+                    let mut rings = Vec::new();
+                    for row in 0..n {
+                        let is_dark = |col: usize| dark[row * n + col] == qrcode::Color::Dark;
+                        let mut col = 0;
+                        while col < n {
+                            if !is_dark(col) {
+                                col += 1;
+                                continue;
+                            }
+                            let start = col;
+                            while col < n && is_dark(col) {
+                                col += 1;
+                            }
+                            let at = |c: usize, r: usize| pp::LinePoint {
+                                p: point(
+                                    x_mm + (QR_QUIET_ZONE + c) as f32 * module,
+                                    y_mm + (QR_QUIET_ZONE + r) as f32 * module,
+                                ),
+                                bezier: false,
+                            };
+                            rings.push(pp::PolygonRing {
+                                points: vec![
+                                    at(start, row),
+                                    at(col, row),
+                                    at(col, row + 1),
+                                    at(start, row + 1),
+                                ],
+                            });
+                        }
+                    }
+                    ops.extend([
+                        pp::Op::SetFillColor {
+                            col: rgb(Rgb(255, 255, 255)),
+                        },
+                        pp::Op::DrawRectangle {
+                            rectangle: pp::Rect {
+                                x: corner.x,
+                                y: corner.y,
+                                width: side,
+                                height: side,
+                                mode: Some(pp::PaintMode::Fill),
+                                winding_order: None,
+                            },
+                        },
+                        pp::Op::SetFillColor {
+                            col: rgb(Rgb(0, 0, 0)),
+                        },
+                        pp::Op::DrawPolygon {
+                            polygon: pp::Polygon {
+                                rings,
+                                mode: pp::PaintMode::Fill,
+                                winding_order: pp::WindingOrder::NonZero,
+                            },
+                        },
+                    ]);
+                }
+            }
+        }
+        Ok(ops)
+    }
+}
+
+/// Serialises with printpdf/lopdf, replacing printpdf's random trailer `/ID` with a digest of
+/// the file so equal documents give equal bytes.
+fn save(pdf: &pp::PdfDocument) -> Result<Vec<u8>, RenderError> {
+    let opts = pp::PdfSaveOptions {
+        optimize: true,
+        // Only consulted with printpdf's `text_layout` feature; fonts arrive subset anyway.
+        subset_fonts: false,
+        secure: true,
+        image_optimization: None,
+    };
+    // printpdf collects problems here instead of printing them; lower severities are notes.
+    let mut warnings = Vec::new();
+    let mut lo = pdf.to_lopdf_document(&opts, &mut warnings);
+    if let Some(w) = warnings
+        .iter()
+        .find(|w| w.severity == pp::PdfParseErrorSeverity::Error)
+    {
+        return Err(RenderError::PdfWrite(w.msg.clone()));
+    }
+    lo.compress();
+    let write_error = |e: &dyn std::fmt::Display| RenderError::PdfWrite(e.to_string());
+    let mut out = Vec::with_capacity(128 * 1024);
+    // First pass with a fixed placeholder, second with the digest of the first.
+    for _ in 0..2 {
+        let id = if out.is_empty() {
+            vec![b'0'; 32]
+        } else {
+            file_id(&out)
+        };
+        let ids = lo
+            .trailer
+            .get_mut(b"ID")
+            .and_then(|o| o.as_array_mut())
+            .map_err(|e| write_error(&e))?;
+        for s in ids {
+            *s.as_str_mut().map_err(|e| write_error(&e))? = id.clone();
+        }
+        out.clear();
+        lo.save_to(&mut out).map_err(|e| write_error(&e))?;
+    }
+    Ok(out)
+}
+
+/// Splits a line into runs of characters that live in the same subset font.
+fn font_runs(line: &str, fonts: &Fonts) -> Vec<(usize, String)> {
+    let mut runs: Vec<(usize, String)> = Vec::new();
+    for c in line.chars() {
+        let slot = fonts.slot_of.get(&c).copied().unwrap_or(0);
+        match runs.last_mut() {
+            Some((s, run)) if *s == slot => run.push(c),
+            _ => runs.push((slot, c.to_string())),
+        }
+    }
+    runs
+}
+
+/// Splits a paragraph into whitespace runs and unbreakable pieces: `(is_whitespace, piece)`.
+fn segments(para: &str) -> Vec<(bool, &str)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut prev: Option<char> = None;
+    for (i, c) in para.char_indices() {
+        if let Some(p) = prev {
+            let boundary = if is_break_space(p) || is_break_space(c) {
+                is_break_space(p) != is_break_space(c)
+            } else {
+                can_break(p, c)
+            };
+            if boundary {
+                out.push((is_break_space(p), &para[start..i]));
+                start = i;
+            }
+        }
+        prev = Some(c);
+    }
+    if let Some(p) = prev {
+        out.push((is_break_space(p), &para[start..]));
+    }
+    out
+}
+
+/// Whitespace that allows a line break (no-break spaces do not).
+fn is_break_space(c: char) -> bool {
+    c.is_whitespace() && !matches!(c, '\u{a0}' | '\u{2007}' | '\u{202f}')
+}
+
+/// Whether a line may break between two non-space characters: next to CJK, except before
+/// closing punctuation or after opening punctuation.
+fn can_break(a: char, b: char) -> bool {
+    const NO_BREAK_BEFORE: &str = "，。、；：？！）》」』】〕〉｝］〗〙〛”’％…‥·～,.;:?!)]}%";
+    const NO_BREAK_AFTER: &str = "（《「『【〔〈｛［〖〘〚“‘([{";
+    !NO_BREAK_BEFORE.contains(b) && !NO_BREAK_AFTER.contains(a) && (is_cjk(a) || is_cjk(b))
+}
+
+/// Scripts written without spaces, where a line may break between any two characters.
+fn is_cjk(c: char) -> bool {
+    matches!(u32::from(c),
+        0x1100..=0x11FF        // Hangul Jamo
+        | 0x2E80..=0x2FFF      // radicals, Kangxi, ideographic description
+        | 0x3000..=0x33FF      // CJK punctuation, kana, bopomofo, enclosed, compatibility
+        | 0x3400..=0x4DBF      // ideographs extension A
+        | 0x4E00..=0x9FFF      // unified ideographs
+        | 0xA960..=0xA97F      // Hangul Jamo extended A
+        | 0xAC00..=0xD7AF      // Hangul syllables
+        | 0xF900..=0xFAFF      // compatibility ideographs
+        | 0xFE30..=0xFE4F      // compatibility forms
+        | 0xFF00..=0xFFEF      // half- and full-width forms
+        | 0x20000..=0x3FFFF // ideographs extensions B and later
+    )
+}
+
+fn rgb(Rgb(r, g, b): Rgb) -> pp::Color {
+    let c = |v: u8| f32::from(v) / 255.0;
+    pp::Color::Rgb(pp::Rgb::new(c(r), c(g), c(b), None))
+}
+
+/// False for NaN.
+fn in_range(v: f32, lo: f32, hi: f32) -> bool {
+    (lo..=hi).contains(&v)
+}
+
+fn invalid(page: usize, item: Option<usize>, reason: &'static str) -> RenderError {
+    RenderError::InvalidLayout { page, item, reason }
+}
+
+fn bad_font(reason: &str) -> RenderError {
+    RenderError::BadFont(reason.to_owned())
+}
+
+/// 64-bit FNV-1a.
+fn fnv1a(seed: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(seed, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Trailer `/ID` value: 32 hex digits derived from the file's bytes.
+fn file_id(bytes: &[u8]) -> Vec<u8> {
+    let a = fnv1a(FNV_OFFSET, bytes.iter().copied());
+    let b = fnv1a(
+        FNV_OFFSET ^ 0x9e37_79b9_7f4a_7c15,
+        bytes.iter().rev().copied(),
+    );
+    format!("{a:016x}{b:016x}").into_bytes()
+}
+
+/// The six capital letters that mark a subset font's name, derived from its glyphs.
+fn subset_tag(glyph_ids: &BTreeSet<u16>, slot: usize) -> String {
+    let bytes = glyph_ids.iter().flat_map(|id| id.to_le_bytes());
+    let mut h = fnv1a(FNV_OFFSET, bytes.chain(slot.to_le_bytes()));
+    (0..6)
+        .map(|_| {
+            let c = char::from(b'A' + (h % 26) as u8);
+            h /= 26;
+            c
+        })
+        .collect()
+}

@@ -1,0 +1,1295 @@
+//! Verifying every signature in a PDF (like pyHanko's `validation`): is each one intact (the
+//! signed bytes and the CMS signature check out), does its signer chain to one of our trust
+//! anchors, and how much of the file does it cover.
+//!
+//! Handles CMS signatures (`adbe.pkcs7.detached`, `ETSI.CAdES.detached`) and RFC 3161
+//! document timestamps (`ETSI.RFC3161`). Not checked: revocation (CRL/OCSP), signature
+//! timestamps in unsigned attributes, and what later incremental updates changed.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use cms::cert::CertificateChoices;
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
+use const_oid::db::{rfc5911, rfc5912};
+use const_oid::ObjectIdentifier;
+use der::asn1::OctetString;
+use der::{Any, Decode, Encode, Header, Reader, Sequence, SliceReader};
+use lopdf::{Dictionary, Document, Object};
+use ring::digest;
+use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+use x509_cert::attr::Attributes;
+use x509_cert::ext::pkix::SubjectKeyIdentifier;
+use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use x509_cert::Certificate;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+
+use super::sign::SigningCertificateV2;
+
+/// `id-ct-TSTInfo` (RFC 3161), the eContentType of a timestamp token; not in const-oid's db.
+const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+/// How deep the AcroForm field tree may nest before we stop walking it.
+const MAX_FIELD_DEPTH: usize = 32;
+/// How many issuers a certificate chain may have before we give up.
+const MAX_CHAIN_LEN: usize = 8;
+
+/// The root certificates we trust, as DER.
+#[derive(Clone, Debug, Default)]
+pub struct TrustAnchors {
+    roots: Vec<Vec<u8>>,
+}
+
+impl TrustAnchors {
+    /// Trusts these DER certificates; any that do not parse are ignored when verifying.
+    pub fn new(roots_der: Vec<Vec<u8>>) -> Self {
+        Self { roots: roots_der }
+    }
+}
+
+/// Why a PDF could not be examined at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    /// The bytes have no `%PDF-` header in their first kilobyte.
+    #[error("not a PDF: no %PDF- header")]
+    NotPdf,
+    /// The PDF parser could not read the file (e.g. a broken cross-reference table).
+    #[error("unreadable PDF: {0}")]
+    Unreadable(String),
+    /// The PDF is encrypted, and verifying takes no password.
+    #[error("the PDF is encrypted; it cannot be verified without its password")]
+    Encrypted,
+}
+
+/// Who a certificate belongs to, for people to read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub struct CertSummary {
+    /// Subject name, e.g. `C=CN, O=…, CN=…`.
+    pub subject: String,
+    /// Issuer name in the same form.
+    pub issuer: String,
+    /// Serial number in lower-case hex.
+    pub serial_hex: String,
+    /// Start of validity, RFC 3339.
+    pub not_before: String,
+    /// End of validity, RFC 3339.
+    pub not_after: String,
+}
+
+/// What the CMS layer says about one signature (see [`verify_cms_detached`]).
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub struct CmsReport {
+    /// The signer certificate, if the CMS names one that it contains.
+    pub signer: Option<CertSummary>,
+    /// The signed bytes hash to what the CMS says was signed.
+    pub digest_matches: bool,
+    /// The signer's signature (over the signed attributes) verifies.
+    pub signature_valid: bool,
+    /// The signer certificate chains to a trust anchor and may sign at the signing time.
+    pub chain_trusted: bool,
+    /// Subject of the trust anchor the chain ends at.
+    pub trust_anchor_subject: Option<String>,
+    /// Why any of the above is false.
+    pub problems: Vec<String>,
+}
+
+/// The verdict on one signature field of a PDF.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub struct SignatureReport {
+    /// Fully qualified field name (`parent.child`).
+    pub field_name: String,
+    /// `/SubFilter`, e.g. `ETSI.CAdES.detached` or `ETSI.RFC3161` for a document timestamp.
+    pub sub_filter: Option<String>,
+    /// `/M` (the claimed signing time) as RFC 3339, or raw if it does not parse.
+    pub signing_time: Option<String>,
+    /// The signer certificate.
+    pub signer: Option<CertSummary>,
+    /// `/ByteRange` as written in the file (empty if missing or malformed).
+    pub byte_range: Vec<i64>,
+    /// The hash of the byte ranges equals the CMS message digest.
+    pub digest_matches: bool,
+    /// The CMS signature verifies with the signer's key.
+    pub signature_valid: bool,
+    /// The signer chains to one of the trust anchors.
+    pub chain_trusted: bool,
+    /// Subject of that trust anchor.
+    pub trust_anchor_subject: Option<String>,
+    /// Two ranges from byte 0 whose gap is exactly this signature's `/Contents` hex string.
+    pub byte_range_well_formed: bool,
+    /// Well formed and reaching the end of the file: everything but `/Contents` is signed.
+    pub covers_whole_file: bool,
+    /// How many bytes of the file follow the signed range (None if `/ByteRange` is unusable).
+    pub bytes_after: Option<u64>,
+    /// Why any check above failed.
+    pub problems: Vec<String>,
+}
+
+impl SignatureReport {
+    /// Nothing signed was changed and the signature verifies (says nothing about trust).
+    pub fn intact(&self) -> bool {
+        self.digest_matches && self.signature_valid
+    }
+}
+
+/// Every signature of a PDF, in file order (the newest last; one whose `/ByteRange` is
+/// unusable counts as newest).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub struct PdfReport {
+    /// One entry per signature field that holds a signature.
+    pub signatures: Vec<SignatureReport>,
+}
+
+impl PdfReport {
+    /// There is at least one signature, every one is intact, trusted and has a well-formed
+    /// `/ByteRange`, and the newest covers the whole file (nothing unsigned was appended).
+    pub fn all_valid_and_trusted(&self) -> bool {
+        self.signatures
+            .last()
+            .is_some_and(|newest| newest.covers_whole_file)
+            && self
+                .signatures
+                .iter()
+                .all(|s| s.intact() && s.chain_trusted && s.byte_range_well_formed)
+    }
+}
+
+/// Verifies every signature in `pdf` against `anchors`. A PDF without signatures is a report
+/// with none, not an error.
+pub fn verify_pdf(pdf: &[u8], anchors: &TrustAnchors) -> Result<PdfReport, ValidateError> {
+    let head = pdf.get(..1024).unwrap_or(pdf);
+    if !head.windows(5).any(|w| w == b"%PDF-") {
+        return Err(ValidateError::NotPdf);
+    }
+    // lopdf reads hostile input: treat a panic in it like any other parse failure
+    let loaded = std::panic::catch_unwind(|| Document::load_mem(pdf))
+        .map_err(|_| ValidateError::Unreadable("the PDF parser crashed".into()))?;
+    let doc = loaded.map_err(|e| match e {
+        lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => ValidateError::Encrypted,
+        e => ValidateError::Unreadable(e.to_string()),
+    })?;
+    if doc.trailer.has(b"Encrypt") || doc.encryption_state.is_some() {
+        return Err(ValidateError::Encrypted);
+    }
+    let mut signatures: Vec<SignatureReport> = signature_fields(&doc)
+        .into_iter()
+        .map(|(name, sig)| verify_signature(pdf, name, sig, anchors))
+        .collect();
+    signatures.sort_by_key(|s| s.bytes_after.map_or(u64::MAX, |after| u64::MAX - after));
+    Ok(PdfReport { signatures })
+}
+
+/// Finds the `/FT /Sig` fields with a `/V` signature dictionary in the AcroForm field tree.
+fn signature_fields(doc: &Document) -> Vec<(String, &Dictionary)> {
+    let mut found: Vec<(String, &Dictionary)> = Vec::new();
+    let fields = doc
+        .catalog()
+        .ok()
+        .and_then(|catalog| dict(doc, catalog.get(b"AcroForm").ok()?))
+        .and_then(|form| resolve(doc, form.get(b"Fields").ok()?))
+        .and_then(|fields| fields.as_array().ok());
+    let Some(fields) = fields else {
+        return found;
+    };
+    let mut seen = HashSet::new();
+    let mut stack: Vec<(&Object, String, Option<&[u8]>, usize)> = fields
+        .iter()
+        .rev()
+        .map(|f| (f, String::new(), None, 0))
+        .collect();
+    while let Some((object, parent, inherited_ft, depth)) = stack.pop() {
+        if let Object::Reference(id) = object {
+            if !seen.insert(*id) {
+                continue; // a cycle, or a field listed twice
+            }
+        }
+        let Some(field) = dict(doc, object) else {
+            continue;
+        };
+        let name = match field.get(b"T").ok().and_then(|t| resolve(doc, t)) {
+            Some(t) => {
+                let t = lopdf::decode_text_string(t).unwrap_or_default();
+                if parent.is_empty() {
+                    t
+                } else {
+                    format!("{parent}.{t}")
+                }
+            }
+            None => parent,
+        };
+        let ft = field
+            .get(b"FT")
+            .ok()
+            .and_then(|ft| ft.as_name().ok())
+            .or(inherited_ft);
+        if ft == Some(b"Sig".as_slice()) {
+            if let Some(value) = field.get(b"V").ok().and_then(|v| dict(doc, v)) {
+                if !found.iter().any(|(_, d)| std::ptr::eq(*d, value)) {
+                    found.push((name, value));
+                }
+                continue; // kids of a signed field are its widgets
+            }
+        }
+        if depth < MAX_FIELD_DEPTH {
+            if let Some(kids) = field
+                .get(b"Kids")
+                .ok()
+                .and_then(|k| resolve(doc, k))
+                .and_then(|k| k.as_array().ok())
+            {
+                stack.extend(kids.iter().rev().map(|k| (k, name.clone(), ft, depth + 1)));
+            }
+        }
+    }
+    found
+}
+
+fn resolve<'a>(doc: &'a Document, object: &'a Object) -> Option<&'a Object> {
+    doc.dereference(object).ok().map(|(_, o)| o)
+}
+
+fn dict<'a>(doc: &'a Document, object: &'a Object) -> Option<&'a Dictionary> {
+    resolve(doc, object)?.as_dict().ok()
+}
+
+/// Checks one signature dictionary against the file it is in.
+fn verify_signature(
+    pdf: &[u8],
+    field_name: String,
+    sig: &Dictionary,
+    anchors: &TrustAnchors,
+) -> SignatureReport {
+    let mut problems = Vec::new();
+    let sub_filter = sig
+        .get(b"SubFilter")
+        .ok()
+        .and_then(|o| o.as_name().ok())
+        .map(|n| String::from_utf8_lossy(n).into_owned());
+    let raw_m = sig
+        .get(b"M")
+        .ok()
+        .and_then(|o| o.as_str().ok())
+        .map(|m| String::from_utf8_lossy(m).into_owned());
+    let claimed_time = raw_m.as_deref().and_then(parse_pdf_date);
+    let signing_time = claimed_time.map(rfc3339).or(raw_m);
+
+    let byte_range: Vec<i64> = sig
+        .get(b"ByteRange")
+        .ok()
+        .and_then(|o| o.as_array().ok())
+        .and_then(|a| a.iter().map(|n| n.as_i64().ok()).collect())
+        .unwrap_or_default();
+    let ranges = signed_ranges(&byte_range, pdf.len());
+    let parts: Option<Vec<&[u8]>> = match &ranges {
+        Ok(ranges) => ranges.iter().map(|r| pdf.get(r.clone())).collect(),
+        Err(problem) => {
+            problems.push(problem.clone());
+            None
+        }
+    };
+
+    let contents = sig.get(b"Contents").ok().and_then(|o| o.as_str().ok());
+    let cms = match contents {
+        Some(contents) => verify_cms(contents, parts.as_deref(), anchors, claimed_time),
+        None => CmsReport {
+            problems: vec!["the signature dictionary has no /Contents string".into()],
+            ..CmsReport::default()
+        },
+    };
+    problems.extend(cms.problems);
+
+    let mut byte_range_well_formed = false;
+    let mut bytes_after = None;
+    if let Ok(ranges) = &ranges {
+        let end = ranges.last().map_or(0, |r| r.end);
+        let after = pdf.len().saturating_sub(end);
+        bytes_after = u64::try_from(after).ok();
+        if let [first, second] = ranges.as_slice() {
+            let gap_ok = contents
+                .zip(pdf.get(first.end..second.start))
+                .is_some_and(|(contents, gap)| gap_is_hex_of(gap, contents));
+            if first.start != 0 {
+                problems
+                    .push("the signed range does not start at the beginning of the file".into());
+            }
+            if !gap_ok {
+                problems.push(
+                    "the gap in /ByteRange is not exactly this signature's /Contents hex string"
+                        .into(),
+                );
+            }
+            if after > 0 {
+                problems.push(format!(
+                    "{after} bytes after the signed range are not covered by this signature"
+                ));
+            }
+            byte_range_well_formed = first.start == 0 && gap_ok;
+        } else {
+            problems.push(format!(
+                "/ByteRange has {} ranges; a PDF signature has exactly two",
+                ranges.len()
+            ));
+        }
+    }
+
+    SignatureReport {
+        field_name,
+        sub_filter,
+        signing_time,
+        signer: cms.signer,
+        byte_range,
+        digest_matches: cms.digest_matches,
+        signature_valid: cms.signature_valid,
+        chain_trusted: cms.chain_trusted,
+        trust_anchor_subject: cms.trust_anchor_subject,
+        byte_range_well_formed,
+        covers_whole_file: byte_range_well_formed && bytes_after == Some(0),
+        bytes_after,
+        problems,
+    }
+}
+
+/// Turns `/ByteRange` `[start len start len …]` into ranges that are inside the file, in
+/// order and non-overlapping (the numbers come from the file, which may be hostile).
+fn signed_ranges(byte_range: &[i64], file_len: usize) -> Result<Vec<Range<usize>>, String> {
+    let bad = |why: &str| format!("/ByteRange {byte_range:?} is unusable: {why}");
+    if byte_range.is_empty() || byte_range.len() % 2 != 0 {
+        return Err(bad("missing, or not pairs of integers"));
+    }
+    let mut ranges: Vec<Range<usize>> = Vec::with_capacity(byte_range.len() / 2);
+    for pair in byte_range.chunks_exact(2) {
+        let (Some(start), Some(len)) = (
+            pair.first().and_then(|&n| usize::try_from(n).ok()),
+            pair.get(1).and_then(|&n| usize::try_from(n).ok()),
+        ) else {
+            return Err(bad("negative numbers"));
+        };
+        let end = start
+            .checked_add(len)
+            .filter(|&end| end <= file_len)
+            .ok_or_else(|| bad("it reaches past the end of the file"))?;
+        if ranges.last().is_some_and(|prev| start < prev.end) {
+            return Err(bad("its ranges overlap or are out of order"));
+        }
+        ranges.push(start..end);
+    }
+    Ok(ranges)
+}
+
+/// The gap is `<`, the hex digits of `contents`, `>` and nothing else.
+fn gap_is_hex_of(gap: &[u8], contents: &[u8]) -> bool {
+    let Some(hex) = gap.strip_prefix(b"<").and_then(|g| g.strip_suffix(b">")) else {
+        return false;
+    };
+    let digit = |c: &u8| char::from(*c).to_digit(16);
+    let byte_of = |pair: &[u8]| match pair {
+        [hi, lo] => Some(digit(hi)? * 16 + digit(lo)?),
+        _ => None,
+    };
+    hex.len() == contents.len() * 2
+        && hex
+            .chunks_exact(2)
+            .zip(contents)
+            .all(|(pair, &byte)| byte_of(pair) == Some(u32::from(byte)))
+}
+
+/// Verifies a detached CMS `SignedData` (`cms_der`; trailing zero padding is ignored) over the
+/// concatenation of `signed_parts`, and its signer's chain to `anchors` at time `at` (default:
+/// the timestamp's or the signing-time attribute's time, else now).
+pub fn verify_cms_detached(
+    cms_der: &[u8],
+    signed_parts: &[&[u8]],
+    anchors: &TrustAnchors,
+    at: Option<OffsetDateTime>,
+) -> CmsReport {
+    verify_cms(cms_der, Some(signed_parts), anchors, at)
+}
+
+/// [`verify_cms_detached`], with `parts` None when the PDF's byte ranges are unusable.
+fn verify_cms(
+    cms_der: &[u8],
+    parts: Option<&[&[u8]]>,
+    anchors: &TrustAnchors,
+    at: Option<OffsetDateTime>,
+) -> CmsReport {
+    let mut report = CmsReport::default();
+    if let Err(problem) = check_cms(cms_der, parts, anchors, at, &mut report) {
+        report.problems.push(problem);
+    }
+    report
+}
+
+/// RFC 3161 `MessageImprint`; the `cms` crate has no RFC 3161 types, so it is declared here.
+#[derive(Sequence)]
+struct MessageImprint {
+    hash_algorithm: AlgorithmIdentifierOwned,
+    hashed_message: OctetString,
+}
+
+/// Fills `report`; an `Err` is the problem that stopped the checks early.
+fn check_cms(
+    cms_der: &[u8],
+    parts: Option<&[&[u8]]>,
+    anchors: &TrustAnchors,
+    at: Option<OffsetDateTime>,
+    report: &mut CmsReport,
+) -> Result<(), String> {
+    let der = der_prefix(cms_der).ok_or("the signature is not DER")?;
+    let content_info =
+        ContentInfo::from_der(der).map_err(|e| format!("unreadable CMS ContentInfo: {e}"))?;
+    if content_info.content_type != rfc5911::ID_SIGNED_DATA {
+        return Err(format!(
+            "the CMS content type is {}, not SignedData",
+            content_info.content_type
+        ));
+    }
+    let signed_data: SignedData = content_info
+        .content
+        .decode_as()
+        .map_err(|e| format!("unreadable CMS SignedData: {e}"))?;
+    let [signer_info] = signed_data.signer_infos.0.as_slice() else {
+        return Err(format!(
+            "the CMS has {} SignerInfos; a PDF signature has one",
+            signed_data.signer_infos.0.len()
+        ));
+    };
+    let certs: Vec<&Certificate> = signed_data
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|choice| match choice {
+            CertificateChoices::Certificate(c) => Some(c),
+            CertificateChoices::Other(_) => None, // not X.509
+        })
+        .collect();
+    let signer = certs
+        .iter()
+        .copied()
+        .find(|c| identifies(&signer_info.sid, c))
+        .ok_or("the CMS does not contain the signer's certificate")?;
+    let signer_der = signer
+        .to_der()
+        .map_err(|e| format!("signer certificate: {e}"))?;
+    let certs_der: Vec<Vec<u8>> = certs.iter().filter_map(|c| c.to_der().ok()).collect();
+    let pool: Vec<X509Certificate> = certs_der
+        .iter()
+        .filter_map(|d| X509Certificate::from_der(d).ok().map(|(_, c)| c))
+        .collect();
+    let (_, signer_x509) = X509Certificate::from_der(&signer_der)
+        .map_err(|e| format!("unreadable signer certificate: {e}"))?;
+    report.signer = Some(summary(&signer_x509));
+
+    // A timestamp token (document timestamp) encapsulates a TSTInfo; a signature is detached.
+    let econtent = match &signed_data.encap_content_info.econtent {
+        None => None,
+        Some(e) if signed_data.encap_content_info.econtent_type == ID_CT_TST_INFO => Some(
+            e.decode_as::<OctetString>()
+                .map_err(|e| format!("unreadable timestamp token content: {e}"))?
+                .into_bytes(),
+        ),
+        Some(_) => {
+            return Err("the CMS encapsulates its content; a PDF signature must be detached".into())
+        }
+    };
+    let tst = econtent.as_deref().map(tst_info).transpose()?;
+    let attrs = signer_info.signed_attrs.as_ref();
+    let claimed_time = attrs
+        .and_then(|a| attribute(a, rfc5911::ID_SIGNING_TIME))
+        .and_then(|t| x509_cert::time::Time::from_der(&t.to_der().ok()?).ok())
+        .and_then(|t| unix_time(t.to_unix_duration()));
+
+    // chain
+    let at = at
+        .or(tst.as_ref().and_then(|(_, time)| *time))
+        .or(claimed_time)
+        .unwrap_or_else(OffsetDateTime::now_utc);
+    let roots: Vec<X509Certificate> = anchors
+        .roots
+        .iter()
+        .filter_map(|d| X509Certificate::from_der(d).ok().map(|(_, c)| c))
+        .collect();
+    match chain_to_anchor(&signer_x509, &pool, &roots, at) {
+        Ok(anchor) => {
+            report.chain_trusted = true;
+            report.trust_anchor_subject = Some(anchor);
+        }
+        Err(problem) => report.problems.push(problem),
+    }
+
+    // what was signed: the timestamp's own TSTInfo, or (detached) the PDF's byte ranges
+    let hash = digest_algorithm(&signer_info.digest_alg.oid).ok_or_else(|| {
+        format!(
+            "unsupported digest algorithm {}",
+            signer_info.digest_alg.oid
+        )
+    })?;
+    let covered: Option<Vec<&[u8]>> = match &econtent {
+        Some(content) => Some(vec![content.as_slice()]),
+        None => parts.map(<[&[u8]]>::to_vec),
+    };
+    let mut attrs_ok = true;
+    let message = match attrs {
+        Some(attrs) => {
+            let digest_ok = attribute(attrs, rfc5911::ID_MESSAGE_DIGEST)
+                .and_then(|md| md.decode_as::<OctetString>().ok())
+                .map(|md| {
+                    covered
+                        .as_deref()
+                        .is_some_and(|c| digest_parts(hash, c).as_ref() == md.as_bytes())
+                });
+            match (digest_ok, &tst) {
+                (None, _) => {
+                    attrs_ok = false;
+                    report
+                        .problems
+                        .push("the signed attributes have no message-digest".into());
+                }
+                (Some(false), Some(_)) => {
+                    attrs_ok = false;
+                    report.problems.push(
+                        "the timestamp token's message digest does not match its TSTInfo".into(),
+                    );
+                }
+                (Some(ok), None) => {
+                    report.digest_matches = ok;
+                    if !ok && covered.is_some() {
+                        report
+                            .problems
+                            .push("the signed bytes do not match the CMS message digest".into());
+                    }
+                }
+                (Some(true), Some(_)) => {}
+            }
+            let content_type = signed_data.encap_content_info.econtent_type;
+            attrs_ok &= other_attrs_ok(attrs, content_type, &signer_der, &mut report.problems);
+            // The signature covers the attributes' DER as a SET OF (RFC 5652 §5.4). They are
+            // re-encoded from the parsed set, which is sorted: like OpenSSL, this rejects
+            // signers that wrote them out of DER order.
+            Some(
+                attrs
+                    .to_der()
+                    .map_err(|e| format!("signed attributes: {e}"))?,
+            )
+        }
+        // without signed attributes the signature is over the content itself
+        None => covered.as_deref().map(<[&[u8]]>::concat),
+    };
+    let crypto_ok = match message {
+        Some(message) => signature_verifies(signer, signer_info, &message),
+        None => Err("the signed bytes are unavailable, so the signature cannot be checked".into()),
+    };
+    match crypto_ok {
+        Ok(true) => report.signature_valid = attrs_ok,
+        Ok(false) => report
+            .problems
+            .push("the signature does not verify with the signer's public key".into()),
+        Err(problem) => report.problems.push(problem),
+    }
+    if attrs.is_none() && tst.is_none() {
+        // the signature itself is the only binding to the content
+        report.digest_matches = report.signature_valid;
+    }
+    if let Some((imprint, _)) = tst {
+        let alg = digest_algorithm(&imprint.hash_algorithm.oid);
+        report.digest_matches = alg.zip(parts).is_some_and(|(alg, parts)| {
+            digest_parts(alg, parts).as_ref() == imprint.hashed_message.as_bytes()
+        });
+        if !report.digest_matches && parts.is_some() {
+            report
+                .problems
+                .push("the signed bytes do not match the timestamp's message imprint".into());
+        }
+    }
+    Ok(())
+}
+
+/// Checks content-type and (if present) signing-certificate-v2, pushing what is wrong.
+fn other_attrs_ok(
+    attrs: &Attributes,
+    content_type: ObjectIdentifier,
+    signer_der: &[u8],
+    problems: &mut Vec<String>,
+) -> bool {
+    let mut ok = true;
+    let declared = attribute(attrs, rfc5911::ID_CONTENT_TYPE)
+        .and_then(|ct| ct.decode_as::<ObjectIdentifier>().ok());
+    if declared != Some(content_type) {
+        ok = false;
+        problems.push("the content-type attribute is missing or does not match the content".into());
+    }
+    if let Some(ess) = attribute(attrs, rfc5911::ID_AA_SIGNING_CERTIFICATE_V_2) {
+        if !ess_names_signer(ess, signer_der) {
+            ok = false;
+            problems.push(
+                "the signing-certificate-v2 attribute does not identify the signer certificate"
+                    .into(),
+            );
+        }
+    }
+    ok
+}
+
+/// Whether the SignerInfo's signature over `message` verifies with the signer's key; `Err` if
+/// the algorithm is not one we support.
+fn signature_verifies(
+    signer: &Certificate,
+    signer_info: &SignerInfo,
+    message: &[u8],
+) -> Result<bool, String> {
+    let spki = &signer.tbs_certificate.subject_public_key_info;
+    let alg = verifier(
+        spki,
+        &signer_info.signature_algorithm,
+        &signer_info.digest_alg.oid,
+    )?;
+    Ok(
+        UnparsedPublicKey::new(alg, spki.subject_public_key.raw_bytes())
+            .verify(message, signer_info.signature.as_bytes())
+            .is_ok(),
+    )
+}
+
+/// The message imprint and (if it parses) the time of an RFC 3161 TSTInfo.
+fn tst_info(der: &[u8]) -> Result<(MessageImprint, Option<OffsetDateTime>), String> {
+    // TSTInfo ::= SEQUENCE { version, policy, messageImprint, serialNumber, genTime, ... }
+    let fields = <Vec<Any> as Decode>::from_der(der)
+        .map_err(|e| format!("unreadable timestamp TSTInfo: {e}"))?;
+    let imprint = fields
+        .get(2)
+        .and_then(|f| f.decode_as::<MessageImprint>().ok())
+        .ok_or("the timestamp TSTInfo has no message imprint")?;
+    // genTime may have fractional seconds, which der's GeneralizedTime rejects: read YYYYMMDDHHMMSS
+    let gen_time = fields.get(4).and_then(|t| {
+        let digits = std::str::from_utf8(t.value().get(..14)?).ok()?;
+        let format = time::macros::format_description!("[year][month][day][hour][minute][second]");
+        Some(PrimitiveDateTime::parse(digits, format).ok()?.assume_utc())
+    });
+    Ok((imprint, gen_time))
+}
+
+/// The DER element at the start of `bytes` (a PDF pads `/Contents` after it), found from its
+/// length header rather than by stripping zeros, since DER may itself end in 0x00.
+fn der_prefix(bytes: &[u8]) -> Option<&[u8]> {
+    let mut reader = SliceReader::new(bytes).ok()?;
+    let header = Header::decode(&mut reader).ok()?;
+    let len = usize::try_from((reader.position() + header.length).ok()?).ok()?;
+    bytes.get(..len)
+}
+
+fn identifies(sid: &SignerIdentifier, cert: &Certificate) -> bool {
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(ias) => {
+            ias.issuer == cert.tbs_certificate.issuer
+                && ias.serial_number == cert.tbs_certificate.serial_number
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => cert
+            .tbs_certificate
+            .get::<SubjectKeyIdentifier>()
+            .ok()
+            .flatten()
+            .is_some_and(|(_, own)| own == *ski),
+    }
+}
+
+/// The single value of the attribute `oid`, if it occurs with exactly one value.
+fn attribute(attrs: &Attributes, oid: ObjectIdentifier) -> Option<&Any> {
+    let attr = attrs.iter().find(|a| a.oid == oid)?;
+    match attr.values.as_slice() {
+        [value] => Some(value),
+        _ => None,
+    }
+}
+
+/// The first ESSCertIDv2 of a signing-certificate-v2 value hashes to the signer certificate.
+fn ess_names_signer(value: &Any, signer_der: &[u8]) -> bool {
+    let Ok(ess) = value.decode_as::<SigningCertificateV2>() else {
+        return false;
+    };
+    ess.certs.first().is_some_and(|id| {
+        let oid = id
+            .hash_algorithm
+            .as_ref()
+            .map_or(rfc5912::ID_SHA_256, |a| a.oid);
+        digest_algorithm(&oid)
+            .is_some_and(|alg| digest::digest(alg, signer_der).as_ref() == id.cert_hash.as_bytes())
+    })
+}
+
+fn digest_algorithm(oid: &ObjectIdentifier) -> Option<&'static digest::Algorithm> {
+    [
+        (rfc5912::ID_SHA_256, &digest::SHA256),
+        (rfc5912::ID_SHA_384, &digest::SHA384),
+        (rfc5912::ID_SHA_512, &digest::SHA512),
+    ]
+    .into_iter()
+    .find_map(|(id, alg)| (id == *oid).then_some(alg))
+}
+
+fn digest_parts(alg: &'static digest::Algorithm, parts: &[&[u8]]) -> digest::Digest {
+    let mut ctx = digest::Context::new(alg);
+    for part in parts {
+        ctx.update(part);
+    }
+    ctx.finish()
+}
+
+/// The ring algorithm for a signer key and a CMS signatureAlgorithm. CMS often names just the
+/// key type (rsaEncryption, id-ecPublicKey); then the hash is the SignerInfo's digest algorithm.
+fn verifier(
+    spki: &SubjectPublicKeyInfoOwned,
+    signature_alg: &AlgorithmIdentifierOwned,
+    digest_alg: &ObjectIdentifier,
+) -> Result<&'static dyn VerificationAlgorithm, String> {
+    use rfc5912::{
+        ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, ID_EC_PUBLIC_KEY, ID_SHA_256, ID_SHA_384,
+        ID_SHA_512, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1, SHA_256_WITH_RSA_ENCRYPTION,
+        SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
+    };
+    let (sig, key) = (signature_alg.oid, spki.algorithm.oid);
+    // (signature algorithm, key algorithm) -> hash
+    let hash = [
+        (SHA_256_WITH_RSA_ENCRYPTION, RSA_ENCRYPTION, ID_SHA_256),
+        (SHA_384_WITH_RSA_ENCRYPTION, RSA_ENCRYPTION, ID_SHA_384),
+        (SHA_512_WITH_RSA_ENCRYPTION, RSA_ENCRYPTION, ID_SHA_512),
+        (RSA_ENCRYPTION, RSA_ENCRYPTION, *digest_alg),
+        (ECDSA_WITH_SHA_256, ID_EC_PUBLIC_KEY, ID_SHA_256),
+        (ECDSA_WITH_SHA_384, ID_EC_PUBLIC_KEY, ID_SHA_384),
+        (ID_EC_PUBLIC_KEY, ID_EC_PUBLIC_KEY, *digest_alg),
+    ]
+    .into_iter()
+    .find_map(|(s, k, hash)| (s == sig && k == key).then_some(hash));
+    // RSA keys are one kind; EC keys are told apart by their named curve
+    let kind = if key == ID_EC_PUBLIC_KEY {
+        spki.algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+    } else {
+        Some(key)
+    };
+    let algorithms: [(
+        ObjectIdentifier,
+        ObjectIdentifier,
+        &'static dyn VerificationAlgorithm,
+    ); 7] = [
+        (
+            RSA_ENCRYPTION,
+            ID_SHA_256,
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+        ),
+        (
+            RSA_ENCRYPTION,
+            ID_SHA_384,
+            &signature::RSA_PKCS1_2048_8192_SHA384,
+        ),
+        (
+            RSA_ENCRYPTION,
+            ID_SHA_512,
+            &signature::RSA_PKCS1_2048_8192_SHA512,
+        ),
+        (SECP_256_R_1, ID_SHA_256, &signature::ECDSA_P256_SHA256_ASN1),
+        (SECP_256_R_1, ID_SHA_384, &signature::ECDSA_P256_SHA384_ASN1),
+        (SECP_384_R_1, ID_SHA_256, &signature::ECDSA_P384_SHA256_ASN1),
+        (SECP_384_R_1, ID_SHA_384, &signature::ECDSA_P384_SHA384_ASN1),
+    ];
+    hash.zip(kind)
+        .and_then(|(hash, kind)| {
+            algorithms
+                .into_iter()
+                .find_map(|(k, h, alg)| (k == kind && h == hash).then_some(alg))
+        })
+        .ok_or_else(|| {
+            format!("unsupported signature algorithm {sig} (digest {digest_alg}) for a {key} key")
+        })
+}
+
+/// Checks the signer may sign at `at` and finds a chain through `pool` (the certificates in
+/// the CMS) to one of `anchors`; returns the anchor's subject or the reason there is none.
+/// Anchors are trusted as given: their own validity period is not checked.
+fn chain_to_anchor(
+    signer: &X509Certificate,
+    pool: &[X509Certificate],
+    anchors: &[X509Certificate],
+    at: OffsetDateTime,
+) -> Result<String, String> {
+    if !valid_at(signer, at) {
+        return Err(format!(
+            "the signer certificate is not valid at {} (valid {} to {})",
+            rfc3339(at),
+            rfc3339(signer.validity().not_before.to_datetime()),
+            rfc3339(signer.validity().not_after.to_datetime())
+        ));
+    }
+    match signer.key_usage() {
+        Ok(Some(ku)) if !(ku.value.digital_signature() || ku.value.non_repudiation()) => {
+            return Err(
+                "the signer certificate's keyUsage allows neither digitalSignature nor nonRepudiation"
+                    .into(),
+            )
+        }
+        Err(e) => return Err(format!("the signer certificate's keyUsage is unreadable: {e}")),
+        _ => {}
+    }
+    if let Some(anchor) = anchors.iter().find(|a| a.as_raw() == signer.as_raw()) {
+        return Ok(anchor.subject().to_string());
+    }
+    let mut visited = Vec::new();
+    path_to_anchor(signer, pool, anchors, at, &mut visited).ok_or_else(|| {
+        format!(
+            "no chain of valid certificates from the signer to a trust anchor (signer issuer: {})",
+            signer.issuer()
+        )
+    })
+}
+
+/// Depth-first search upwards; `visited` pool certificates are never expanded twice.
+fn path_to_anchor(
+    cert: &X509Certificate,
+    pool: &[X509Certificate],
+    anchors: &[X509Certificate],
+    at: OffsetDateTime,
+    visited: &mut Vec<usize>,
+) -> Option<String> {
+    if let Some(anchor) = anchors.iter().find(|a| issued_by(cert, a)) {
+        return Some(anchor.subject().to_string());
+    }
+    if visited.len() >= MAX_CHAIN_LEN {
+        return None;
+    }
+    for (i, ca) in pool.iter().enumerate() {
+        if visited.contains(&i) || !ca.is_ca() || !valid_at(ca, at) || !issued_by(cert, ca) {
+            continue;
+        }
+        visited.push(i);
+        if let Some(anchor) = path_to_anchor(ca, pool, anchors, at, visited) {
+            return Some(anchor);
+        }
+    }
+    None
+}
+
+fn issued_by(cert: &X509Certificate, issuer: &X509Certificate) -> bool {
+    cert.issuer().as_raw() == issuer.subject().as_raw()
+        && cert.verify_signature(Some(issuer.public_key())).is_ok()
+}
+
+fn valid_at(cert: &X509Certificate, at: OffsetDateTime) -> bool {
+    let validity = cert.validity();
+    validity.not_before.to_datetime() <= at && at <= validity.not_after.to_datetime()
+}
+
+fn summary(cert: &X509Certificate) -> CertSummary {
+    let serial = cert.raw_serial();
+    // drop the sign octet DER adds before a high first byte
+    let serial = match serial {
+        [0, rest @ ..] if rest.first().is_some_and(|b| b & 0x80 != 0) => rest,
+        _ => serial,
+    };
+    CertSummary {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        serial_hex: serial.iter().map(|b| format!("{b:02x}")).collect(),
+        not_before: rfc3339(cert.validity().not_before.to_datetime()),
+        not_after: rfc3339(cert.validity().not_after.to_datetime()),
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn unix_time(since_epoch: std::time::Duration) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(i64::try_from(since_epoch.as_secs()).ok()?).ok()
+}
+
+/// Parses a PDF date `D:YYYYMMDDHHmmSSOHH'mm'` (everything after the year optional).
+fn parse_pdf_date(s: &str) -> Option<OffsetDateTime> {
+    let s = s.strip_prefix("D:").unwrap_or(s);
+    let digits_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, zone) = s.split_at(digits_end);
+    if digits.len() < 4 || digits.len() > 14 || digits.len() % 2 != 0 {
+        return None;
+    }
+    let field = |range: Range<usize>, default: u8| match digits.get(range) {
+        Some(d) => d.parse::<u8>().ok(),
+        None => Some(default),
+    };
+    let year: i32 = digits.get(..4)?.parse().ok()?;
+    let date = Date::from_calendar_date(
+        year,
+        Month::try_from(field(4..6, 1)?).ok()?,
+        field(6..8, 1)?,
+    )
+    .ok()?;
+    let time = Time::from_hms(field(8..10, 0)?, field(10..12, 0)?, field(12..14, 0)?).ok()?;
+    let offset = match zone.chars().next() {
+        None | Some('Z') => UtcOffset::UTC,
+        Some(sign @ ('+' | '-')) => {
+            let nums: Vec<&str> = zone
+                .get(1..)?
+                .split('\'')
+                .filter(|p| !p.is_empty())
+                .collect();
+            let hours: i8 = nums.first()?.parse().ok()?;
+            let minutes: i8 = nums.get(1).map_or(Some(0), |m| m.parse().ok())?;
+            let sign = if sign == '-' { -1 } else { 1 };
+            UtcOffset::from_hms(sign * hours, sign * minutes, 0).ok()?
+        }
+        Some(_) => return None,
+    };
+    Some(PrimitiveDateTime::new(date, time).assume_offset(offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::sign::testing::TestPki;
+    use super::*;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    fn shared() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+    }
+
+    fn corpus(name: &str) -> Vec<u8> {
+        std::fs::read(shared().join("corpus").join(name)).unwrap()
+    }
+
+    fn scratch_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("zhengyin-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn run(cmd: &mut Command) {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn pem_to_der(pem: &str) -> Vec<u8> {
+        use base64::Engine;
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap()
+    }
+
+    /// The certificates a PDF's signatures carry.
+    fn embedded_certificates(pdf: &[u8]) -> Vec<Certificate> {
+        let doc = Document::load_mem(pdf).unwrap();
+        let mut certs = Vec::new();
+        for (_, sig) in signature_fields(&doc) {
+            let contents = sig.get(b"Contents").unwrap().as_str().unwrap();
+            let ci = ContentInfo::from_der(der_prefix(contents).unwrap()).unwrap();
+            let sd: SignedData = ci.content.decode_as().unwrap();
+            for choice in sd.certificates.unwrap().0.iter() {
+                if let CertificateChoices::Certificate(c) = choice {
+                    certs.push(c.clone());
+                }
+            }
+        }
+        certs
+    }
+
+    /// The self-signed certificates a PDF's signatures carry (to use one as the anchor).
+    fn embedded_roots(pdf: &[u8]) -> Vec<Vec<u8>> {
+        let mut roots: Vec<Vec<u8>> = embedded_certificates(pdf)
+            .into_iter()
+            .filter(|c| c.tbs_certificate.issuer == c.tbs_certificate.subject)
+            .map(|c| c.to_der().unwrap())
+            .collect();
+        roots.sort();
+        roots.dedup();
+        roots
+    }
+
+    fn signer_certificate(pdf: &[u8]) -> Vec<u8> {
+        let [cert] = embedded_certificates(pdf).try_into().unwrap();
+        cert.to_der().unwrap()
+    }
+
+    #[test]
+    fn our_cades_signature_round_trips() {
+        let pki = TestPki::new();
+        let data = b"%PDF-1.7 first part|second part %%EOF";
+        let (head, tail) = data.split_at(12);
+        let cms = pki.sign(data);
+        let anchors = TrustAnchors::new(vec![pki.root_der.clone()]);
+
+        // PDF /Contents pads the DER with zeros: that must not matter
+        let padded = [cms.as_slice(), &[0; 100]].concat();
+        let report = verify_cms_detached(&padded, &[head, tail], &anchors, None);
+        assert!(report.digest_matches, "{:?}", report.problems);
+        assert!(report.signature_valid, "{:?}", report.problems);
+        assert!(report.chain_trusted, "{:?}", report.problems);
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(
+            report.trust_anchor_subject.as_deref(),
+            Some("CN=Zhengyin Test Seal Root")
+        );
+        let signer = report.signer.unwrap();
+        assert_eq!(signer.subject, "CN=测试局 电子印章 (test)");
+        assert_eq!(signer.issuer, "CN=Zhengyin Test Seal Root");
+
+        // other bytes than were signed: the signature itself still verifies, the digest not
+        let report = verify_cms_detached(&cms, &[head, b"second part %%EOF!"], &anchors, None);
+        assert!(!report.digest_matches);
+        assert!(report.signature_valid);
+        assert!(report
+            .problems
+            .iter()
+            .any(|p| p.contains("do not match the CMS message digest")));
+
+        // another department's root does not make it trusted
+        let stranger = TrustAnchors::new(vec![TestPki::new().root_der]);
+        let report = verify_cms_detached(&cms, &[head, tail], &stranger, None);
+        assert!(report.digest_matches && report.signature_valid && !report.chain_trusted);
+        assert!(report.trust_anchor_subject.is_none());
+
+        // before the certificates existed, the chain is not valid
+        let long_ago = time::macros::datetime!(1970-01-02 0:00 UTC);
+        let report = verify_cms_detached(&cms, &[head, tail], &anchors, Some(long_ago));
+        assert!(!report.chain_trusted);
+        assert!(report.problems.iter().any(|p| p.contains("not valid at")));
+
+        // a flipped bit in the signature value
+        let mut broken = cms.clone();
+        let last = broken.len() - 3;
+        broken[last] ^= 1;
+        let report = verify_cms_detached(&broken, &[head, tail], &anchors, None);
+        assert!(!report.signature_valid);
+
+        let report = verify_cms_detached(b"\x30\x03junk", &[head, tail], &anchors, None);
+        assert!(report.signer.is_none() && !report.digest_matches && !report.problems.is_empty());
+    }
+
+    #[test]
+    fn qualified_2011_rsa_signature_is_intact_and_chains_at_its_signing_time() {
+        let pdf = corpus("pdfjs-signed-qualified-2011.pdf");
+        let report = verify_pdf(&pdf, &TrustAnchors::default()).unwrap();
+        let [sig] = report.signatures.as_slice() else {
+            panic!("{report:?}")
+        };
+        assert_eq!(sig.sub_filter.as_deref(), Some("adbe.pkcs7.detached"));
+        assert_eq!(
+            sig.signing_time.as_deref(),
+            Some("2011-01-17T23:52:39+01:00")
+        );
+        assert!(sig.intact(), "{:?}", sig.problems);
+        assert!(sig.covers_whole_file && sig.bytes_after == Some(0));
+        assert!(!sig.chain_trusted);
+        assert!(!report.all_valid_and_trusted());
+        let signer = sig.signer.as_ref().unwrap();
+        assert!(signer.subject.contains("Paul Frey"), "{}", signer.subject);
+
+        // anchored at the QuoVadis root it carries: root -> issuing CA -> signer, SHA-1 RSA
+        let anchors = TrustAnchors::new(embedded_roots(&pdf));
+        let report = verify_pdf(&pdf, &anchors).unwrap();
+        let sig = &report.signatures[0];
+        assert!(sig.chain_trusted, "{:?}", sig.problems);
+        assert!(sig.problems.is_empty(), "{:?}", sig.problems);
+        assert!(report.all_valid_and_trusted());
+        assert!(sig
+            .trust_anchor_subject
+            .as_deref()
+            .unwrap()
+            .contains("QuoVadis Root Certification Authority"));
+    }
+
+    #[test]
+    fn signed_verified_file_with_an_off_by_one_byte_range_is_rejected() {
+        // MANIFEST calls it "digest mismatch" after pdfsig, which hashes with the SHA-1 listed
+        // in SignedData.digestAlgorithms instead of the SignerInfo's SHA-256. Over the declared
+        // ranges the SHA-256 digest and the RSA signature are fine (pyHanko: INTACT,
+        // NONSTANDARD_COVERAGE); what is wrong is the ByteRange: its gap stops one byte short,
+        // signing the closing `>` of /Contents. That must fail the file, even when trusted.
+        let pdf = corpus("pdfjs-signed-digest-mismatch.pdf");
+        let report = verify_pdf(&pdf, &TrustAnchors::default()).unwrap();
+        let [sig] = report.signatures.as_slice() else {
+            panic!("{report:?}")
+        };
+        assert_eq!(sig.byte_range, [0, 644, 8836, 1416]);
+        assert!(sig.intact(), "{:?}", sig.problems);
+        assert!(!sig.byte_range_well_formed && !sig.covers_whole_file);
+        assert_eq!(sig.bytes_after, Some(0));
+        assert!(sig.problems.iter().any(|p| p.contains("gap in /ByteRange")));
+
+        // the CMS carries only the signer certificate: anchoring on it makes it trusted,
+        // and the file is still not valid
+        let anchors = TrustAnchors::new(vec![signer_certificate(&pdf)]);
+        let report = verify_pdf(&pdf, &anchors).unwrap();
+        assert!(report.signatures[0].chain_trusted, "{report:?}");
+        assert!(!report.all_valid_and_trusted());
+    }
+
+    #[test]
+    fn pades_lta_file_has_a_signature_and_a_document_timestamp() {
+        let pdf = corpus("pyhanko-pades-lta-dss.pdf");
+        let anchors = TrustAnchors::new(embedded_roots(&pdf));
+        let report = verify_pdf(&pdf, &anchors).unwrap();
+        let [sig, ts] = report.signatures.as_slice() else {
+            panic!("{report:?}")
+        };
+        assert_eq!(sig.sub_filter.as_deref(), Some("ETSI.CAdES.detached"));
+        assert_eq!(ts.sub_filter.as_deref(), Some("ETSI.RFC3161"));
+        for s in [sig, ts] {
+            assert!(s.intact(), "{}: {:?}", s.field_name, s.problems);
+            assert!(s.chain_trusted, "{}: {:?}", s.field_name, s.problems);
+        }
+        assert!(sig.signer.as_ref().unwrap().subject.contains("CN=Alice"));
+        assert!(ts
+            .signer
+            .as_ref()
+            .unwrap()
+            .subject
+            .contains("Time Stamping Authority"));
+        assert_eq!(
+            sig.signing_time.as_deref(),
+            Some("2020-11-01T01:00:00+01:00")
+        );
+        // the timestamp was added later, and a DSS update after it
+        assert!(sig.byte_range_well_formed && ts.byte_range_well_formed);
+        assert!(!sig.covers_whole_file && sig.bytes_after > ts.bytes_after);
+        assert!(ts.bytes_after > Some(0));
+        assert!(!report.all_valid_and_trusted());
+
+        let untrusted = verify_pdf(&pdf, &TrustAnchors::default()).unwrap();
+        assert!(untrusted
+            .signatures
+            .iter()
+            .all(|s| s.intact() && !s.chain_trusted));
+    }
+
+    #[test]
+    fn foreign_pyhanko_signature_verifies_and_tampering_is_caught() {
+        let dir = scratch_dir("validate-foreign");
+        let validate = shared().join("validate");
+        let pki = dir.join("pki");
+        run(Command::new("bash")
+            .arg(validate.join("make-foreign-pki.sh"))
+            .arg(&pki));
+        let signed = dir.join("signed.pdf");
+        run(Command::new("bash")
+            .arg(validate.join("sign-foreign.sh"))
+            .arg(&pki)
+            .arg(shared().join("corpus/sf-libreoffice-writer.pdf"))
+            .arg(&signed));
+        let tampered = dir.join("tampered.pdf");
+        run(Command::new("python3")
+            .arg(validate.join("tamper.py"))
+            .arg(&signed)
+            .arg(&tampered));
+        let anchor = |name: &str| {
+            TrustAnchors::new(vec![pem_to_der(
+                &std::fs::read_to_string(pki.join(name)).unwrap(),
+            )])
+        };
+        let pdf = std::fs::read(&signed).unwrap();
+
+        let report = verify_pdf(&pdf, &anchor("root.pem")).unwrap();
+        assert!(report.all_valid_and_trusted(), "{report:#?}");
+        let [sig] = report.signatures.as_slice() else {
+            panic!("{report:?}")
+        };
+        assert_eq!(sig.field_name, "ForeignSeal");
+        assert_eq!(sig.sub_filter.as_deref(), Some("ETSI.CAdES.detached"));
+        assert_eq!(
+            sig.trust_anchor_subject.as_deref(),
+            Some("C=CN, O=Foreign Seal Authority (test), CN=Foreign Seal Root CA (test)")
+        );
+        assert!(sig.problems.is_empty(), "{:?}", sig.problems);
+        let json = serde_json::to_value(sig).unwrap();
+        assert_eq!(json["covers_whole_file"], true);
+        assert!(json["signer"]["serial_hex"].is_string());
+
+        let report = verify_pdf(&pdf, &anchor("other_root.pem")).unwrap();
+        let sig = &report.signatures[0];
+        assert!(sig.intact() && !sig.chain_trusted);
+        assert!(!report.all_valid_and_trusted());
+
+        let report = verify_pdf(&std::fs::read(&tampered).unwrap(), &anchor("root.pem")).unwrap();
+        let sig = &report.signatures[0];
+        assert!(!sig.intact() && !sig.digest_matches, "{sig:?}");
+        assert!(!report.all_valid_and_trusted());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hostile_byte_range_is_reported_not_sliced() {
+        let pdf = corpus("pdfjs-signed-digest-mismatch.pdf");
+        let text = b"/ByteRange [0000000000 0000000644 0000008836 0000001416]";
+        let at = pdf.windows(text.len()).position(|w| w == text).unwrap();
+        for evil in [
+            b"/ByteRange [0000000000 9999999999 0000008836 0000001416]",
+            b"/ByteRange [0000000000 0000009000 0000008836 0000001416]",
+            b"/ByteRange [-000000001 0000000644 0000008836 0000001416]",
+        ] {
+            let mut pdf = pdf.clone();
+            pdf[at..at + text.len()].copy_from_slice(evil);
+            let report = verify_pdf(&pdf, &TrustAnchors::default()).unwrap();
+            let sig = &report.signatures[0];
+            assert!(!sig.intact() && !sig.covers_whole_file && sig.bytes_after.is_none());
+            assert!(
+                sig.problems.iter().any(|p| p.contains("is unusable")),
+                "{sig:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn files_that_cannot_be_verified_are_errors_and_unsigned_files_are_not() {
+        let none = TrustAnchors::default();
+        assert!(matches!(
+            verify_pdf(b"hello", &none),
+            Err(ValidateError::NotPdf)
+        ));
+        assert!(matches!(
+            verify_pdf(b"%PDF-1.7\n1 0 obj <<", &none),
+            Err(ValidateError::Unreadable(_))
+        ));
+        assert!(matches!(
+            verify_pdf(&corpus("sf-libreoffice-password.pdf"), &none),
+            Err(ValidateError::Encrypted)
+        ));
+        assert!(matches!(
+            verify_pdf(&corpus("pypdf-enc-aes256-empty-userpw.pdf"), &none),
+            Err(ValidateError::Encrypted)
+        ));
+        let report = verify_pdf(&corpus("sf-libreoffice-form.pdf"), &none).unwrap();
+        assert!(report.signatures.is_empty());
+        assert!(!report.all_valid_and_trusted());
+    }
+
+    #[test]
+    fn pdf_dates() {
+        let t = |s| parse_pdf_date(s).map(rfc3339);
+        assert_eq!(
+            t("D:20110117235239+01'00'").as_deref(),
+            Some("2011-01-17T23:52:39+01:00")
+        );
+        assert_eq!(
+            t("D:20260509000000Z").as_deref(),
+            Some("2026-05-09T00:00:00Z")
+        );
+        assert_eq!(
+            t("D:20260509120000-05'30").as_deref(),
+            Some("2026-05-09T12:00:00-05:30")
+        );
+        assert_eq!(t("D:2026").as_deref(), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(t("20260509"), Some("2026-05-09T00:00:00Z".to_string()));
+        assert_eq!(t("D:20261309"), None);
+        assert_eq!(t("yesterday"), None);
+    }
+}

@@ -1,0 +1,280 @@
+//! Public-key infrastructure: the root CA, the seal certificates it issues to departments,
+//! and the protection of private keys at rest.
+//!
+//! Every private key is generated here (ECDSA P-256 with ring) and leaves this module only
+//! sealed under the [`MasterKey`]; [`SealKey`] holds the plaintext key in memory for signing and
+//! never prints it.
+
+mod master_key;
+
+pub use master_key::MasterKey;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SerialNumber,
+};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
+use time::{Duration, OffsetDateTime};
+
+/// Errors of the PKI layer.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// The system random generator or ring refused to make a key.
+    #[error("key generation failed")]
+    KeyGeneration,
+    /// rcgen could not build or sign a certificate.
+    #[error("certificate generation failed: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// A stored key could not be decrypted: wrong master key or tampered ciphertext.
+    #[error("a stored private key could not be decrypted (wrong master key or tampered data)")]
+    Unseal,
+    /// The master key file or variable is unusable.
+    #[error("master key: {0}")]
+    MasterKey(String),
+    /// A stored certificate or key does not parse.
+    #[error("stored key material is malformed: {0}")]
+    Malformed(&'static str),
+}
+
+/// OID of the X.520 organizationIdentifier attribute, which carries the credit code.
+const ORGANIZATION_IDENTIFIER: &[u64] = &[2, 5, 4, 97];
+
+/// A freshly generated key pair with its certificate; `sealed_key` is safe to store.
+pub struct IssuedKey {
+    /// DER X.509 certificate.
+    pub certificate_der: Vec<u8>,
+    /// PKCS#8 private key sealed under the master key.
+    pub sealed_key: Vec<u8>,
+}
+
+/// Who a seal certificate is for.
+pub struct SealSubject<'a> {
+    /// Department name, e.g. 厦门市市场监督管理局.
+    pub department: &'a str,
+    /// The department's unified social credit code.
+    pub credit_code: &'a str,
+    /// The seal's name, e.g. 行政审批专用章.
+    pub seal_name: &'a str,
+}
+
+/// The root certification authority of this installation.
+pub struct RootCa {
+    certificate_der: Vec<u8>,
+    key: KeyPair,
+}
+
+impl RootCa {
+    /// Makes a new self-signed root (ECDSA P-256, 20 years) and returns it sealed for storage.
+    pub fn generate(name: &str, master: &MasterKey) -> Result<IssuedKey, PkiError> {
+        let pkcs8 = generate_pkcs8()?;
+        let key = KeyPair::try_from(pkcs8.as_slice())?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = distinguished_name(&[
+            (DnType::CountryName, "CN"),
+            (DnType::OrganizationName, name),
+            (DnType::CommonName, &format!("{name} Root CA")),
+        ]);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.serial_number = Some(random_serial()?);
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::hours(1);
+        params.not_after = now + Duration::days(365 * 20);
+        let certificate = params.self_signed(&key)?;
+        Ok(IssuedKey {
+            certificate_der: certificate.der().to_vec(),
+            sealed_key: master.seal(&pkcs8, b"root-ca")?,
+        })
+    }
+
+    /// Opens a stored root.
+    pub fn open(
+        certificate_der: Vec<u8>,
+        sealed_key: &[u8],
+        master: &MasterKey,
+    ) -> Result<RootCa, PkiError> {
+        let pkcs8 = master.open(sealed_key, b"root-ca")?;
+        let key = KeyPair::try_from(pkcs8.as_slice())?;
+        Ok(RootCa {
+            certificate_der,
+            key,
+        })
+    }
+
+    /// The root certificate, DER.
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.certificate_der
+    }
+
+    /// Makes a seal key and a certificate for it, signed by this root: subject names the
+    /// department (O, organizationIdentifier = credit code) and the seal (CN, OU); keyUsage
+    /// digitalSignature + nonRepudiation; valid for `years`.
+    pub fn issue_seal(
+        &self,
+        subject: &SealSubject<'_>,
+        years: i64,
+        master: &MasterKey,
+    ) -> Result<IssuedKey, PkiError> {
+        let pkcs8 = generate_pkcs8()?;
+        let key = KeyPair::try_from(pkcs8.as_slice())?;
+        let mut params = CertificateParams::default();
+        let mut dn = distinguished_name(&[
+            (DnType::CountryName, "CN"),
+            (DnType::OrganizationName, subject.department),
+            (DnType::OrganizationalUnitName, subject.seal_name),
+            (
+                DnType::CommonName,
+                &format!("{}{}", subject.department, subject.seal_name),
+            ),
+        ]);
+        dn.push(
+            DnType::CustomDnType(ORGANIZATION_IDENTIFIER.to_vec()),
+            DnValue::Utf8String(subject.credit_code.to_string()),
+        );
+        params.distinguished_name = dn;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::ContentCommitment,
+        ];
+        params.serial_number = Some(random_serial()?);
+        params.use_authority_key_identifier_extension = true;
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::hours(1);
+        params.not_after = now + Duration::days(365 * years);
+        let issuer = Issuer::from_ca_cert_der(&self.certificate_der.as_slice().into(), &self.key)?;
+        let certificate = params.signed_by(&key, &issuer)?;
+        Ok(IssuedKey {
+            certificate_der: certificate.der().to_vec(),
+            sealed_key: master.seal(&pkcs8, &certificate.der()[..])?,
+        })
+    }
+}
+
+/// A seal's private key, unsealed in memory, with its certificate.
+pub struct SealKey {
+    key: EcdsaKeyPair,
+    certificate_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealKey")
+            .field("public_key", &self.key.public_key())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SealKey {
+    /// Unseals a stored seal key; the certificate is the associated data, so a key cannot be
+    /// swapped under another seal's certificate.
+    pub fn open(
+        certificate_der: Vec<u8>,
+        sealed_key: &[u8],
+        master: &MasterKey,
+    ) -> Result<SealKey, PkiError> {
+        let pkcs8 = master.open(sealed_key, &certificate_der)?;
+        let key = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            &pkcs8,
+            &SystemRandom::new(),
+        )
+        .map_err(|_| PkiError::Malformed("seal key is not a P-256 PKCS#8 key"))?;
+        Ok(SealKey {
+            key,
+            certificate_der,
+        })
+    }
+
+    /// The seal certificate, DER.
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.certificate_der
+    }
+
+    /// ECDSA P-256 / SHA-256 signature (DER) over `message`.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
+        self.key
+            .sign(&SystemRandom::new(), message)
+            .map(|signature| signature.as_ref().to_vec())
+            .map_err(|_| PkiError::KeyGeneration)
+    }
+}
+
+fn generate_pkcs8() -> Result<Vec<u8>, PkiError> {
+    EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+        .map(|doc| doc.as_ref().to_vec())
+        .map_err(|_| PkiError::KeyGeneration)
+}
+
+/// A positive 16-byte random serial number.
+fn random_serial() -> Result<SerialNumber, PkiError> {
+    let mut bytes = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| PkiError::KeyGeneration)?;
+    bytes[0] = (bytes[0] & 0x7f) | 0x01;
+    Ok(SerialNumber::from_slice(&bytes))
+}
+
+/// A distinguished name; the country is a PrintableString as RFC 5280 asks, the rest UTF-8.
+fn distinguished_name(parts: &[(DnType, &str)]) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    for (kind, value) in parts {
+        let value = match (kind, rcgen::string::PrintableString::try_from(*value)) {
+            (DnType::CountryName, Ok(printable)) => DnValue::PrintableString(printable),
+            _ => DnValue::Utf8String((*value).to_string()),
+        };
+        dn.push(kind.clone(), value);
+    }
+    dn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::*;
+
+    #[test]
+    fn seal_certificate_chains_to_root_and_names_the_department() {
+        let master = MasterKey::from_bytes([7; 32]);
+        let stored = RootCa::generate("测试省电子印章", &master).unwrap();
+        let root =
+            RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
+        let seal = root
+            .issue_seal(
+                &SealSubject {
+                    department: "厦门市市场监督管理局",
+                    credit_code: "11350200MB0D00000X",
+                    seal_name: "行政审批专用章",
+                },
+                5,
+                &master,
+            )
+            .unwrap();
+        let (_, root_cert) = parse_x509_certificate(&stored.certificate_der).unwrap();
+        let (_, cert) = parse_x509_certificate(&seal.certificate_der).unwrap();
+        cert.verify_signature(Some(root_cert.public_key())).unwrap();
+        assert_eq!(cert.issuer(), root_cert.subject());
+        let subject = cert.subject().to_string();
+        assert!(subject.contains("厦门市市场监督管理局"), "{subject}");
+        let usage = cert.key_usage().unwrap().unwrap().value;
+        assert!(usage.digital_signature() && usage.non_repudiation());
+        assert!(!usage.key_cert_sign());
+
+        let key = SealKey::open(seal.certificate_der.clone(), &seal.sealed_key, &master).unwrap();
+        let signature = key.sign(b"hello").unwrap();
+        let public = cert.public_key().subject_public_key.data.to_vec();
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, public)
+            .verify(b"hello", &signature)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_sealed_key_opens_only_with_its_own_certificate_and_master_key() {
+        let master = MasterKey::from_bytes([1; 32]);
+        let stored = RootCa::generate("Root", &master).unwrap();
+        assert!(SealKey::open(b"other".to_vec(), &stored.sealed_key, &master).is_err());
+        let other = MasterKey::from_bytes([2; 32]);
+        assert!(RootCa::open(stored.certificate_der, &stored.sealed_key, &other).is_err());
+    }
+}

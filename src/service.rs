@@ -1,0 +1,999 @@
+//! The application core that the edges (HTTP, CLI) call: registering departments, issuing and
+//! verifying licences, verifying PDFs. It owns the policy — who may do what — and runs every
+//! change in one transaction together with its audit event.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use ring::digest;
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+use crate::domain::{
+    CreditCode, DivisionCode, IdNumber, LicenceId, LicenceTypeCode, Serial, Version,
+};
+use crate::licence::{LicenceError, PageFacts, Templates};
+use crate::pdf::appearance::SealImpression;
+use crate::pdf::font::FontProgram;
+use crate::pdf::render::Renderer;
+use crate::pdf::validate::{self, PdfReport, TrustAnchors};
+use crate::pki::{MasterKey, PkiError, RootCa, SealKey, SealSubject};
+use crate::seal::{self, mm_to_pt, Placement, Stamp};
+use crate::storage::{self, write, StorageError, Store};
+
+/// The CJK font shipped with the project (Noto Serif SC, SIL OFL 1.1).
+pub static FONT: &[u8] = include_bytes!("../templates/fonts/NotoSerifSC-Regular.otf");
+
+/// Name of the root CA's entry in the key table.
+const ROOT_KEY: &str = "root-ca";
+/// Seal certificates are valid this many years.
+const SEAL_CERT_YEARS: i64 = 5;
+/// Status code of a valid licence on the national platform (有效).
+const STATUS_VALID: &str = "01";
+
+/// Errors of the service layer; each maps to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No credentials, or credentials that match no key (401).
+    #[error("missing or invalid API key")]
+    Unauthenticated,
+    /// The caller is known but may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing asked for does not exist (404).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A request field is invalid; `field` names it (422).
+    #[error("{field}: {message}")]
+    InvalidField {
+        /// The offending field, dotted for nested ones (`fields.credit_code`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The uploaded document cannot be processed (422).
+    #[error("{0}")]
+    UnprocessableDocument(String),
+    /// It already exists (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The database is unreachable or refused the write (503).
+    #[error("storage unavailable")]
+    Unavailable(String),
+    /// A defect or broken installation (500); the detail goes to the log, not the client.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StorageError> for ServiceError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Conflict(what) => ServiceError::Conflict(what),
+            StorageError::Unavailable(why) => ServiceError::Unavailable(why),
+            StorageError::Migration(why) => ServiceError::Internal(why.to_string()),
+        }
+    }
+}
+
+impl From<PkiError> for ServiceError {
+    fn from(e: PkiError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
+impl From<LicenceError> for ServiceError {
+    fn from(e: LicenceError) -> Self {
+        match e {
+            LicenceError::UnknownKind(kind) => ServiceError::InvalidField {
+                field: "kind".into(),
+                message: format!("unknown licence kind '{kind}'"),
+            },
+            LicenceError::Field { field, message } => ServiceError::InvalidField {
+                field: format!("fields.{field}"),
+                message,
+            },
+            LicenceError::Template(..) => ServiceError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// How the service is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the SQLite database, the master key and the public certificates live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; `None` means SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Base URL printed into QR codes, e.g. `https://zz.example.gov.cn`.
+    pub public_url: String,
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An administrator of the installation.
+    Admin {
+        /// API key id.
+        key_id: String,
+    },
+    /// An issuing department.
+    Department {
+        /// Department id.
+        department_id: String,
+        /// Its credit code.
+        credit_code: String,
+    },
+}
+
+impl Principal {
+    fn actor(&self) -> String {
+        match self {
+            Principal::Admin { key_id } => format!("admin:{key_id}"),
+            Principal::Department { credit_code, .. } => format!("department:{credit_code}"),
+        }
+    }
+}
+
+/// What the first start of an installation created.
+#[derive(Debug, Default)]
+pub struct FirstRun {
+    /// The admin API key, shown once.
+    pub admin_key: Option<String>,
+}
+
+/// A department to register, with its first seal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDepartment {
+    /// Name, e.g. 厦门市市场监督管理局.
+    pub name: String,
+    /// Unified social credit code.
+    pub credit_code: String,
+    /// Administrative division code (6 digits).
+    pub division_code: String,
+    /// Seal name, e.g. 行政审批专用章; defaults to the department's official seal.
+    #[serde(default)]
+    pub seal_name: Option<String>,
+    /// 13-digit seal code, printed along the lower arc.
+    #[serde(default)]
+    pub seal_code: Option<String>,
+}
+
+/// A registered department with its seal and API key.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisteredDepartment {
+    /// Department id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Credit code.
+    pub credit_code: String,
+    /// Division code.
+    pub division_code: String,
+    /// Its first seal.
+    pub seal: SealView,
+    /// The department's API key, shown once.
+    pub api_key: String,
+}
+
+/// A seal as shown to clients.
+#[derive(Debug, Clone, Serialize)]
+pub struct SealView {
+    /// Seal id.
+    pub id: String,
+    /// Seal name.
+    pub name: String,
+    /// The seal certificate, PEM.
+    pub certificate_pem: String,
+}
+
+/// A request to issue a licence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRequest {
+    /// Template kind, e.g. `business_licence`.
+    pub kind: String,
+    /// Field values by key (strings).
+    pub fields: serde_json::Value,
+    /// Issue as this department (credit code); must be the caller's own.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Seal to use; defaults to the department's first seal.
+    #[serde(default)]
+    pub seal_id: Option<String>,
+}
+
+/// A licence's public facts, as issued and as verified.
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenceView {
+    /// Full identifier of this version.
+    pub identifier: String,
+    /// Template kind.
+    pub kind: String,
+    /// Printed name of the kind.
+    pub kind_name: String,
+    /// Version number.
+    pub version: i64,
+    /// Holder's credit code or (masked) ID number.
+    pub holder_code: String,
+    /// Holder's name.
+    pub holder_name: String,
+    /// Issuing department.
+    pub issuer: IssuerView,
+    /// Status code on the national platform (`01` 有效 …).
+    pub status_code: String,
+    /// Status as of today: `valid`, `expired`, `not_yet_valid`, `superseded`, …
+    pub status: String,
+    /// First valid day.
+    pub valid_from: String,
+    /// Last valid day, or `None` for 长期.
+    pub valid_to: Option<String>,
+    /// When it was issued.
+    pub issued_at: String,
+    /// Hex SHA-256 of the signed PDF.
+    pub pdf_sha256: String,
+    /// Where the PDF can be downloaded.
+    pub pdf_url: String,
+}
+
+/// An issuing department as shown in answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuerView {
+    /// Name.
+    pub name: String,
+    /// Credit code.
+    pub credit_code: String,
+}
+
+/// The answer to "is this licence genuine and valid?".
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenceVerification {
+    /// The stored PDF's seal is intact and chains to our root, and the record matches it.
+    pub genuine: bool,
+    /// The licence.
+    pub licence: LicenceView,
+    /// Why `genuine` is false, if it is.
+    pub problems: Vec<String>,
+}
+
+/// The answer to "are the seals on this PDF genuine?".
+#[derive(Debug, Clone, Serialize)]
+pub struct PdfVerification {
+    /// Every signature intact, trusted and covering the file up to where the next begins,
+    /// and the newest covers the whole file.
+    pub valid: bool,
+    /// Per-signature findings.
+    pub report: PdfReport,
+    /// The licence this file is, when it is one we issued (matched by its SHA-256).
+    pub licence: Option<LicenceView>,
+}
+
+/// The running application.
+pub struct App {
+    store: Store,
+    master: MasterKey,
+    root: RootCa,
+    templates: Templates,
+    renderer: Renderer,
+    font: FontProgram,
+    public_url: String,
+    /// Verified API keys (SHA-256 of the whole key → principal) so that argon2 runs once per
+    /// key and process, not on every request.
+    key_cache: Mutex<HashMap<[u8; 32], Principal>>,
+}
+
+impl App {
+    /// Opens (and on first run initialises) an installation: data directory, master key,
+    /// database and migrations, root CA, admin key.
+    pub async fn open(config: &Config) -> Result<(Arc<App>, FirstRun), ServiceError> {
+        let io = |e: std::io::Error| ServiceError::Internal(format!("data directory: {e}"));
+        std::fs::create_dir_all(config.data_dir.join("certs")).map_err(io)?;
+        let master = MasterKey::load_or_create(&config.data_dir.join("master.key"))?;
+        let url = config.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                config.data_dir.join("zhengyin.db").display()
+            )
+        });
+        let store = Store::connect(&url).await?;
+        let mut first_run = FirstRun::default();
+        let root_record = match store.pki_key(ROOT_KEY).await? {
+            Some(record) => record,
+            None => {
+                let issued = RootCa::generate("证印 zhengyin", &master)?;
+                let record = storage::PkiKeyRecord {
+                    certificate: issued.certificate_der,
+                    sealed_key: issued.sealed_key,
+                };
+                store
+                    .insert_pki_key(ROOT_KEY, &record, &now_rfc3339())
+                    .await?;
+                record
+            }
+        };
+        let root = RootCa::open(root_record.certificate, &root_record.sealed_key, &master)?;
+        std::fs::write(
+            config.data_dir.join("certs").join("root.pem"),
+            pem("CERTIFICATE", root.certificate_der()),
+        )
+        .map_err(io)?;
+        let font = FontProgram::new(FONT).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let renderer = Renderer::new(FONT).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let app = Arc::new(App {
+            store,
+            master,
+            root,
+            templates: Templates::builtin()?,
+            renderer,
+            font,
+            public_url: config.public_url.trim_end_matches('/').to_string(),
+            key_cache: Mutex::new(HashMap::new()),
+        });
+        if !app.store.has_admin_key().await? {
+            let mut tx = app.store.begin().await?;
+            let key = app.new_api_key(&mut tx, "admin", None).await?;
+            tx.commit().await.map_err(StorageError::from)?;
+            first_run.admin_key = Some(key);
+        }
+        Ok((app, first_run))
+    }
+
+    /// The root certificate, DER.
+    pub fn root_certificate_der(&self) -> &[u8] {
+        self.root.certificate_der()
+    }
+
+    /// Closes the database.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// Resolves an API key (`zy_<id>_<secret>`) to a principal.
+    pub async fn authenticate(&self, api_key: &str) -> Result<Principal, ServiceError> {
+        let fingerprint = sha256(api_key.as_bytes());
+        if let Some(principal) = self.cached_principal(&fingerprint) {
+            return Ok(principal);
+        }
+        let (id, secret) = api_key
+            .strip_prefix("zy_")
+            .and_then(|rest| rest.split_once('_'))
+            .ok_or(ServiceError::Unauthenticated)?;
+        let record = self
+            .store
+            .api_key(id)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        let secret = secret.to_string();
+        let hash = record.secret_hash.clone();
+        let matches = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(secret.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if !matches {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let principal = match (record.role.as_str(), record.department_id) {
+            ("admin", _) => Principal::Admin { key_id: record.id },
+            ("department", Some(department_id)) => {
+                let department = self
+                    .store
+                    .department(&department_id)
+                    .await?
+                    .ok_or(ServiceError::Unauthenticated)?;
+                Principal::Department {
+                    department_id,
+                    credit_code: department.credit_code,
+                }
+            }
+            _ => return Err(ServiceError::Unauthenticated),
+        };
+        if let Ok(mut cache) = self.key_cache.lock() {
+            cache.insert(fingerprint, principal.clone());
+        }
+        Ok(principal)
+    }
+
+    /// The principal of an operator working on this installation's data directory (the CLI):
+    /// holding the master key, they act as administrator.
+    pub fn local_admin() -> Principal {
+        Principal::Admin {
+            key_id: "local".into(),
+        }
+    }
+
+    /// The principal of a registered department, for an operator of this installation.
+    pub async fn local_department(&self, credit_code: &str) -> Result<Principal, ServiceError> {
+        let department = self
+            .store
+            .department_by_code(credit_code.trim())
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("department {credit_code}")))?;
+        Ok(Principal::Department {
+            department_id: department.id,
+            credit_code: department.credit_code,
+        })
+    }
+
+    fn cached_principal(&self, fingerprint: &[u8; 32]) -> Option<Principal> {
+        self.key_cache.lock().ok()?.get(fingerprint).cloned()
+    }
+
+    /// Registers a department with its first seal (admin only): makes the seal key and its
+    /// certificate under the root, and the department's API key.
+    pub async fn register_department(
+        &self,
+        principal: &Principal,
+        new: NewDepartment,
+    ) -> Result<RegisteredDepartment, ServiceError> {
+        if !matches!(principal, Principal::Admin { .. }) {
+            return Err(ServiceError::Forbidden(
+                "only an administrator registers departments".into(),
+            ));
+        }
+        let invalid = |field: &str, message: String| ServiceError::InvalidField {
+            field: field.into(),
+            message,
+        };
+        let name = new.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 40 {
+            return Err(invalid("name", "must be 1 to 40 characters".into()));
+        }
+        let credit_code = CreditCode::parse(&new.credit_code)
+            .map_err(|e| invalid("credit_code", e.to_string()))?;
+        let division_code = DivisionCode::parse(&new.division_code)
+            .map_err(|e| invalid("division_code", e.to_string()))?;
+        let seal_name = new
+            .seal_name
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "公章".to_string());
+        if seal_name.chars().count() > 12 {
+            return Err(invalid("seal_name", "must be at most 12 characters".into()));
+        }
+        if let Some(code) = &new.seal_code {
+            if code.len() != 13 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("seal_code", "must be 13 digits".into()));
+            }
+        }
+        // Check the impression can be drawn before anything is stored.
+        let impression = impression_for(&name, &seal_name, new.seal_code.as_deref());
+        self.font
+            .subset_for(&format!(
+                "{}{}{}",
+                impression.organisation,
+                seal_name,
+                new.seal_code.as_deref().unwrap_or("")
+            ))
+            .map_err(|e| invalid("name", e.to_string()))?;
+
+        let issued = self.root.issue_seal(
+            &SealSubject {
+                department: &name,
+                credit_code: credit_code.as_str(),
+                seal_name: &seal_name,
+            },
+            SEAL_CERT_YEARS,
+            &self.master,
+        )?;
+        let now = now_rfc3339();
+        let department = storage::DepartmentRecord {
+            id: random_id()?,
+            name,
+            credit_code: credit_code.to_string(),
+            division_code: division_code.to_string(),
+            created_at: now.clone(),
+        };
+        let seal = storage::SealRecord {
+            id: random_id()?,
+            department_id: department.id.clone(),
+            name: seal_name,
+            seal_code: new.seal_code,
+            certificate: issued.certificate_der,
+            sealed_key: issued.sealed_key,
+            created_at: now.clone(),
+        };
+        let mut tx = self.store.begin().await?;
+        write::department(&mut tx, &department)
+            .await
+            .map_err(|e| match e {
+                StorageError::Conflict(_) => ServiceError::Conflict(format!(
+                    "a department with credit code {} is already registered",
+                    department.credit_code
+                )),
+                other => other.into(),
+            })?;
+        write::seal(&mut tx, &seal).await?;
+        let api_key = self
+            .new_api_key(&mut tx, "department", Some(&department.id))
+            .await?;
+        write::audit(
+            &mut tx,
+            &audit_event(
+                principal,
+                "department.register",
+                &department.credit_code,
+                None,
+            )?,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(RegisteredDepartment {
+            id: department.id,
+            name: department.name,
+            credit_code: department.credit_code,
+            division_code: department.division_code,
+            seal: SealView {
+                id: seal.id,
+                name: seal.name,
+                certificate_pem: pem("CERTIFICATE", &seal.certificate),
+            },
+            api_key,
+        })
+    }
+
+    /// Issues a licence (department only, as itself): checks the fields, assigns the
+    /// identifier, renders and seals the PDF, and stores it with its audit event.
+    pub async fn issue_licence(
+        self: &Arc<Self>,
+        principal: &Principal,
+        request: IssueRequest,
+    ) -> Result<LicenceView, ServiceError> {
+        let Principal::Department {
+            department_id,
+            credit_code,
+        } = principal
+        else {
+            return Err(ServiceError::Forbidden(
+                "only a department issues licences".into(),
+            ));
+        };
+        if let Some(issuer) = &request.issuer {
+            if issuer.trim() != credit_code {
+                return Err(ServiceError::Forbidden(format!(
+                    "this API key issues only as department {credit_code}, not as {}",
+                    issuer.trim()
+                )));
+            }
+        }
+        let template = self.templates.get(&request.kind)?;
+        let checked = template.check(&request.fields)?;
+        let department = self
+            .store
+            .department(department_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("department".into()))?;
+        let seal = self
+            .seal_for(department_id, request.seal_id.as_deref())
+            .await?;
+        let issuer_code = CreditCode::parse(&department.credit_code)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let type_code = LicenceTypeCode::parse(&template.type_code)
+            .map_err(|e| ServiceError::Internal(format!("template type code: {e}")))?;
+        let key = SealKey::open(seal.certificate.clone(), &seal.sealed_key, &self.master)?;
+        let now = OffsetDateTime::now_utc();
+
+        let mut tx = self.store.begin().await?;
+        let serial_number = write::next_serial(&mut tx, department_id, &template.kind).await?;
+        let serial = Serial::from_sequence(serial_number);
+        let version = Version::first();
+        let identifier = LicenceId::new(&type_code, &issuer_code, &serial, version);
+        let app = Arc::clone(self);
+        let kind = request.kind.clone();
+        let fields_for_render = checked.clone();
+        let identifier_text = identifier.to_string();
+        let department_name = department.name.clone();
+        let seal_name = seal.name.clone();
+        let seal_code = seal.seal_code.clone();
+        let pdf = tokio::task::spawn_blocking(move || {
+            app.render_and_seal(
+                &kind,
+                &fields_for_render,
+                &identifier_text,
+                &department_name,
+                &seal_name,
+                seal_code.as_deref(),
+                &key,
+                now,
+            )
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))??;
+
+        let pdf_sha256 = hex(&sha256(&pdf));
+        let licence = storage::LicenceRecord {
+            stem: identifier.stem(),
+            kind: template.kind.clone(),
+            department_id: department_id.clone(),
+            holder_code: checked.holder_code.clone(),
+            holder_name: checked.holder_name.clone(),
+            current_version: i64::from(version.get()),
+            status: STATUS_VALID.into(),
+            created_at: rfc3339(now),
+        };
+        let version_record = storage::LicenceVersionRecord {
+            identifier: identifier.to_string(),
+            stem: identifier.stem(),
+            version: i64::from(version.get()),
+            fields: serde_json::to_string(&checked.values)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            valid_from: checked.valid_from.to_string(),
+            valid_to: checked.valid_to.map(|d| d.to_string()),
+            issued_at: rfc3339(now),
+            seal_id: seal.id.clone(),
+            pdf,
+            pdf_sha256: pdf_sha256.clone(),
+        };
+        write::licence(&mut tx, &licence, &version_record).await?;
+        write::audit(
+            &mut tx,
+            &audit_event(
+                principal,
+                "licence.issue",
+                &version_record.identifier,
+                Some(pdf_sha256),
+            )?,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(self.view(&licence, &version_record, &department, today()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn render_and_seal(
+        &self,
+        kind: &str,
+        fields: &crate::licence::CheckedFields,
+        identifier: &str,
+        department_name: &str,
+        seal_name: &str,
+        seal_code: Option<&str>,
+        key: &SealKey,
+        now: OffsetDateTime,
+    ) -> Result<Vec<u8>, ServiceError> {
+        let template = self.templates.get(kind)?;
+        let facts = PageFacts {
+            identifier,
+            qr_payload: &format!("{}/api/v1/verify/licences/{identifier}", self.public_url),
+            issuer_name: department_name,
+            issued_on: now.date(),
+        };
+        let document = template.layout(fields, &facts);
+        let unsigned = self
+            .renderer
+            .render(&document)
+            .map_err(|e| ServiceError::InvalidField {
+                field: "fields".into(),
+                message: e.to_string(),
+            })?;
+        let (_, height_mm) = template.page_size_mm();
+        let (cx, cy) = template.seal_centre_mm();
+        let impression = impression_for(department_name, seal_name, seal_code);
+        let chain = [self.root.certificate_der().to_vec()];
+        let stamp = Stamp {
+            key,
+            chain: &chain,
+            impression: &impression,
+            placement: Placement {
+                page: 1,
+                centre_x: mm_to_pt(cx),
+                centre_y: mm_to_pt(height_mm - cy),
+            },
+            signer_name: department_name,
+            reason: "电子证照签发",
+            location: department_name,
+        };
+        seal::stamp(&unsigned, &stamp, &self.font, now)
+            .map_err(|e| ServiceError::Internal(format!("sealing the licence: {e}")))
+    }
+
+    async fn seal_for(
+        &self,
+        department_id: &str,
+        seal_id: Option<&str>,
+    ) -> Result<storage::SealRecord, ServiceError> {
+        match seal_id {
+            Some(id) => {
+                let seal = self
+                    .store
+                    .seal(id)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(format!("seal {id}")))?;
+                if seal.department_id != department_id {
+                    return Err(ServiceError::Forbidden(
+                        "a department stamps only with its own seals".into(),
+                    ));
+                }
+                Ok(seal)
+            }
+            None => self
+                .store
+                .seals_of(department_id)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| ServiceError::NotFound("seal of this department".into())),
+        }
+    }
+
+    /// The signed PDF of a licence version (a full identifier, or a stem for the newest).
+    pub async fn licence_pdf(&self, id: &str) -> Result<(String, Vec<u8>), ServiceError> {
+        let (_, version) = self.find_version(id).await?;
+        Ok((version.identifier, version.pdf))
+    }
+
+    /// Verifies a licence by identifier: is its stored PDF genuine, and what is its status
+    /// today?
+    pub async fn verify_licence(&self, id: &str) -> Result<LicenceVerification, ServiceError> {
+        let (licence, version) = self.find_version(id).await?;
+        let department = self
+            .store
+            .department(&licence.department_id)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("licence without department".into()))?;
+        let report = self.check_pdf(version.pdf.clone()).await?;
+        let mut problems: Vec<String> = report
+            .signatures
+            .iter()
+            .flat_map(|s| s.problems.iter().cloned())
+            .collect();
+        if report.signatures.is_empty() {
+            problems.push("the stored PDF carries no seal".into());
+        }
+        if hex(&sha256(&version.pdf)) != version.pdf_sha256 {
+            problems.push("the stored PDF does not match its recorded digest".into());
+        }
+        let seal_matches_issuer = report.signatures.iter().all(|s| {
+            s.signer
+                .as_ref()
+                .is_some_and(|signer| signer.subject.contains(&department.credit_code))
+        });
+        if !seal_matches_issuer {
+            problems.push("the seal does not belong to the issuing department".into());
+        }
+        let genuine = problems.is_empty() && report.all_valid_and_trusted();
+        Ok(LicenceVerification {
+            genuine,
+            licence: self.view(&licence, &version, &department, today()),
+            problems,
+        })
+    }
+
+    /// Verifies the seals on an uploaded PDF against our root.
+    pub async fn verify_pdf(&self, pdf: Vec<u8>) -> Result<PdfVerification, ServiceError> {
+        let digest = hex(&sha256(&pdf));
+        let report = self.check_pdf(pdf).await?;
+        let valid = !report.signatures.is_empty() && report.all_valid_and_trusted();
+        let licence = match self.store.licence_by_pdf_digest(&digest).await? {
+            Some((licence, version)) => {
+                let department = self.store.department(&licence.department_id).await?;
+                department.map(|d| self.view(&licence, &version, &d, today()))
+            }
+            None => None,
+        };
+        Ok(PdfVerification {
+            valid,
+            report,
+            licence,
+        })
+    }
+
+    async fn check_pdf(&self, pdf: Vec<u8>) -> Result<PdfReport, ServiceError> {
+        let anchors = TrustAnchors::new(vec![self.root.certificate_der().to_vec()]);
+        tokio::task::spawn_blocking(move || validate::verify_pdf(&pdf, &anchors))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+            .map_err(|e| ServiceError::UnprocessableDocument(e.to_string()))
+    }
+
+    async fn find_version(
+        &self,
+        id: &str,
+    ) -> Result<(storage::LicenceRecord, storage::LicenceVersionRecord), ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("licence {id}"));
+        let version = match LicenceId::parse(id) {
+            Ok(parsed) => self.store.licence_version(&parsed.to_string()).await?,
+            Err(_) => match self.store.licence(id).await? {
+                Some(licence) => {
+                    self.store
+                        .licence_version_of(&licence.stem, licence.current_version)
+                        .await?
+                }
+                None => None,
+            },
+        }
+        .ok_or_else(not_found)?;
+        let licence = self
+            .store
+            .licence(&version.stem)
+            .await?
+            .ok_or_else(not_found)?;
+        Ok((licence, version))
+    }
+
+    fn view(
+        &self,
+        licence: &storage::LicenceRecord,
+        version: &storage::LicenceVersionRecord,
+        department: &storage::DepartmentRecord,
+        today: Date,
+    ) -> LicenceView {
+        let kind_name = self
+            .templates
+            .get(&licence.kind)
+            .map(|t| t.name.clone())
+            .unwrap_or_else(|_| licence.kind.clone());
+        LicenceView {
+            identifier: version.identifier.clone(),
+            kind: licence.kind.clone(),
+            kind_name,
+            version: version.version,
+            holder_code: mask_holder_code(&licence.holder_code),
+            holder_name: licence.holder_name.clone(),
+            issuer: IssuerView {
+                name: department.name.clone(),
+                credit_code: department.credit_code.clone(),
+            },
+            status_code: licence.status.clone(),
+            status: status_today(licence, version, today),
+            valid_from: version.valid_from.clone(),
+            valid_to: version.valid_to.clone(),
+            issued_at: version.issued_at.clone(),
+            pdf_sha256: version.pdf_sha256.clone(),
+            pdf_url: format!(
+                "{}/api/v1/licences/{}/pdf",
+                self.public_url, version.identifier
+            ),
+        }
+    }
+
+    async fn new_api_key(
+        &self,
+        tx: &mut storage::Tx,
+        role: &str,
+        department_id: Option<&str>,
+    ) -> Result<String, ServiceError> {
+        let id = random_id()?;
+        let mut secret = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut secret)
+            .map_err(|_| ServiceError::Internal("random generator failed".into()))?;
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+        let mut salt = [0u8; 16];
+        SystemRandom::new()
+            .fill(&mut salt)
+            .map_err(|_| ServiceError::Internal("random generator failed".into()))?;
+        let salt =
+            SaltString::encode_b64(&salt).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let hash = Argon2::default()
+            .hash_password(secret.as_bytes(), &salt)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+            .to_string();
+        let record = storage::ApiKeyRecord {
+            id: id.clone(),
+            role: role.into(),
+            department_id: department_id.map(str::to_string),
+            secret_hash: hash,
+        };
+        write::api_key(tx, &record, &now_rfc3339()).await?;
+        Ok(format!("zy_{id}_{secret}"))
+    }
+}
+
+/// The licence's state on `today`, from its status code and validity period.
+fn status_today(
+    licence: &storage::LicenceRecord,
+    version: &storage::LicenceVersionRecord,
+    today: Date,
+) -> String {
+    if version.version < licence.current_version {
+        return "superseded".into();
+    }
+    if licence.status != STATUS_VALID {
+        return match licence.status.as_str() {
+            "02" => "suspended",
+            "03" | "07" => "revoked",
+            "04" => "cancelled",
+            "05" => "expired",
+            _ => "invalid",
+        }
+        .into();
+    }
+    let day = today.to_string();
+    if day < version.valid_from {
+        "not_yet_valid".into()
+    } else if version.valid_to.as_ref().is_some_and(|to| &day > to) {
+        "expired".into()
+    } else {
+        "valid".into()
+    }
+}
+
+/// Holder codes as shown in answers: identity numbers masked, credit codes as they are.
+fn mask_holder_code(code: &str) -> String {
+    IdNumber::parse(code)
+        .map(|id| id.masked())
+        .unwrap_or_else(|_| code.to_string())
+}
+
+/// What a department's seal impression shows.
+fn impression_for(department: &str, seal_name: &str, seal_code: Option<&str>) -> SealImpression {
+    SealImpression {
+        organisation: department.to_string(),
+        purpose: (seal_name != "公章").then(|| seal_name.to_string()),
+        code: seal_code.map(str::to_string),
+        diameter_mm: 42.0,
+    }
+}
+
+fn audit_event(
+    principal: &Principal,
+    action: &str,
+    object: &str,
+    digest: Option<String>,
+) -> Result<storage::AuditEvent, ServiceError> {
+    Ok(storage::AuditEvent {
+        id: random_id()?,
+        at: now_rfc3339(),
+        actor: principal.actor(),
+        action: action.into(),
+        object: object.into(),
+        digest,
+        outcome: "ok".into(),
+    })
+}
+
+fn random_id() -> Result<String, ServiceError> {
+    let mut bytes = [0u8; 12];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ServiceError::Internal("random generator failed".into()))?;
+    Ok(hex(&bytes))
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, bytes).as_ref());
+    out
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// PEM armour.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
+}
+
+fn now_rfc3339() -> String {
+    rfc3339(OffsetDateTime::now_utc())
+}
+
+fn today() -> Date {
+    OffsetDateTime::now_utc().date()
+}

@@ -1,0 +1,550 @@
+//! Durable storage: one schema (`migrations/`) for the embedded SQLite default and for
+//! PostgreSQL, through sqlx's `Any` driver. Queries use `$N` placeholders, which both accept.
+//!
+//! Records here are plain data; the layers above turn them into domain types.
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A uniqueness rule was broken (e.g. a department with that credit code exists).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or refused the operation.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StorageError::Conflict(db.message().to_string())
+            }
+            _ => StorageError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+/// A transaction on the store.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// The database behind the service.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store, StorageError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx, StorageError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A named key of the installation (e.g. the root CA), if it exists.
+    pub async fn pki_key(&self, name: &str) -> Result<Option<PkiKeyRecord>, StorageError> {
+        let row = sqlx::query("SELECT certificate, sealed_key FROM pki_keys WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| PkiKeyRecord {
+            certificate: row.get(0),
+            sealed_key: row.get(1),
+        }))
+    }
+
+    /// Stores a named key; fails with `Conflict` if the name is taken (two first runs racing).
+    pub async fn insert_pki_key(
+        &self,
+        name: &str,
+        key: &PkiKeyRecord,
+        at: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO pki_keys (name, certificate, sealed_key, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(name)
+        .bind(&key.certificate)
+        .bind(&key.sealed_key)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether any admin API key exists.
+    pub async fn has_admin_key(&self) -> Result<bool, StorageError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM api_keys WHERE role = 'admin'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get::<i64, _>(0) > 0)
+    }
+
+    /// An API key by id.
+    pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StorageError> {
+        let row =
+            sqlx::query("SELECT id, role, department_id, secret_hash FROM api_keys WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|row| ApiKeyRecord {
+            id: row.get(0),
+            role: row.get(1),
+            department_id: row.get(2),
+            secret_hash: row.get(3),
+        }))
+    }
+
+    /// A department by id.
+    pub async fn department(&self, id: &str) -> Result<Option<DepartmentRecord>, StorageError> {
+        let row = sqlx::query(&format!("{DEPARTMENT_COLUMNS} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(department_from_row))
+    }
+
+    /// A department by its credit code.
+    pub async fn department_by_code(
+        &self,
+        credit_code: &str,
+    ) -> Result<Option<DepartmentRecord>, StorageError> {
+        let row = sqlx::query(&format!("{DEPARTMENT_COLUMNS} WHERE credit_code = $1"))
+            .bind(credit_code)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(department_from_row))
+    }
+
+    /// The seals of a department, oldest first.
+    pub async fn seals_of(&self, department_id: &str) -> Result<Vec<SealRecord>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "{SEAL_COLUMNS} WHERE department_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(department_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(seal_from_row).collect())
+    }
+
+    /// A seal by id.
+    pub async fn seal(&self, id: &str) -> Result<Option<SealRecord>, StorageError> {
+        let row = sqlx::query(&format!("{SEAL_COLUMNS} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(seal_from_row))
+    }
+
+    /// The licence a stem identifies.
+    pub async fn licence(&self, stem: &str) -> Result<Option<LicenceRecord>, StorageError> {
+        let row = sqlx::query(
+            "SELECT stem, kind, department_id, holder_code, holder_name, current_version, status, created_at \
+             FROM licences WHERE stem = $1",
+        )
+        .bind(stem)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| LicenceRecord {
+            stem: row.get(0),
+            kind: row.get(1),
+            department_id: row.get(2),
+            holder_code: row.get(3),
+            holder_name: row.get(4),
+            current_version: row.get(5),
+            status: row.get(6),
+            created_at: row.get(7),
+        }))
+    }
+
+    /// One version of a licence by its full identifier.
+    pub async fn licence_version(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<LicenceVersionRecord>, StorageError> {
+        let row = sqlx::query(&format!("{VERSION_COLUMNS} WHERE identifier = $1"))
+            .bind(identifier)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(version_from_row))
+    }
+
+    /// One version of a licence by stem and version number.
+    pub async fn licence_version_of(
+        &self,
+        stem: &str,
+        version: i64,
+    ) -> Result<Option<LicenceVersionRecord>, StorageError> {
+        let row = sqlx::query(&format!(
+            "{VERSION_COLUMNS} WHERE stem = $1 AND version = $2"
+        ))
+        .bind(stem)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(version_from_row))
+    }
+}
+
+impl Store {
+    /// The licence version whose signed PDF has this hex SHA-256, with its licence.
+    pub async fn licence_by_pdf_digest(
+        &self,
+        pdf_sha256: &str,
+    ) -> Result<Option<(LicenceRecord, LicenceVersionRecord)>, StorageError> {
+        let row = sqlx::query(&format!("{VERSION_COLUMNS} WHERE pdf_sha256 = $1"))
+            .bind(pdf_sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(version) = row.map(version_from_row) else {
+            return Ok(None);
+        };
+        Ok(self.licence(&version.stem).await?.map(|l| (l, version)))
+    }
+}
+
+/// Writes that belong inside a caller's transaction.
+pub mod write {
+    use super::*;
+
+    /// Inserts a department.
+    pub async fn department(tx: &mut Tx, d: &DepartmentRecord) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO departments (id, name, credit_code, division_code, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&d.id)
+        .bind(&d.name)
+        .bind(&d.credit_code)
+        .bind(&d.division_code)
+        .bind(&d.created_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts a seal.
+    pub async fn seal(tx: &mut Tx, s: &SealRecord) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO seals (id, department_id, name, seal_code, certificate, sealed_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&s.id)
+        .bind(&s.department_id)
+        .bind(&s.name)
+        .bind(&s.seal_code)
+        .bind(&s.certificate)
+        .bind(&s.sealed_key)
+        .bind(&s.created_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts an API key (its secret already hashed).
+    pub async fn api_key(tx: &mut Tx, k: &ApiKeyRecord, at: &str) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, role, department_id, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&k.id)
+        .bind(&k.role)
+        .bind(&k.department_id)
+        .bind(&k.secret_hash)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes the next serial number of a department for a licence kind (starting at 1).
+    pub async fn next_serial(
+        tx: &mut Tx,
+        department_id: &str,
+        kind: &str,
+    ) -> Result<u64, StorageError> {
+        let updated = sqlx::query(
+            "UPDATE serial_counters SET next_value = next_value + 1 \
+             WHERE department_id = $1 AND kind = $2 RETURNING next_value - 1",
+        )
+        .bind(department_id)
+        .bind(kind)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = updated {
+            return Ok(row.get::<i64, _>(0).unsigned_abs());
+        }
+        sqlx::query(
+            "INSERT INTO serial_counters (department_id, kind, next_value) VALUES ($1, $2, 2)",
+        )
+        .bind(department_id)
+        .bind(kind)
+        .execute(&mut **tx)
+        .await?;
+        Ok(1)
+    }
+
+    /// Inserts a new licence with its first version.
+    pub async fn licence(
+        tx: &mut Tx,
+        l: &LicenceRecord,
+        v: &LicenceVersionRecord,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO licences (stem, kind, department_id, holder_code, holder_name, current_version, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&l.stem)
+        .bind(&l.kind)
+        .bind(&l.department_id)
+        .bind(&l.holder_code)
+        .bind(&l.holder_name)
+        .bind(l.current_version)
+        .bind(&l.status)
+        .bind(&l.created_at)
+        .execute(&mut **tx)
+        .await?;
+        licence_version(tx, v).await
+    }
+
+    /// Inserts one version of a licence.
+    pub async fn licence_version(
+        tx: &mut Tx,
+        v: &LicenceVersionRecord,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO licence_versions (identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf, pdf_sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&v.identifier)
+        .bind(&v.stem)
+        .bind(v.version)
+        .bind(&v.fields)
+        .bind(&v.valid_from)
+        .bind(&v.valid_to)
+        .bind(&v.issued_at)
+        .bind(&v.seal_id)
+        .bind(&v.pdf)
+        .bind(&v.pdf_sha256)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Appends an audit event.
+    pub async fn audit(tx: &mut Tx, e: &AuditEvent) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO audit_events (id, at, actor, action, object, digest, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&e.id)
+        .bind(&e.at)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.object)
+        .bind(&e.digest)
+        .bind(&e.outcome)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+const DEPARTMENT_COLUMNS: &str =
+    "SELECT id, name, credit_code, division_code, created_at FROM departments";
+const SEAL_COLUMNS: &str =
+    "SELECT id, department_id, name, seal_code, certificate, sealed_key, created_at FROM seals";
+const VERSION_COLUMNS: &str = "SELECT identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf, pdf_sha256 FROM licence_versions";
+
+fn department_from_row(row: AnyRow) -> DepartmentRecord {
+    DepartmentRecord {
+        id: row.get(0),
+        name: row.get(1),
+        credit_code: row.get(2),
+        division_code: row.get(3),
+        created_at: row.get(4),
+    }
+}
+
+fn seal_from_row(row: AnyRow) -> SealRecord {
+    SealRecord {
+        id: row.get(0),
+        department_id: row.get(1),
+        name: row.get(2),
+        seal_code: row.get(3),
+        certificate: row.get(4),
+        sealed_key: row.get(5),
+        created_at: row.get(6),
+    }
+}
+
+fn version_from_row(row: AnyRow) -> LicenceVersionRecord {
+    LicenceVersionRecord {
+        identifier: row.get(0),
+        stem: row.get(1),
+        version: row.get(2),
+        fields: row.get(3),
+        valid_from: row.get(4),
+        valid_to: row.get(5),
+        issued_at: row.get(6),
+        seal_id: row.get(7),
+        pdf: row.get(8),
+        pdf_sha256: row.get(9),
+    }
+}
+
+/// A stored key of the installation (e.g. the root CA).
+#[derive(Debug, Clone)]
+pub struct PkiKeyRecord {
+    /// DER certificate.
+    pub certificate: Vec<u8>,
+    /// Private key sealed under the master key.
+    pub sealed_key: Vec<u8>,
+}
+
+/// An issuing department.
+#[derive(Debug, Clone)]
+pub struct DepartmentRecord {
+    /// Random id.
+    pub id: String,
+    /// Name, e.g. 厦门市市场监督管理局.
+    pub name: String,
+    /// Unified social credit code.
+    pub credit_code: String,
+    /// Administrative division code.
+    pub division_code: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+/// A registered electronic seal.
+#[derive(Debug, Clone)]
+pub struct SealRecord {
+    /// Random id.
+    pub id: String,
+    /// Owning department.
+    pub department_id: String,
+    /// Seal name, e.g. 行政审批专用章.
+    pub name: String,
+    /// 13-digit seal code, if registered.
+    pub seal_code: Option<String>,
+    /// DER certificate of the seal key.
+    pub certificate: Vec<u8>,
+    /// PKCS#8 key sealed under the master key.
+    pub sealed_key: Vec<u8>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+/// An API key (hash only).
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    /// Public key id (the part of the key before the secret).
+    pub id: String,
+    /// `admin` or `department`.
+    pub role: String,
+    /// The department a department key acts for.
+    pub department_id: Option<String>,
+    /// Argon2 PHC string of the secret.
+    pub secret_hash: String,
+}
+
+/// A licence: the stable identity across versions.
+#[derive(Debug, Clone)]
+pub struct LicenceRecord {
+    /// Identifier without version and check character.
+    pub stem: String,
+    /// Template kind, e.g. `business_licence`.
+    pub kind: String,
+    /// Issuing department.
+    pub department_id: String,
+    /// Holder's credit code or ID number.
+    pub holder_code: String,
+    /// Holder's name.
+    pub holder_name: String,
+    /// Newest version number.
+    pub current_version: i64,
+    /// National-platform status code, e.g. `01` (有效).
+    pub status: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+/// One signed version of a licence.
+#[derive(Debug, Clone)]
+pub struct LicenceVersionRecord {
+    /// Full identifier (with version and check character).
+    pub identifier: String,
+    /// Stable stem.
+    pub stem: String,
+    /// Version number.
+    pub version: i64,
+    /// Field values as JSON.
+    pub fields: String,
+    /// First valid day, `YYYY-MM-DD`.
+    pub valid_from: String,
+    /// Last valid day, `YYYY-MM-DD`; `None` for 长期.
+    pub valid_to: Option<String>,
+    /// RFC 3339 UTC.
+    pub issued_at: String,
+    /// Seal that signed it.
+    pub seal_id: String,
+    /// The signed PDF.
+    pub pdf: Vec<u8>,
+    /// Hex SHA-256 of the PDF.
+    pub pdf_sha256: String,
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    /// Random id.
+    pub id: String,
+    /// RFC 3339 UTC.
+    pub at: String,
+    /// Who: `admin:<key id>`, `department:<credit code>`, `anonymous`.
+    pub actor: String,
+    /// What, e.g. `licence.issue`.
+    pub action: String,
+    /// On what, e.g. a licence identifier.
+    pub object: String,
+    /// Hex SHA-256 of the object's bytes, where there are bytes.
+    pub digest: Option<String>,
+    /// `ok` or a short failure reason.
+    pub outcome: String,
+}

@@ -1,0 +1,451 @@
+//! End to end, as a user would: the real app on a random port with a fresh database (SQLite,
+//! and PostgreSQL when one is reachable), called over HTTP; what it produces is checked by the
+//! external validators in `../shared/validate` (pdfsig, pyHanko, qpdf) and by `pdftotext`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use zhengyin::service::{App, Config};
+
+/// A running server on its own data directory and database.
+struct Server {
+    base: String,
+    admin_key: String,
+    data: tempfile::TempDir,
+    app: Arc<App>,
+}
+
+impl Server {
+    async fn start(database_url: Option<String>) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let config = Config {
+            data_dir: data.path().to_path_buf(),
+            database_url,
+            public_url: base.clone(),
+        };
+        let (app, first_run) = App::open(&config).await.unwrap();
+        let admin_key = first_run
+            .admin_key
+            .expect("a new installation makes an admin key");
+        let router = zhengyin::http::router(Arc::clone(&app));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Server {
+            base,
+            admin_key,
+            data,
+            app,
+        }
+    }
+
+    fn root_pem(&self) -> PathBuf {
+        self.data.path().join("certs/root.pem")
+    }
+}
+
+/// A fresh PostgreSQL database for one test, or `None` when no server is reachable.
+async fn fresh_postgres() -> Option<String> {
+    use sqlx::Connection;
+    let admin_url = std::env::var("ZHENGYIN_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    sqlx::any::install_default_drivers();
+    let mut conn = match sqlx::AnyConnection::connect(&admin_url).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            eprintln!("PostgreSQL not reachable at {admin_url} ({e}): PostgreSQL run skipped");
+            return None;
+        }
+    };
+    let name = format!(
+        "zy_test_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin_url.rsplit_once('/').unwrap().0;
+    Some(format!("{base}/{name}"))
+}
+
+fn shared(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(path)
+}
+
+/// Runs validate.sh and returns its exit code (0 valid, 1 broken, 2 untrusted/partial).
+fn validate(root: &Path, pdf: &Path) -> i32 {
+    let output = Command::new("bash")
+        .arg(shared("validate/validate.sh"))
+        .arg(root)
+        .arg(pdf)
+        .output()
+        .expect("validate.sh runs");
+    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+    output.status.code().unwrap_or(-1)
+}
+
+fn business_licence_fields() -> Value {
+    json!({
+        "credit_code": "91350100M000100Y43",
+        "name": "厦门市鹭岛数字科技有限公司",
+        "entity_type": "有限责任公司(自然人投资或控股)",
+        "legal_representative": "陈明辉",
+        "business_scope": "一般项目:软件开发;信息技术咨询服务;数据处理和存储支持服务;集成电路设计;网络与信息安全软件开发;人工智能应用软件开发。(除依法须经批准的项目外,凭营业执照依法自主开展经营活动)",
+        "registered_capital": "10000000",
+        "established_on": "2021-03-15",
+        "address": "福建省厦门市思明区软件园二期观日路24号301室"
+    })
+}
+
+async fn register(
+    client: &reqwest::Client,
+    server: &Server,
+    name: &str,
+    credit_code: &str,
+) -> Value {
+    let response = client
+        .post(format!("{}/api/v1/departments", server.base))
+        .bearer_auth(&server.admin_key)
+        .json(&json!({
+            "name": name,
+            "credit_code": credit_code,
+            "division_code": "350200",
+            "seal_name": "行政审批专用章",
+            "seal_code": "3502000012345"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    response.json().await.unwrap()
+}
+
+async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    response.json().await.unwrap()
+}
+
+/// The whole walking skeleton against one database.
+async fn issue_download_validate_verify(database_url: Option<String>) {
+    let server = Server::start(database_url).await;
+    let client = reqwest::Client::new();
+    let work = tempfile::tempdir().unwrap();
+
+    let a = register(
+        &client,
+        &server,
+        "厦门市市场监督管理局",
+        "11350200MB0D00002U",
+    )
+    .await;
+    let b = register(
+        &client,
+        &server,
+        "福州市市场监督管理局",
+        "11350100MB0E00003C",
+    )
+    .await;
+    let key_a = a["api_key"].as_str().unwrap();
+
+    // Issue as department A.
+    let response = client
+        .post(format!("{}/api/v1/licences", server.base))
+        .bearer_auth(key_a)
+        .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let issued: Value = response.json().await.unwrap();
+    let identifier = issued["identifier"].as_str().unwrap().to_string();
+    assert!(identifier.starts_with("1.2.156.3005.2."), "{identifier}");
+    assert_eq!(issued["version"], 1);
+    assert_eq!(issued["status"], "valid");
+
+    // Anyone downloads it; the external validators accept it.
+    let pdf = client
+        .get(format!("{}/api/v1/licences/{identifier}/pdf", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let pdf = pdf.bytes().await.unwrap();
+    let licence = work.path().join("licence.pdf");
+    std::fs::write(&licence, &pdf).unwrap();
+    assert_eq!(
+        validate(&server.root_pem(), &licence),
+        0,
+        "validators reject the licence"
+    );
+
+    // The text comes back out exactly.
+    let text = Command::new("pdftotext")
+        .arg(&licence)
+        .arg("-")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("厦门市鹭岛数字科技有限公司"), "{text}");
+    assert!(text.contains("91350100M000100Y43"), "{text}");
+    assert!(
+        text.contains("营业执照") || text.contains("营 业 执 照"),
+        "{text}"
+    );
+
+    // A counter verifies it by identifier.
+    let verification: Value = client
+        .get(format!(
+            "{}/api/v1/verify/licences/{identifier}",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verification["genuine"], true, "{verification}");
+    let licence_view = &verification["licence"];
+    assert_eq!(licence_view["holder_code"], "91350100M000100Y43");
+    assert_eq!(licence_view["issuer"]["credit_code"], "11350200MB0D00002U");
+    assert_eq!(licence_view["status"], "valid");
+    assert_eq!(licence_view["valid_from"], "2021-03-15");
+    assert_eq!(licence_view["valid_to"], Value::Null);
+    assert_eq!(licence_view["version"], 1);
+
+    // The untouched PDF verifies, and is recognised as that licence.
+    let report: Value = client
+        .post(format!("{}/api/v1/verify/pdf", server.base))
+        .body(pdf.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["licence"]["identifier"], identifier.as_str());
+
+    // One byte flipped inside the signed range: broken for them and for us.
+    let tampered = work.path().join("tampered.pdf");
+    let status = Command::new("python3")
+        .arg(shared("validate/tamper.py"))
+        .arg(&licence)
+        .arg(&tampered)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(validate(&server.root_pem(), &tampered), 1);
+    let report: Value = client
+        .post(format!("{}/api/v1/verify/pdf", server.base))
+        .body(std::fs::read(&tampered).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["valid"], false, "{report}");
+    assert_eq!(report["report"]["signatures"][0]["digest_matches"], false);
+
+    // Department A cannot issue as department B.
+    let response = client
+        .post(format!("{}/api/v1/licences", server.base))
+        .bearer_auth(key_a)
+        .json(&json!({
+            "kind": "business_licence",
+            "issuer": b["credit_code"],
+            "fields": business_licence_fields()
+        }))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 403).await;
+    assert_eq!(body["status"], 403);
+
+    // Nor stamp with B's seal.
+    let response = client
+        .post(format!("{}/api/v1/licences", server.base))
+        .bearer_auth(key_a)
+        .json(&json!({
+            "kind": "business_licence",
+            "seal_id": b["seal"]["id"],
+            "fields": business_licence_fields()
+        }))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 403).await;
+
+    // A wrong check character is a 422 naming the field.
+    let mut fields = business_licence_fields();
+    fields["credit_code"] = json!("91350100M000100Y44");
+    let response = client
+        .post(format!("{}/api/v1/licences", server.base))
+        .bearer_auth(key_a)
+        .json(&json!({"kind": "business_licence", "fields": fields}))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 422).await;
+    assert_eq!(body["field"], "fields.credit_code", "{body}");
+
+    // No key: 401; an admin cannot issue; unknown licence: 404.
+    let response = client
+        .post(format!("{}/api/v1/licences", server.base))
+        .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 401).await;
+    let response = client
+        .post(format!("{}/api/v1/licences", server.base))
+        .bearer_auth(&server.admin_key)
+        .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 403).await;
+    let response = client
+        .get(format!(
+            "{}/api/v1/verify/licences/nothing-here",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 404).await;
+
+    // The seal keys are not in the database in plain text.
+    assert_no_plain_keys(&server).await;
+    server.app.close().await;
+}
+
+/// Reads every stored sealed key back through the master key and checks that the plaintext
+/// PKCS#8 appears nowhere in the database file (SQLite) — the dump test for key protection.
+async fn assert_no_plain_keys(server: &Server) {
+    let db = server.data.path().join("zhengyin.db");
+    if !db.exists() {
+        return;
+    }
+    let dump = Command::new("sqlite3").arg(&db).arg(".dump").output();
+    let Ok(dump) = dump else {
+        return;
+    };
+    let dump = String::from_utf8_lossy(&dump.stdout).to_lowercase();
+    assert!(!dump.contains("private key"));
+    // A P-256 PKCS#8 document starts with this DER prefix; sealed blobs do not.
+    assert!(!dump.contains("308187020100301306072a8648ce3d020106082a8648ce3d030107"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skeleton_on_sqlite() {
+    issue_download_validate_verify(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skeleton_on_postgres() {
+    if let Some(url) = fresh_postgres().await {
+        issue_download_validate_verify(Some(url)).await;
+    }
+}
+
+/// The CLI: register, issue from a JSON file, verify; non-zero exit and a message on failure.
+#[test]
+fn cli_issues_and_verifies() {
+    let data = tempfile::tempdir().unwrap();
+    let zhengyin = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_zhengyin"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let added = zhengyin(&[
+        "dept",
+        "add",
+        "--name",
+        "厦门市市场监督管理局",
+        "--credit-code",
+        "11350200MB0D00002U",
+        "--division-code",
+        "350200",
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let request = data.path().join("request.json");
+    std::fs::write(
+        &request,
+        json!({"kind": "business_licence", "fields": business_licence_fields()}).to_string(),
+    )
+    .unwrap();
+    let pdf = data.path().join("licence.pdf");
+    let issued = zhengyin(&[
+        "licence",
+        "issue",
+        "--json",
+        request.to_str().unwrap(),
+        "--dept",
+        "11350200MB0D00002U",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(
+        issued.status.success(),
+        "{}",
+        String::from_utf8_lossy(&issued.stderr)
+    );
+    let verified = zhengyin(&["verify", pdf.to_str().unwrap()]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+
+    let tampered = data.path().join("tampered.pdf");
+    let status = Command::new("python3")
+        .arg(shared("validate/tamper.py"))
+        .arg(&pdf)
+        .arg(&tampered)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rejected = zhengyin(&["verify", tampered.to_str().unwrap()]);
+    assert_eq!(rejected.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&rejected.stderr).contains("NOT VALID"));
+
+    let missing = zhengyin(&["verify", "/nonexistent.pdf"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).starts_with("error:"));
+
+    let bad = zhengyin(&[
+        "dept",
+        "add",
+        "--name",
+        "某局",
+        "--credit-code",
+        "11350200MB0D00002V",
+        "--division-code",
+        "350200",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("credit_code"));
+}
