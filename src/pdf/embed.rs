@@ -405,7 +405,7 @@ fn patch_byte_range(update: &mut PreparedUpdate) {
 
 /// `id gen obj … endobj`.
 fn write_indirect(out: &mut Vec<u8>, id: ObjectId, object: &Object) {
-    let _ = write!(out, "{} {} obj\n", id.0, id.1);
+    let _ = writeln!(out, "{} {} obj", id.0, id.1);
     write_object(out, object);
     out.extend_from_slice(b"\nendobj\n");
 }

@@ -385,8 +385,11 @@ mod tests {
     use super::*;
 
     fn font() -> FontProgram {
-        let bytes =
-            std::fs::read("/work/main/templates/fonts/NotoSerifSC-Regular.otf").expect("font file");
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/fonts/NotoSerifSC-Regular.otf"
+        ))
+        .expect("font file");
         FontProgram::new(Box::leak(bytes.into_boxed_slice())).expect("font parses")
     }
 

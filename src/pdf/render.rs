@@ -178,7 +178,6 @@ struct Glyph {
 }
 
 /// Metrics printpdf needs for the font descriptor, read once from the font.
-#[derive(Debug)]
 struct FaceInfo {
     units_per_em: u16,
     ascender: i16,
@@ -198,12 +197,21 @@ struct FaceInfo {
 /// a few small maps, building the page operations, deflating the content stream and the
 /// ~50–100 KB subset font, and writing the file twice (the second time with its `/ID`).
 /// Nothing is proportional to the 11.6 MB font except its mapping into memory.
-#[derive(Debug)]
 pub struct Renderer {
     font: Box<[u8]>,
     glyphs: HashMap<char, Glyph>,
     notdef_advance: u16,
     face: FaceInfo,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("font", &self.face.postscript_name)
+            .field("font_bytes", &self.font.len())
+            .field("mapped_chars", &self.glyphs.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A laid-out line: its text and width in points (letter spacing included).
@@ -389,10 +397,10 @@ impl Renderer {
                         "letter_spacing_pt must be in -1000..=1000",
                     )?;
                     check(
-                        max_width_mm.is_none_or(|w| in_range(w, 0.01, 10_000.0)),
+                        max_width_mm.map_or(true, |w| in_range(w, 0.01, 10_000.0)),
                         "max_width_mm must be in 0.01..=10000",
                     )?;
-                    for ch in text.chars().filter(|c| !matches!(c, '\n' | '\r')) {
+                    for ch in paragraphs(text).flat_map(str::chars) {
                         if !self.glyphs.contains_key(&ch) {
                             return Err(RenderError::MissingGlyph {
                                 ch,
@@ -592,8 +600,7 @@ impl Renderer {
             text: run.text,
         };
         let mut out = Vec::new();
-        for para in text.split('\n') {
-            let para = para.strip_suffix('\r').unwrap_or(para);
+        for para in paragraphs(text) {
             let mut line = Run::default();
             let Some(max) = max_pt else {
                 line.push_str(self, para);
@@ -879,6 +886,11 @@ fn save(pdf: &pp::PdfDocument) -> Result<Vec<u8>, RenderError> {
     Ok(out)
 }
 
+/// The lines of `text` separated by `\n` or `\r\n`.
+fn paragraphs(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n').map(|p| p.strip_suffix('\r').unwrap_or(p))
+}
+
 /// Splits a line into runs of characters that live in the same subset font.
 fn font_runs(line: &str, fonts: &Fonts) -> Vec<(usize, String)> {
     let mut runs: Vec<(usize, String)> = Vec::new();
@@ -995,4 +1007,459 @@ fn subset_tag(glyph_ids: &BTreeSet<u16>, slot: usize) -> String {
             c
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+    use std::sync::OnceLock;
+    use std::time::Instant;
+
+    use super::*;
+
+    const FONT_PATH: &str = "/work/main/templates/fonts/NotoSerifSC-Regular.otf";
+    const OUT_DIR: &str = "/tmp/render-check";
+    const RED: Rgb = Rgb(200, 16, 16);
+    const INK: Rgb = Rgb(20, 20, 20);
+    const SCOPE: &str = "一般项目：软件开发；信息系统集成服务；信息技术咨询服务；数据处理和存储支持服务；\
+        人工智能应用软件开发；网络技术服务；技术服务、技术开发、技术咨询、技术交流、技术转让、技术推广；\
+        计算机软硬件及辅助设备零售（除依法须经批准的项目外，凭营业执照依法自主开展经营活动）。";
+    const SCOPE_WIDTH_MM: f32 = 120.0;
+    const ROWS: [(&str, &str); 7] = [
+        ("统一社会信用代码", "91350100M000100Y43"),
+        ("名称", "厦门市某某科技有限公司"),
+        ("类型", "有限责任公司（自然人投资或控股）"),
+        ("法定代表人", "张三"),
+        ("注册资本", "人民币壹仟万元整"),
+        ("成立日期", "2020年01月01日"),
+        ("住所", "厦门市思明区软件园二期观日路100号"),
+    ];
+
+    fn renderer() -> &'static Renderer {
+        static R: OnceLock<Renderer> = OnceLock::new();
+        R.get_or_init(|| {
+            let bytes = std::fs::read(FONT_PATH).expect("read font");
+            Renderer::new(&bytes).expect("parse font")
+        })
+    }
+
+    fn text(x_mm: f32, y_mm: f32, size_pt: f32, text: &str, align: Align) -> Item {
+        Item::Text {
+            x_mm,
+            y_mm,
+            size_pt,
+            text: text.to_owned(),
+            color: INK,
+            align,
+            max_width_mm: None,
+            line_height: 1.5,
+            letter_spacing_pt: 0.0,
+        }
+    }
+
+    /// Changes a text item's colour, size, wrap width or letter spacing.
+    fn tweak(
+        mut item: Item,
+        set: impl FnOnce(&mut Rgb, &mut f32, &mut Option<f32>, &mut f32),
+    ) -> Item {
+        if let Item::Text {
+            color,
+            size_pt,
+            max_width_mm,
+            letter_spacing_pt,
+            ..
+        } = &mut item
+        {
+            set(color, size_pt, max_width_mm, letter_spacing_pt);
+        }
+        item
+    }
+
+    fn page(items: Vec<Item>) -> Document {
+        Document {
+            title: "测试".to_owned(),
+            pages: vec![Page {
+                width_mm: 210.0,
+                height_mm: 297.0,
+                items,
+            }],
+        }
+    }
+
+    /// A landscape business licence: red double frame, title, rows, wrapped scope, QR.
+    fn licence() -> Document {
+        let frame = |inset: f32, line_width_pt: f32| Item::Rect {
+            x_mm: inset,
+            y_mm: inset,
+            width_mm: 297.0 - 2.0 * inset,
+            height_mm: 210.0 - 2.0 * inset,
+            stroke: RED,
+            line_width_pt,
+        };
+        let mut items = vec![
+            frame(8.0, 2.0),
+            frame(11.0, 0.6),
+            tweak(
+                text(148.5, 38.0, 40.0, "营业执照", Align::Center),
+                |c, _, _, ls| {
+                    *c = RED;
+                    *ls = 2.0;
+                },
+            ),
+            Item::Line {
+                from_mm: (60.0, 46.0),
+                to_mm: (237.0, 46.0),
+                stroke: RED,
+                line_width_pt: 0.8,
+            },
+            Item::Qr {
+                x_mm: 245.0,
+                y_mm: 18.0,
+                size_mm: 34.0,
+                payload: "https://zhengyin.example.cn/v/91350100M000100Y43?t=0123456789abcdef"
+                    .to_owned(),
+            },
+            text(262.0, 56.0, 8.0, "扫描二维码查询", Align::Center),
+        ];
+        let mut y = 66.0;
+        for (i, (label, value)) in ROWS.iter().enumerate() {
+            items.push(text(30.0, y, 12.0, label, Align::Left));
+            items.push(text(75.0, y, 12.0, value, Align::Left));
+            y += 11.0;
+            if i == 3 {
+                items.push(text(30.0, y, 12.0, "经营范围", Align::Left));
+                items.push(tweak(
+                    text(75.0, y, 12.0, SCOPE, Align::Left),
+                    |_, _, w, _| {
+                        *w = Some(SCOPE_WIDTH_MM);
+                    },
+                ));
+                y += 11.0 + 4.0 * 12.0 * 1.5 / PT_PER_MM;
+            }
+        }
+        items.push(text(
+            267.0,
+            185.0,
+            12.0,
+            "登记机关 厦门市市场监督管理局",
+            Align::Right,
+        ));
+        items.push(text(267.0, 193.0, 12.0, "2024年05月20日", Align::Right));
+        Document {
+            title: "营业执照 厦门市某某科技有限公司".to_owned(),
+            pages: vec![Page {
+                width_mm: 297.0,
+                height_mm: 210.0,
+                items,
+            }],
+        }
+    }
+
+    /// Writes `bytes` to OUT_DIR/`name`.pdf and returns the path.
+    fn write_pdf(name: &str, bytes: &[u8]) -> String {
+        std::fs::create_dir_all(OUT_DIR).expect("create out dir");
+        let path = format!("{OUT_DIR}/{name}.pdf");
+        std::fs::write(&path, bytes).expect("write pdf");
+        path
+    }
+
+    /// Runs a tool, returning (exit code, stdout + stderr).
+    fn run(tool: &str, args: &[&str]) -> (i32, String) {
+        let out = Command::new(tool).args(args).output().expect(tool);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    fn squeeze(s: &str) -> String {
+        s.chars().filter(|c| !c.is_whitespace()).collect()
+    }
+
+    #[test]
+    fn licence_pdf_extracts_validates_and_embeds_a_subset() {
+        let bytes = renderer().render(&licence()).expect("render");
+        let path = write_pdf("licence", &bytes);
+        assert!(bytes.len() < 300_000, "{} bytes", bytes.len());
+
+        let (code, text) = run("pdftotext", &["-layout", &path, "-"]);
+        assert_eq!(code, 0, "{text}");
+        for s in ["营业执照", "扫描二维码查询", "经营范围", "2024年05月20日"] {
+            assert!(text.contains(s), "{s:?} missing from:\n{text}");
+        }
+        assert!(text.contains("登记机关 厦门市市场监督管理局"), "{text}");
+        for (label, value) in ROWS {
+            assert!(
+                text.contains(label) && text.contains(value),
+                "{label} {value}:\n{text}"
+            );
+        }
+        assert!(squeeze(&text).contains(&squeeze(SCOPE)), "{text}");
+
+        let (code, out) = run("qpdf", &["--check", &path]);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains("No syntax or stream encoding errors found"),
+            "{out}"
+        );
+        assert!(!out.to_lowercase().contains("warning"), "{out}");
+
+        let (code, fonts) = run("pdffonts", &[&path]);
+        assert_eq!(code, 0, "{fonts}");
+        let rows: Vec<&str> = fonts.lines().skip(2).collect();
+        assert_eq!(rows.len(), 1, "{fonts}");
+        let cols: Vec<&str> = rows[0].split_whitespace().collect();
+        let tag = cols[0].split_once('+').expect("subset tag").0;
+        assert!(
+            tag.len() == 6 && tag.chars().all(|c| c.is_ascii_uppercase()),
+            "{fonts}"
+        );
+        let enc = cols
+            .iter()
+            .position(|c| *c == "Identity-H")
+            .expect("encoding");
+        assert_eq!(
+            cols[enc + 1..enc + 4],
+            ["yes", "yes", "yes"],
+            "emb sub uni:\n{fonts}"
+        );
+
+        let (_, info) = run("pdfinfo", &[&path]);
+        assert!(info.contains("营业执照 厦门市某某科技有限公司"), "{info}");
+
+        let (code, out) = run(
+            "pdftoppm",
+            &["-r", "60", "-png", &path, &format!("{OUT_DIR}/licence")],
+        );
+        assert_eq!(code, 0, "{out}");
+    }
+
+    #[test]
+    fn wrapped_lines_fit_and_keep_all_text() {
+        let r = renderer();
+        let lines = r.wrap(SCOPE, 12.0, SCOPE_WIDTH_MM);
+        assert!(lines.len() >= 3, "{lines:?}");
+        assert_eq!(lines.concat(), SCOPE);
+        for line in &lines {
+            assert!(
+                r.text_width_mm(line, 12.0) <= SCOPE_WIDTH_MM + 1e-3,
+                "{line}"
+            );
+            assert!(!line.starts_with(['，', '；', '。', '、', '）']), "{line}");
+        }
+
+        // Latin breaks only at spaces, so rejoining the lines with spaces restores the text.
+        let latin = "Software development, ISO 9001 certification and information technology \
+                     consulting services";
+        let lines = r.wrap(latin, 10.0, 40.0);
+        assert!(lines.len() >= 3, "{lines:?}");
+        assert_eq!(lines.join(" "), latin);
+        for line in &lines {
+            assert!(r.text_width_mm(line, 10.0) <= 40.0 + 1e-3, "{line}");
+        }
+    }
+
+    #[test]
+    fn too_long_words_break_between_characters() {
+        let r = renderer();
+        let word = "W".repeat(120);
+        let lines = r.wrap(&word, 10.0, 20.0);
+        assert!(lines.len() > 1);
+        assert_eq!(lines.concat(), word);
+        assert!(lines
+            .iter()
+            .all(|l| r.text_width_mm(l, 10.0) <= 20.0 + 1e-3));
+        // Paragraph breaks and indentation survive; empty text yields one empty line.
+        assert_eq!(r.wrap("　　甲\n\n乙", 10.0, 50.0), ["　　甲", "", "乙"]);
+        assert_eq!(r.wrap("", 10.0, 50.0), [""]);
+    }
+
+    #[test]
+    fn missing_glyph_names_the_character() {
+        let doc = page(vec![text(10.0, 10.0, 12.0, "营业执照😀", Align::Left)]);
+        let err = renderer()
+            .render(&doc)
+            .expect_err("emoji is not in Noto Serif SC");
+        assert!(
+            matches!(
+                err,
+                RenderError::MissingGlyph {
+                    ch: '😀',
+                    page: 0,
+                    item: 0
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("U+1F600"), "{err}");
+    }
+
+    #[test]
+    fn invalid_numbers_are_errors_not_panics() {
+        let r = renderer();
+        let bad_items = [
+            tweak(
+                text(10.0, 10.0, 12.0, "甲", Align::Left),
+                |_, size, _, _| *size = f32::NAN,
+            ),
+            tweak(text(10.0, 10.0, 12.0, "甲", Align::Left), |_, _, w, _| {
+                *w = Some(-5.0)
+            }),
+            text(f32::INFINITY, 10.0, 12.0, "甲", Align::Left),
+            Item::Rect {
+                x_mm: 0.0,
+                y_mm: 0.0,
+                width_mm: -1.0,
+                height_mm: 1.0,
+                stroke: RED,
+                line_width_pt: 1.0,
+            },
+            Item::Line {
+                from_mm: (0.0, f32::NAN),
+                to_mm: (1.0, 1.0),
+                stroke: RED,
+                line_width_pt: 1.0,
+            },
+            Item::Qr {
+                x_mm: 0.0,
+                y_mm: 0.0,
+                size_mm: 0.0,
+                payload: "x".to_owned(),
+            },
+        ];
+        for item in bad_items {
+            let err = r.render(&page(vec![item.clone()])).expect_err("invalid");
+            assert!(
+                matches!(err, RenderError::InvalidLayout { item: Some(0), .. }),
+                "{item:?}: {err:?}"
+            );
+        }
+        let mut doc = page(vec![]);
+        doc.pages[0].width_mm = -210.0;
+        assert!(matches!(
+            r.render(&doc),
+            Err(RenderError::InvalidLayout { item: None, .. })
+        ));
+        doc.pages.clear();
+        assert!(matches!(
+            r.render(&doc),
+            Err(RenderError::InvalidLayout { .. })
+        ));
+        // Empty text, blank lines and a page with nothing on it are fine.
+        let doc = page(vec![
+            text(10.0, 10.0, 12.0, "", Align::Center),
+            text(10.0, 20.0, 12.0, "\n\n", Align::Right),
+        ]);
+        let path = write_pdf("empty", &r.render(&doc).expect("render"));
+        assert_eq!(run("qpdf", &["--check", &path]).0, 0);
+    }
+
+    #[test]
+    fn qr_payload_too_long_is_an_error() {
+        let doc = page(vec![Item::Qr {
+            x_mm: 10.0,
+            y_mm: 10.0,
+            size_mm: 40.0,
+            payload: "x".repeat(3000),
+        }]);
+        let err = renderer().render(&doc).expect_err("too long");
+        assert!(
+            matches!(err, RenderError::QrPayloadTooLong { len: 3000, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn qr_modules_are_where_the_code_says() {
+        const QZ: usize = QR_QUIET_ZONE;
+        let payload = "https://zhengyin.example.cn/v/91350100M000100Y43";
+        let (x, y, size) = (10.0, 12.0, 40.0);
+        let doc = Document {
+            title: "QR".to_owned(),
+            pages: vec![Page {
+                width_mm: 60.0,
+                height_mm: 64.0,
+                items: vec![Item::Qr {
+                    x_mm: x,
+                    y_mm: y,
+                    size_mm: size,
+                    payload: payload.to_owned(),
+                }],
+            }],
+        };
+        let path = write_pdf("qr", &renderer().render(&doc).expect("render"));
+        let stem = format!("{OUT_DIR}/qr");
+        let args = ["-r", "300", "-gray", "-singlefile", &path, &stem];
+        assert_eq!(run("pdftoppm", &args).0, 0);
+        let pgm = std::fs::read(format!("{stem}.pgm")).expect("pgm");
+        // Binary PGM: "P5", width, height, maxval, one whitespace byte, pixels.
+        let parts: Vec<&[u8]> = pgm.splitn(5, |b| b.is_ascii_whitespace()).collect();
+        let width: usize = String::from_utf8_lossy(parts[1]).parse().expect("width");
+        let pixels = parts[4];
+
+        let code = qrcode::QrCode::new(payload).expect("qr");
+        let (n, colors) = (code.width(), code.to_colors());
+        let module = size / (n + 2 * QZ) as f32;
+        let px = |mm: f32| (mm / 25.4 * 300.0) as usize;
+        for row in 0..n + 2 * QZ {
+            for col in 0..n + 2 * QZ {
+                let inside = (QZ..QZ + n).contains(&row) && (QZ..QZ + n).contains(&col);
+                let dark = inside && colors[(row - QZ) * n + col - QZ] == qrcode::Color::Dark;
+                let centre = |i: usize, start: f32| px(start + (i as f32 + 0.5) * module);
+                let value = pixels[centre(row, y) * width + centre(col, x)];
+                assert_eq!(value < 128, dark, "module row {row}, column {col}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_font_is_rejected() {
+        let err = Renderer::new(b"definitely not a font").expect_err("garbage");
+        assert!(matches!(err, RenderError::BadFont(_)), "{err:?}");
+    }
+
+    #[test]
+    fn characters_sharing_a_glyph_extract_distinctly() {
+        // ⼀ (Kangxi radical U+2F00) and 一 (U+4E00) share one glyph in Noto CJK.
+        let r = renderer();
+        let line = "部首⼀与汉字一，⼈与人";
+        let doc = page(vec![text(20.0, 30.0, 14.0, line, Align::Left)]);
+        let path = write_pdf("shared-glyph", &r.render(&doc).expect("render"));
+        let (_, text) = run("pdftotext", &[&path, "-"]);
+        assert_eq!(text.trim(), line);
+        assert_eq!(run("qpdf", &["--check", &path]).0, 0);
+    }
+
+    #[test]
+    fn output_is_deterministic_and_renderer_is_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Renderer>();
+        let doc = licence();
+        let first = renderer().render(&doc).expect("render");
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| renderer().render(&doc)))
+                .collect();
+            for h in handles {
+                assert!(h.join().expect("thread").expect("render") == first);
+            }
+        });
+    }
+
+    #[test]
+    fn render_timing() {
+        let doc = licence();
+        let r = renderer();
+        let mut times: Vec<f64> = (0..50)
+            .map(|_| {
+                let t = Instant::now();
+                r.render(&doc).expect("render");
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        println!(
+            "render of one licence page: median {:.2} ms, min {:.2} ms",
+            times[25], times[0]
+        );
+    }
 }
