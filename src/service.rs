@@ -60,6 +60,9 @@ pub enum ServiceError {
     /// The uploaded document cannot be processed (422).
     #[error("{0}")]
     UnprocessableDocument(String),
+    /// The request is larger than the service accepts (413).
+    #[error("{0}")]
+    TooLarge(String),
     /// It already exists (409).
     #[error("{0}")]
     Conflict(String),

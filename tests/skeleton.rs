@@ -7,6 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
+use zhengyin::pki::MasterKey;
 use zhengyin::service::{App, Config};
 
 /// A running server on its own data directory and database.
@@ -139,7 +140,7 @@ async fn problem(response: reqwest::Response, status: u16) -> Value {
 
 /// The whole walking skeleton against one database.
 async fn issue_download_validate_verify(database_url: Option<String>) {
-    let server = Server::start(database_url).await;
+    let server = Server::start(database_url.clone()).await;
     let client = reqwest::Client::new();
     let work = tempfile::tempdir().unwrap();
 
@@ -329,26 +330,111 @@ async fn issue_download_validate_verify(database_url: Option<String>) {
         .unwrap();
     problem(response, 404).await;
 
-    // The seal keys are not in the database in plain text.
-    assert_no_plain_keys(&server).await;
+    // Not a PDF: 422; too large: 413; both as problem+json.
+    let response = client
+        .post(format!("{}/api/v1/verify/pdf", server.base))
+        .body("hello, not a pdf")
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422).await;
+    let response = client
+        .post(format!("{}/api/v1/verify/pdf", server.base))
+        .body(vec![b'%'; zhengyin::http::MAX_BODY_BYTES + 1])
+        .send()
+        .await
+        .unwrap();
+    problem(response, 413).await;
+
+    // The private keys are not in the database in plain text.
+    assert_keys_not_in_database(&server, database_url.as_deref()).await;
     server.app.close().await;
 }
 
-/// Reads every stored sealed key back through the master key and checks that the plaintext
-/// PKCS#8 appears nowhere in the database file (SQLite) — the dump test for key protection.
-async fn assert_no_plain_keys(server: &Server) {
-    let db = server.data.path().join("zhengyin.db");
-    if !db.exists() {
-        return;
+/// The plaintext private keys of an installation: every sealed key in the database opened
+/// with its master key. Tests look for these bytes where they must never be.
+async fn plaintext_keys(data_dir: &Path, database_url: &str) -> Vec<Vec<u8>> {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let master = MasterKey::load_or_create(&data_dir.join("master.key")).unwrap();
+    let mut conn = sqlx::AnyConnection::connect(database_url).await.unwrap();
+    let mut keys = vec![];
+    for row in sqlx::query("SELECT certificate, sealed_key FROM seals")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+    {
+        let certificate: Vec<u8> = row.get(0);
+        let sealed: Vec<u8> = row.get(1);
+        keys.push(master.open(&sealed, &certificate).unwrap());
     }
-    let dump = Command::new("sqlite3").arg(&db).arg(".dump").output();
-    let Ok(dump) = dump else {
-        return;
+    let root = sqlx::query("SELECT sealed_key FROM pki_keys WHERE name = 'root-ca'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    keys.push(master.open(&root.get::<Vec<u8>, _>(0), b"root-ca").unwrap());
+    assert!(keys.len() >= 2);
+    keys
+}
+
+/// Every representation of a key a dump or a log could show: raw bytes, hex, base64, and the
+/// 32-byte private scalar inside the PKCS#8 document.
+fn key_needles(keys: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let mut needles = vec![];
+    for key in keys {
+        let scalar = key[36..68].to_vec();
+        for bytes in [key.clone(), scalar] {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            needles.push(hex.clone().into_bytes());
+            needles.push(hex.to_uppercase().into_bytes());
+            needles.push(
+                base64::engine::general_purpose::STANDARD
+                    .encode(&bytes)
+                    .into_bytes(),
+            );
+            needles.push(bytes);
+        }
+    }
+    needles
+}
+
+fn assert_absent(haystack: &[u8], needles: &[Vec<u8>], what: &str) {
+    for (i, needle) in needles.iter().enumerate() {
+        let found = haystack
+            .windows(needle.len())
+            .position(|w| w == needle.as_slice());
+        assert!(
+            found.is_none(),
+            "a private key (representation {i}) appears in {what} at byte {found:?}"
+        );
+    }
+}
+
+/// Dumps the database (sqlite3 .dump and the raw files, or pg_dump) and checks that no private
+/// key appears in it in plain text.
+async fn assert_keys_not_in_database(server: &Server, database_url: Option<&str>) {
+    let data = server.data.path();
+    let sqlite_url = format!("sqlite://{}", data.join("zhengyin.db").display());
+    let url = database_url.unwrap_or(&sqlite_url);
+    let needles = key_needles(&plaintext_keys(data, url).await);
+    let dump = match database_url {
+        Some(url) => Command::new("pg_dump").arg(url).output().unwrap().stdout,
+        None => {
+            let mut dump = Command::new("sqlite3")
+                .arg(data.join("zhengyin.db"))
+                .arg(".dump")
+                .output()
+                .unwrap()
+                .stdout;
+            for file in ["zhengyin.db", "zhengyin.db-wal"] {
+                dump.extend(std::fs::read(data.join(file)).unwrap_or_default());
+            }
+            dump
+        }
     };
-    let dump = String::from_utf8_lossy(&dump.stdout).to_lowercase();
-    assert!(!dump.contains("private key"));
-    // A P-256 PKCS#8 document starts with this DER prefix; sealed blobs do not.
-    assert!(!dump.contains("308187020100301306072a8648ce3d020106082a8648ce3d030107"));
+    assert!(dump.len() > 10_000, "the dump is suspiciously small");
+    assert_absent(&dump, &needles, "the database dump");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,8 +445,22 @@ async fn skeleton_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skeleton_on_postgres() {
     if let Some(url) = fresh_postgres().await {
-        issue_download_validate_verify(Some(url)).await;
+        issue_download_validate_verify(Some(url.clone())).await;
+        drop_postgres(&url).await;
     }
+}
+
+/// Drops a database made by [`fresh_postgres`].
+async fn drop_postgres(url: &str) {
+    use sqlx::Connection;
+    let (base, name) = url.rsplit_once('/').unwrap();
+    let mut conn = sqlx::AnyConnection::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }
 
 /// The CLI: register, issue from a JSON file, verify; non-zero exit and a message on failure.
@@ -373,9 +473,11 @@ fn cli_issues_and_verifies() {
             .arg(data.path())
             .args(args)
             .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "trace")
             .output()
             .unwrap()
     };
+    let mut logs = vec![];
     let added = zhengyin(&[
         "dept",
         "add",
@@ -391,6 +493,7 @@ fn cli_issues_and_verifies() {
         "{}",
         String::from_utf8_lossy(&added.stderr)
     );
+    logs.extend(&added.stderr);
     let request = data.path().join("request.json");
     std::fs::write(
         &request,
@@ -413,6 +516,8 @@ fn cli_issues_and_verifies() {
         "{}",
         String::from_utf8_lossy(&issued.stderr)
     );
+    logs.extend(&issued.stderr);
+    logs.extend(&issued.stdout);
     let verified = zhengyin(&["verify", pdf.to_str().unwrap()]);
     assert!(
         verified.status.success(),
@@ -432,9 +537,16 @@ fn cli_issues_and_verifies() {
     assert_eq!(rejected.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&rejected.stderr).contains("NOT VALID"));
 
+    // Trace-level logs and outputs of the whole session never show a private key.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sqlite_url = format!("sqlite://{}", data.path().join("zhengyin.db").display());
+    let keys = runtime.block_on(plaintext_keys(data.path(), &sqlite_url));
+    assert!(logs.len() > 1000, "trace logging produced almost nothing");
+    assert_absent(&logs, &key_needles(&keys), "the trace-level logs");
+
     let missing = zhengyin(&["verify", "/nonexistent.pdf"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&missing.stderr).starts_with("error:"));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("error: /nonexistent.pdf"));
 
     let bad = zhengyin(&[
         "dept",

@@ -49,6 +49,11 @@ impl ApiError {
                 "unprocessable-document",
                 "The document cannot be processed",
             ),
+            ServiceError::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request too large",
+            ),
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Already exists"),
             ServiceError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -60,6 +65,18 @@ impl ApiError {
                 "internal",
                 "Internal error",
             ),
+        }
+    }
+
+    /// A body that could not be read: too large (413) or broken (422 naming the body).
+    pub fn unreadable_body(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError(ServiceError::TooLarge(format!(
+                "the request body exceeds the limit of {} MiB",
+                super::MAX_BODY_BYTES / (1024 * 1024)
+            )))
+        } else {
+            ApiError::bad_request("body", rejection.body_text())
         }
     }
 

@@ -80,8 +80,25 @@ impl<T: DeserializeOwned> axum::extract::FromRequest<Arc<App>> for JsonBody<T> {
     ) -> Result<Self, ApiError> {
         let body = Bytes::from_request(request, app)
             .await
-            .map_err(|e| ApiError::bad_request("body", e.body_text()))?;
+            .map_err(ApiError::unreadable_body)?;
         Ok(JsonBody(Self::parse(&body)?))
+    }
+}
+
+/// A raw request body (a PDF), with size and read errors as problem+json.
+struct RawBody(Bytes);
+
+impl axum::extract::FromRequest<Arc<App>> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        app: &Arc<App>,
+    ) -> Result<Self, ApiError> {
+        Bytes::from_request(request, app)
+            .await
+            .map(RawBody)
+            .map_err(ApiError::unreadable_body)
     }
 }
 
@@ -136,7 +153,10 @@ async fn verify_licence(
     Ok(Json(app.verify_licence(&id).await?).into_response())
 }
 
-async fn verify_pdf(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+async fn verify_pdf(
+    State(app): State<Arc<App>>,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "body",

@@ -1,0 +1,76 @@
+//! Measures issuing one business licence end to end (check fields, assign the identifier,
+//! render, seal, store with its audit event) on a fresh SQLite installation.
+//!
+//! `cargo run --release --example issue_bench [-- COUNT]` prints the median, p90 and mean of
+//! COUNT (default 100) sequential issuances.
+
+use std::time::Instant;
+
+use serde_json::json;
+use zhengyin::service::{App, Config, IssueRequest, NewDepartment};
+
+#[tokio::main]
+async fn main() {
+    let count: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100);
+    let data = std::env::temp_dir().join(format!("zhengyin-bench-{}", std::process::id()));
+    let config = Config {
+        data_dir: data.clone(),
+        database_url: None,
+        public_url: "http://127.0.0.1:8080".into(),
+    };
+    let (app, _) = App::open(&config).await.expect("open installation");
+    let admin = App::local_admin();
+    app.register_department(
+        &admin,
+        NewDepartment {
+            name: "厦门市市场监督管理局".into(),
+            credit_code: "11350200MB0D00002U".into(),
+            division_code: "350200".into(),
+            seal_name: Some("行政审批专用章".into()),
+            seal_code: Some("3502000012345".into()),
+        },
+    )
+    .await
+    .expect("register department");
+    let department = app
+        .local_department("11350200MB0D00002U")
+        .await
+        .expect("department");
+    let request = IssueRequest {
+        kind: "business_licence".into(),
+        fields: json!({
+            "credit_code": "91350100M000100Y43",
+            "name": "厦门市鹭岛数字科技有限公司",
+            "entity_type": "有限责任公司(自然人投资或控股)",
+            "legal_representative": "陈明辉",
+            "business_scope": "一般项目:软件开发;信息技术咨询服务;数据处理和存储支持服务;集成电路设计。",
+            "registered_capital": "10000000",
+            "established_on": "2021-03-15",
+            "address": "福建省厦门市思明区软件园二期观日路24号301室"
+        }),
+        issuer: None,
+        seal_id: None,
+    };
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        app.issue_licence(&department, request.clone())
+            .await
+            .expect("issue");
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    app.close().await;
+    let _ = std::fs::remove_dir_all(&data);
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    println!(
+        "issued {count} licences sequentially: median {:.2} ms, p90 {:.2} ms, mean {:.2} ms ({:.0} licences/s)",
+        times[times.len() / 2],
+        times[times.len() * 9 / 10],
+        mean,
+        1000.0 / mean
+    );
+}
