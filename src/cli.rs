@@ -21,9 +21,10 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 struct GlobalArgs {
-    /// Data directory: SQLite database, master key, public certificates.
-    #[arg(long, env = "ZHENGYIN_DATA_DIR", default_value = "data", global = true)]
-    data_dir: PathBuf,
+    /// Data directory: SQLite database, master key, public certificates
+    /// [default: $XDG_DATA_HOME/zhengyin or ~/.local/share/zhengyin, outside any checkout].
+    #[arg(long, env = "ZHENGYIN_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
     /// Database URL (`postgres://…`); SQLite in the data directory when absent.
     #[arg(long, env = "DATABASE_URL", global = true)]
     database_url: Option<String>,
@@ -113,7 +114,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn execute(cli: Cli) -> Result<ExitCode, String> {
     let config = Config {
-        data_dir: cli.global.data_dir,
+        data_dir: cli.global.data_dir.unwrap_or_else(default_data_dir),
         database_url: cli.global.database_url,
         public_url: cli.global.public_url,
     };
@@ -195,6 +196,18 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
     };
     app.close().await;
     result
+}
+
+/// `$XDG_DATA_HOME/zhengyin`, else `~/.local/share/zhengyin`, else `./zhengyin-data`: by
+/// default the master key lives outside the source tree.
+fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")));
+    match base {
+        Some(base) => base.join("zhengyin"),
+        None => PathBuf::from("zhengyin-data"),
+    }
 }
 
 fn announce(config: &Config, first_run: &FirstRun) {

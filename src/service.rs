@@ -20,15 +20,12 @@ use crate::domain::{
 };
 use crate::licence::{LicenceError, PageFacts, Templates};
 use crate::pdf::appearance::SealImpression;
-use crate::pdf::font::FontProgram;
+use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use crate::pdf::render::Renderer;
 use crate::pdf::validate::{self, PdfReport, TrustAnchors};
 use crate::pki::{MasterKey, PkiError, RootCa, SealKey, SealSubject};
 use crate::seal::{self, mm_to_pt, Placement, Stamp};
 use crate::storage::{self, write, StorageError, Store};
-
-/// The CJK font shipped with the project (Noto Serif SC, SIL OFL 1.1).
-pub static FONT: &[u8] = include_bytes!("../templates/fonts/NotoSerifSC-Regular.otf");
 
 /// Name of the root CA's entry in the key table.
 const ROOT_KEY: &str = "root-ca";
@@ -326,8 +323,10 @@ impl App {
             pem("CERTIFICATE", root.certificate_der()),
         )
         .map_err(io)?;
-        let font = FontProgram::new(FONT).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let renderer = Renderer::new(FONT).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let font =
+            FontProgram::new(NOTO_SERIF_SC).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let renderer =
+            Renderer::new(NOTO_SERIF_SC).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let app = Arc::new(App {
             store,
             master,
@@ -594,26 +593,18 @@ impl App {
         let version = Version::first();
         let identifier = LicenceId::new(&type_code, &issuer_code, &serial, version);
         let app = Arc::clone(self);
-        let kind = request.kind.clone();
-        let fields_for_render = checked.clone();
-        let identifier_text = identifier.to_string();
-        let department_name = department.name.clone();
-        let seal_name = seal.name.clone();
-        let seal_code = seal.seal_code.clone();
-        let pdf = tokio::task::spawn_blocking(move || {
-            app.render_and_seal(
-                &kind,
-                &fields_for_render,
-                &identifier_text,
-                &department_name,
-                &seal_name,
-                seal_code.as_deref(),
-                &key,
-                now,
-            )
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let page = LicencePage {
+            kind: request.kind.clone(),
+            fields: checked.clone(),
+            identifier: identifier.to_string(),
+            department_name: department.name.clone(),
+            seal_name: seal.name.clone(),
+            seal_code: seal.seal_code.clone(),
+            issued_at: now,
+        };
+        let pdf = tokio::task::spawn_blocking(move || app.render_and_seal(&page, &key))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
 
         let pdf_sha256 = hex(&sha256(&pdf));
         let licence = storage::LicenceRecord {
@@ -654,18 +645,18 @@ impl App {
         Ok(self.view(&licence, &version_record, &department, today()))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn render_and_seal(
-        &self,
-        kind: &str,
-        fields: &crate::licence::CheckedFields,
-        identifier: &str,
-        department_name: &str,
-        seal_name: &str,
-        seal_code: Option<&str>,
-        key: &SealKey,
-        now: OffsetDateTime,
-    ) -> Result<Vec<u8>, ServiceError> {
+    /// Renders a licence page and seals it with `key`.
+    fn render_and_seal(&self, page: &LicencePage, key: &SealKey) -> Result<Vec<u8>, ServiceError> {
+        let LicencePage {
+            kind,
+            fields,
+            identifier,
+            department_name,
+            seal_name,
+            seal_code,
+            issued_at: now,
+        } = page;
+        let now = *now;
         let template = self.templates.get(kind)?;
         let facts = PageFacts {
             identifier,
@@ -683,7 +674,7 @@ impl App {
             })?;
         let (_, height_mm) = template.page_size_mm();
         let (cx, cy) = template.seal_centre_mm();
-        let impression = impression_for(department_name, seal_name, seal_code);
+        let impression = impression_for(department_name, seal_name, seal_code.as_deref());
         let chain = [self.root.certificate_der().to_vec()];
         let stamp = Stamp {
             key,
@@ -893,6 +884,17 @@ impl App {
         write::api_key(tx, &record, &now_rfc3339()).await?;
         Ok(format!("zy_{id}_{secret}"))
     }
+}
+
+/// What goes onto a licence's page, handed to the blocking render-and-seal step.
+struct LicencePage {
+    kind: String,
+    fields: crate::licence::CheckedFields,
+    identifier: String,
+    department_name: String,
+    seal_name: String,
+    seal_code: Option<String>,
+    issued_at: OffsetDateTime,
 }
 
 /// The licence's state on `today`, from its status code and validity period.

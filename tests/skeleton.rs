@@ -93,6 +93,18 @@ fn validate(root: &Path, pdf: &Path) -> i32 {
     output.status.code().unwrap_or(-1)
 }
 
+/// Flips one byte inside the newest signature's signed range (`tamper.py`); returns `out`.
+fn tamper(pdf: &Path, out: &Path) -> PathBuf {
+    let status = Command::new("python3")
+        .arg(shared("validate/tamper.py"))
+        .arg(pdf)
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out.to_path_buf()
+}
+
 fn business_licence_fields() -> Value {
     json!({
         "credit_code": "91350100M000100Y43",
@@ -241,14 +253,7 @@ async fn issue_download_validate_verify(database_url: Option<String>) {
     assert_eq!(report["licence"]["identifier"], identifier.as_str());
 
     // One byte flipped inside the signed range: broken for them and for us.
-    let tampered = work.path().join("tampered.pdf");
-    let status = Command::new("python3")
-        .arg(shared("validate/tamper.py"))
-        .arg(&licence)
-        .arg(&tampered)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let tampered = tamper(&licence, &work.path().join("tampered.pdf"));
     assert_eq!(validate(&server.root_pem(), &tampered), 1);
     let report: Value = client
         .post(format!("{}/api/v1/verify/pdf", server.base))
@@ -525,14 +530,7 @@ fn cli_issues_and_verifies() {
         String::from_utf8_lossy(&verified.stderr)
     );
 
-    let tampered = data.path().join("tampered.pdf");
-    let status = Command::new("python3")
-        .arg(shared("validate/tamper.py"))
-        .arg(&pdf)
-        .arg(&tampered)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let tampered = tamper(&pdf, &data.path().join("tampered.pdf"));
     let rejected = zhengyin(&["verify", tampered.to_str().unwrap()]);
     assert_eq!(rejected.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&rejected.stderr).contains("NOT VALID"));

@@ -630,12 +630,7 @@ mod tests {
     use std::process::Command;
 
     fn font() -> FontProgram {
-        let bytes = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/templates/fonts/NotoSerifSC-Regular.otf"
-        ))
-        .expect("font file");
-        FontProgram::new(Box::leak(bytes.into_boxed_slice())).expect("font parses")
+        FontProgram::new(crate::pdf::font::NOTO_SERIF_SC).expect("font parses")
     }
 
     fn xiamen() -> SealImpression {
@@ -836,9 +831,9 @@ mod tests {
 
     /// Runs a command (poppler-utils and qpdf are installed by `.ci/run`); a missing tool fails
     /// the test rather than skipping the check.
-    fn run(cmd: &str, args: &[&str]) -> Option<std::process::Output> {
+    fn run(cmd: &str, args: &[&str]) -> std::process::Output {
         match Command::new(cmd).args(args).output() {
-            Ok(out) => Some(out),
+            Ok(out) => out,
             Err(e) => panic!("{cmd}: {e} (install poppler-utils and qpdf)"),
         }
     }
@@ -963,13 +958,15 @@ mod tests {
             std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
         );
 
-        if let Some(out) = run("qpdf", &["--check", path]) {
+        {
+            let out = run("qpdf", &["--check", path]);
             let text = String::from_utf8_lossy(&out.stdout).into_owned()
                 + &String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "qpdf --check failed:\n{text}");
             assert!(!text.to_lowercase().contains("warning"), "{text}");
         }
-        if let Some(out) = run("pdffonts", &[path]) {
+        {
+            let out = run("pdffonts", &[path]);
             let text = String::from_utf8_lossy(&out.stdout);
             eprintln!("{text}");
             let rows: Vec<&str> = text
@@ -992,7 +989,8 @@ mod tests {
                 );
             }
         }
-        if let Some(out) = run("pdftotext", &[path, "-"]) {
+        {
+            let out = run("pdftotext", &[path, "-"]);
             // Reading order follows the layout: arcs come out scrambled, but every
             // character is there.
             let text = String::from_utf8_lossy(&out.stdout);
@@ -1006,7 +1004,8 @@ mod tests {
                 }
             }
         }
-        if let Some(out) = run("pdftotext", &["-raw", path, "-"]) {
+        {
+            let out = run("pdftotext", &["-raw", path, "-"]);
             // In content-stream order every text reads in full.
             let text = String::from_utf8_lossy(&out.stdout);
             eprintln!("{text}");
@@ -1020,10 +1019,11 @@ mod tests {
                 }
             }
         }
-        if let Some(out) = run(
-            "pdftoppm",
-            &["-r", "100", "-png", path, "/tmp/seal-check/seal"],
-        ) {
+        {
+            let out = run(
+                "pdftoppm",
+                &["-r", "100", "-png", path, "/tmp/seal-check/seal"],
+            );
             assert!(
                 out.status.success(),
                 "{}",

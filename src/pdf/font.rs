@@ -52,6 +52,10 @@ pub enum FontError {
     SubsetWithoutCff,
 }
 
+/// The CJK font shipped with the project: Noto Serif SC Regular (SIL Open Font License 1.1,
+/// `templates/fonts/`), a Song-style face, so the first run needs no system fonts.
+pub static NOTO_SERIF_SC: &[u8] = include_bytes!("../../templates/fonts/NotoSerifSC-Regular.otf");
+
 /// An OpenType font with CFF outlines, parsed once; cheap to share between threads.
 #[derive(Clone)]
 pub struct FontProgram {
@@ -385,12 +389,7 @@ mod tests {
     use super::*;
 
     fn font() -> FontProgram {
-        let bytes = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/templates/fonts/NotoSerifSC-Regular.otf"
-        ))
-        .expect("font file");
-        FontProgram::new(Box::leak(bytes.into_boxed_slice())).expect("font parses")
+        FontProgram::new(NOTO_SERIF_SC).expect("font parses")
     }
 
     #[test]

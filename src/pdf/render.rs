@@ -1017,10 +1017,6 @@ mod tests {
 
     use super::*;
 
-    const FONT_PATH: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/templates/fonts/NotoSerifSC-Regular.otf"
-    );
     const OUT_DIR: &str = "/tmp/render-check";
     const RED: Rgb = Rgb(200, 16, 16);
     const INK: Rgb = Rgb(20, 20, 20);
@@ -1040,10 +1036,7 @@ mod tests {
 
     fn renderer() -> &'static Renderer {
         static R: OnceLock<Renderer> = OnceLock::new();
-        R.get_or_init(|| {
-            let bytes = std::fs::read(FONT_PATH).expect("read font");
-            Renderer::new(&bytes).expect("parse font")
-        })
+        R.get_or_init(|| Renderer::new(crate::pdf::font::NOTO_SERIF_SC).expect("parse font"))
     }
 
     fn text(x_mm: f32, y_mm: f32, size_pt: f32, text: &str, align: Align) -> Item {
