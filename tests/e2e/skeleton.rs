@@ -1,109 +1,13 @@
-//! End to end, as a user would: the real app on a random port with a fresh database (SQLite,
-//! and PostgreSQL when one is reachable), called over HTTP; what it produces is checked by the
-//! external validators in `../shared/validate` (pdfsig, pyHanko, qpdf) and by `pdftotext`.
+//! The walking skeleton end to end: register, issue, download, validate externally, verify,
+//! tamper, roles, bad input, key protection; on SQLite and PostgreSQL; and the CLI.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 
 use serde_json::{json, Value};
 use zhengyin::pki::MasterKey;
-use zhengyin::service::{App, Config};
 
-/// A running server on its own data directory and database.
-struct Server {
-    base: String,
-    admin_key: String,
-    data: tempfile::TempDir,
-    app: Arc<App>,
-}
-
-impl Server {
-    async fn start(database_url: Option<String>) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = Config {
-            data_dir: data.path().to_path_buf(),
-            database_url,
-            public_url: base.clone(),
-        };
-        let (app, first_run) = App::open(&config).await.unwrap();
-        let admin_key = first_run
-            .admin_key
-            .expect("a new installation makes an admin key");
-        let router = zhengyin::http::router(Arc::clone(&app));
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Server {
-            base,
-            admin_key,
-            data,
-            app,
-        }
-    }
-
-    fn root_pem(&self) -> PathBuf {
-        self.data.path().join("certs/root.pem")
-    }
-}
-
-/// A fresh PostgreSQL database for one test, or `None` when no server is reachable.
-async fn fresh_postgres() -> Option<String> {
-    use sqlx::Connection;
-    let admin_url = std::env::var("ZHENGYIN_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    sqlx::any::install_default_drivers();
-    let mut conn = match sqlx::AnyConnection::connect(&admin_url).await {
-        Ok(conn) => conn,
-        Err(e) => {
-            eprintln!("PostgreSQL not reachable at {admin_url} ({e}): PostgreSQL run skipped");
-            return None;
-        }
-    };
-    let name = format!(
-        "zy_test_{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin_url.rsplit_once('/').unwrap().0;
-    Some(format!("{base}/{name}"))
-}
-
-fn shared(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(path)
-}
-
-/// Runs validate.sh and returns its exit code (0 valid, 1 broken, 2 untrusted/partial).
-fn validate(root: &Path, pdf: &Path) -> i32 {
-    let output = Command::new("bash")
-        .arg(shared("validate/validate.sh"))
-        .arg(root)
-        .arg(pdf)
-        .output()
-        .expect("validate.sh runs");
-    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
-    output.status.code().unwrap_or(-1)
-}
-
-/// Flips one byte inside the newest signature's signed range (`tamper.py`); returns `out`.
-fn tamper(pdf: &Path, out: &Path) -> PathBuf {
-    let status = Command::new("python3")
-        .arg(shared("validate/tamper.py"))
-        .arg(pdf)
-        .arg(out)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    out.to_path_buf()
-}
+use crate::common::{drop_postgres, fresh_postgres, tamper, validate, Server};
 
 fn business_licence_fields() -> Value {
     json!({
@@ -453,19 +357,6 @@ async fn skeleton_on_postgres() {
         issue_download_validate_verify(Some(url.clone())).await;
         drop_postgres(&url).await;
     }
-}
-
-/// Drops a database made by [`fresh_postgres`].
-async fn drop_postgres(url: &str) {
-    use sqlx::Connection;
-    let (base, name) = url.rsplit_once('/').unwrap();
-    let mut conn = sqlx::AnyConnection::connect(&format!("{base}/postgres"))
-        .await
-        .unwrap();
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
 }
 
 /// The CLI: register, issue from a JSON file, verify; non-zero exit and a message on failure.

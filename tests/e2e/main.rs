@@ -1,0 +1,4 @@
+//! One integration binary for the slow end-to-end tests (they share a build and the machine).
+
+mod common;
+mod skeleton;
