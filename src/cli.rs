@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::service::{App, Config, FirstRun, IssueRequest, NewDepartment};
+use crate::service::{App, Config, FirstRun, IssueRequest, NewDepartment, Placement, SealRequest};
 
 /// zhengyin (证印): electronic licences and electronic seals.
 #[derive(Debug, Parser)]
@@ -55,6 +55,29 @@ enum Command {
     Licence {
         #[command(subcommand)]
         command: LicenceCommand,
+    },
+    /// Stamp a PDF with a department's seal (an incremental PAdES signature with the visible
+    /// impression).
+    Seal {
+        /// The PDF to stamp.
+        input: PathBuf,
+        /// Where to write the stamped PDF.
+        output: PathBuf,
+        /// Seal id (its department stamps); or give --dept for that department's first seal.
+        #[arg(long = "seal", required_unless_present = "dept")]
+        seal_id: Option<String>,
+        /// Credit code of the stamping department.
+        #[arg(long)]
+        dept: Option<String>,
+        /// 1-based page (default: the last).
+        #[arg(long)]
+        page: Option<usize>,
+        /// Centre, millimetres from the left of the displayed page.
+        #[arg(long = "x", requires = "y_mm")]
+        x_mm: Option<f32>,
+        /// Centre, millimetres from the top of the displayed page.
+        #[arg(long = "y", requires = "x_mm")]
+        y_mm: Option<f32>,
     },
     /// Verify the seals on a PDF against this installation's root; exit 1 if any is not valid.
     Verify {
@@ -168,6 +191,34 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                 std::fs::write(&out, pdf).map_err(|e| format!("{}: {e}", out.display()))?;
             }
             print_json(&issued)
+        }
+        Command::Seal {
+            input,
+            output,
+            seal_id,
+            dept,
+            page,
+            x_mm,
+            y_mm,
+        } => {
+            let pdf = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+            let principal = match (&dept, &seal_id) {
+                (Some(dept), _) => app.local_department(dept).await,
+                (None, Some(seal_id)) => app.local_department_of_seal(seal_id).await,
+                (None, None) => return Err("give --seal ID or --dept CREDIT_CODE".into()),
+            }
+            .map_err(|e| describe(&e))?;
+            let request = SealRequest {
+                seal_id,
+                placement: Placement { page, x_mm, y_mm },
+            };
+            let sealed = app
+                .seal_document(&principal, pdf, request)
+                .await
+                .map_err(|e| describe(&e))?;
+            std::fs::write(&output, sealed).map_err(|e| format!("{}: {e}", output.display()))?;
+            eprintln!("sealed {} → {}", input.display(), output.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Verify { file } => {
             let pdf = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;

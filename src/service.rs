@@ -20,11 +20,13 @@ use crate::domain::{
 };
 use crate::licence::{LicenceError, PageFacts, Templates};
 use crate::pdf::appearance::SealImpression;
+use crate::pdf::embed;
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use crate::pdf::render::Renderer;
 use crate::pdf::validate::{self, PdfReport, TrustAnchors};
 use crate::pki::{MasterKey, PkiError, RootCa, SealKey, SealSubject};
-use crate::seal::{self, mm_to_pt, Placement, Stamp};
+pub use crate::seal::Placement;
+use crate::seal::{self, Stamp, StampError};
 use crate::storage::{self, write, StorageError, Store};
 
 /// Name of the root CA's entry in the key table.
@@ -207,6 +209,15 @@ pub struct IssueRequest {
     /// Seal to use; defaults to the department's first seal.
     #[serde(default)]
     pub seal_id: Option<String>,
+}
+
+/// How to stamp a document.
+#[derive(Debug, Clone, Default)]
+pub struct SealRequest {
+    /// Seal to use; defaults to the department's first seal.
+    pub seal_id: Option<String>,
+    /// Where the impression goes.
+    pub placement: Placement,
 }
 
 /// A licence's public facts, as issued and as verified.
@@ -423,6 +434,24 @@ impl App {
             .department_by_code(credit_code.trim())
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("department {credit_code}")))?;
+        Ok(Principal::Department {
+            department_id: department.id,
+            credit_code: department.credit_code,
+        })
+    }
+
+    /// The principal of the department owning a seal, for an operator of this installation.
+    pub async fn local_department_of_seal(&self, seal_id: &str) -> Result<Principal, ServiceError> {
+        let seal = self
+            .store
+            .seal(seal_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("seal {seal_id}")))?;
+        let department = self
+            .store
+            .department(&seal.department_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("department".into()))?;
         Ok(Principal::Department {
             department_id: department.id,
             credit_code: department.credit_code,
@@ -672,7 +701,6 @@ impl App {
                 field: "fields".into(),
                 message: e.to_string(),
             })?;
-        let (_, height_mm) = template.page_size_mm();
         let (cx, cy) = template.seal_centre_mm();
         let impression = impression_for(department_name, seal_name, seal_code.as_deref());
         let chain = [self.root.certificate_der().to_vec()];
@@ -681,9 +709,9 @@ impl App {
             chain: &chain,
             impression: &impression,
             placement: Placement {
-                page: 1,
-                centre_x: mm_to_pt(cx),
-                centre_y: mm_to_pt(height_mm - cy),
+                page: Some(1),
+                x_mm: Some(cx),
+                y_mm: Some(cy),
             },
             signer_name: department_name,
             reason: "电子证照签发",
@@ -691,6 +719,74 @@ impl App {
         };
         seal::stamp(&unsigned, &stamp, &self.font, now)
             .map_err(|e| ServiceError::Internal(format!("sealing the licence: {e}")))
+    }
+
+    /// Stamps a department's document with one of its own seals (department only): the input
+    /// bytes followed by one incremental update carrying the PAdES signature and the visible
+    /// impression. The stamping is recorded with the digests of input and output.
+    pub async fn seal_document(
+        self: &Arc<Self>,
+        principal: &Principal,
+        pdf: Vec<u8>,
+        request: SealRequest,
+    ) -> Result<Vec<u8>, ServiceError> {
+        let Principal::Department { department_id, .. } = principal else {
+            return Err(ServiceError::Forbidden(
+                "only a department stamps documents".into(),
+            ));
+        };
+        let department = self
+            .store
+            .department(department_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("department".into()))?;
+        let seal = self
+            .seal_for(department_id, request.seal_id.as_deref())
+            .await?;
+        let key = SealKey::open(seal.certificate.clone(), &seal.sealed_key, &self.master)?;
+        let input_digest = hex(&sha256(&pdf));
+        let app = Arc::clone(self);
+        let placement = request.placement;
+        let sealed = tokio::task::spawn_blocking(move || {
+            let impression =
+                impression_for(&department.name, &seal.name, seal.seal_code.as_deref());
+            let chain = [app.root.certificate_der().to_vec()];
+            let stamp = Stamp {
+                key: &key,
+                chain: &chain,
+                impression: &impression,
+                placement,
+                signer_name: &department.name,
+                reason: "电子印章盖章",
+                location: &department.name,
+            };
+            seal::stamp(&pdf, &stamp, &app.font, OffsetDateTime::now_utc())
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            StampError::Load(_)
+            | StampError::Placement(_)
+            | StampError::Embed(embed::EmbedError::Damaged(_))
+            | StampError::Embed(embed::EmbedError::Encrypted)
+            | StampError::Embed(embed::EmbedError::NoSuchPage { .. }) => {
+                ServiceError::UnprocessableDocument(e.to_string())
+            }
+            other => ServiceError::Internal(format!("sealing a document: {other}")),
+        })?;
+        let mut tx = self.store.begin().await?;
+        write::audit(
+            &mut tx,
+            &audit_event(
+                principal,
+                "document.seal",
+                &format!("sha256:{input_digest}"),
+                Some(hex(&sha256(&sealed))),
+            )?,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(sealed)
     }
 
     async fn seal_for(

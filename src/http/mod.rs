@@ -8,7 +8,8 @@ pub use error::ApiError;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +17,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 
-use crate::service::{App, IssueRequest, NewDepartment, Principal, ServiceError};
+use crate::service::{
+    App, IssueRequest, NewDepartment, Placement, Principal, SealRequest, ServiceError,
+};
 
 /// Largest request body accepted (a PDF to verify).
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -31,6 +34,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/licences/{id}/pdf", get(licence_pdf))
         .route("/api/v1/verify/licences/{id}", get(verify_licence))
         .route("/api/v1/verify/pdf", post(verify_pdf))
+        .route("/api/v1/seal", post(seal_document))
         .fallback(|| async { ApiError(ServiceError::NotFound("route".into())) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
@@ -164,4 +168,37 @@ async fn verify_pdf(
         ));
     }
     Ok(Json(app.verify_pdf(body.to_vec()).await?).into_response())
+}
+
+/// Query parameters of `POST /api/v1/seal`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealQuery {
+    /// Seal to use (default: the department's first).
+    seal_id: Option<String>,
+    /// 1-based page (default: the last).
+    page: Option<usize>,
+    /// Centre, millimetres from the left of the displayed page.
+    x_mm: Option<f32>,
+    /// Centre, millimetres from the top of the displayed page.
+    y_mm: Option<f32>,
+}
+
+async fn seal_document(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    query: Result<Query<SealQuery>, QueryRejection>,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+    let request = SealRequest {
+        seal_id: query.seal_id,
+        placement: Placement {
+            page: query.page,
+            x_mm: query.x_mm,
+            y_mm: query.y_mm,
+        },
+    };
+    let sealed = app.seal_document(&caller, body.to_vec(), request).await?;
+    Ok(([(header::CONTENT_TYPE, "application/pdf")], sealed).into_response())
 }

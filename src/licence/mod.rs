@@ -363,11 +363,6 @@ impl Template {
         (self.seal.centre[0], self.seal.centre[1])
     }
 
-    /// Page size in millimetres.
-    pub fn page_size_mm(&self) -> (f32, f32) {
-        (self.page.width_mm, self.page.height_mm)
-    }
-
     fn period(&self, fields: &CheckedFields) -> String {
         match fields.valid_to {
             Some(to) => format!("{}至{}", chinese_date(fields.valid_from), chinese_date(to)),

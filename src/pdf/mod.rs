@@ -8,3 +8,39 @@ pub mod font;
 pub mod render;
 pub mod sign;
 pub mod validate;
+
+use lopdf::Document;
+
+/// Why a PDF could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// No `%PDF-` header near the start: not a PDF at all.
+    #[error("the file is not a PDF (no %PDF- header)")]
+    NotPdf,
+    /// Encrypted; this service does not read or write encrypted PDFs.
+    #[error("the PDF is encrypted (password-protected); remove the protection and try again")]
+    Encrypted,
+    /// A PDF whose structure the parser cannot read (broken cross-reference table, …).
+    #[error("the PDF cannot be read: {0}")]
+    Unreadable(String),
+}
+
+/// Opens a PDF from memory, safely: a panic in the parser on hostile input becomes
+/// [`LoadError::Unreadable`], and encrypted files are refused (even with an empty user
+/// password, which lopdf would silently apply).
+pub fn load(pdf: &[u8]) -> Result<Document, LoadError> {
+    let head = pdf.get(..1024).unwrap_or(pdf);
+    if !head.windows(5).any(|w| w == b"%PDF-") {
+        return Err(LoadError::NotPdf);
+    }
+    let loaded = std::panic::catch_unwind(|| Document::load_mem(pdf))
+        .map_err(|_| LoadError::Unreadable("the PDF parser crashed".into()))?;
+    let doc = loaded.map_err(|e| match e {
+        lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => LoadError::Encrypted,
+        e => LoadError::Unreadable(e.to_string()),
+    })?;
+    if doc.trailer.has(b"Encrypt") || doc.encryption_state.is_some() {
+        return Err(LoadError::Encrypted);
+    }
+    Ok(doc)
+}

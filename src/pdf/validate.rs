@@ -51,19 +51,8 @@ impl TrustAnchors {
     }
 }
 
-/// Why a PDF could not be examined at all.
-#[derive(Debug, thiserror::Error)]
-pub enum ValidateError {
-    /// The bytes have no `%PDF-` header in their first kilobyte.
-    #[error("not a PDF: no %PDF- header")]
-    NotPdf,
-    /// The PDF parser could not read the file (e.g. a broken cross-reference table).
-    #[error("unreadable PDF: {0}")]
-    Unreadable(String),
-    /// The PDF is encrypted, and verifying takes no password.
-    #[error("the PDF is encrypted; it cannot be verified without its password")]
-    Encrypted,
-}
+/// Why a PDF could not be verified at all: it is the loader's error.
+pub use super::LoadError as ValidateError;
 
 /// Who a certificate belongs to, for people to read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -164,20 +153,7 @@ impl PdfReport {
 /// Verifies every signature in `pdf` against `anchors`. A PDF without signatures is a report
 /// with none, not an error.
 pub fn verify_pdf(pdf: &[u8], anchors: &TrustAnchors) -> Result<PdfReport, ValidateError> {
-    let head = pdf.get(..1024).unwrap_or(pdf);
-    if !head.windows(5).any(|w| w == b"%PDF-") {
-        return Err(ValidateError::NotPdf);
-    }
-    // lopdf reads hostile input: treat a panic in it like any other parse failure
-    let loaded = std::panic::catch_unwind(|| Document::load_mem(pdf))
-        .map_err(|_| ValidateError::Unreadable("the PDF parser crashed".into()))?;
-    let doc = loaded.map_err(|e| match e {
-        lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => ValidateError::Encrypted,
-        e => ValidateError::Unreadable(e.to_string()),
-    })?;
-    if doc.trailer.has(b"Encrypt") || doc.encryption_state.is_some() {
-        return Err(ValidateError::Encrypted);
-    }
+    let doc = super::load(pdf)?;
     let mut signatures: Vec<SignatureReport> = signature_fields(&doc)
         .into_iter()
         .map(|(name, sig)| verify_signature(pdf, name, sig, anchors))

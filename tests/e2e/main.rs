@@ -1,4 +1,5 @@
 //! One integration binary for the slow end-to-end tests (they share a build and the machine).
 
 mod common;
+mod corpus;
 mod skeleton;

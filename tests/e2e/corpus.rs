@@ -1,0 +1,781 @@
+//! The real-world corpus end to end: every file of `../shared/corpus/MANIFEST.tsv` is sealed
+//! through `POST /api/v1/seal` or clearly refused, and every sealed result is judged by the
+//! independent validators and by our own verifier. Also: tampering with or appending to a
+//! sealed file is reported, sealing keeps the text, and two departments can seal in turn.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::common::{shared, tamper, Server};
+
+/// (name, credit code) of the department that seals in these tests.
+const DEPT_A: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
+/// A second department, for sealing a file that is already sealed.
+const DEPT_B: (&str, &str) = ("福州市市场监督管理局", "11350100MB0E00003C");
+/// Simple, unsigned, unencrypted corpus files used by the focused tests.
+const WRITER_PDF: &str = "sf-libreoffice-writer.pdf";
+const CHINESE_PDF: &str = "pypdf-chinese-excel-table.pdf";
+
+/// One row of `MANIFEST.tsv`.
+struct Entry {
+    file: String,
+    features: String,
+    auto_features: String,
+}
+
+/// What the corpus says about a file, as far as sealing it is concerned.
+#[derive(Debug)]
+enum Kind {
+    Ordinary,
+    Encrypted { password: String },
+    AlreadySigned { old_signature_broken: bool },
+    BrokenXref,
+}
+
+impl Entry {
+    fn kind(&self) -> Kind {
+        let (features, auto) = (&self.features, &self.auto_features);
+        if features.contains("ENCRYPTED") || auto.contains("encrypted:") {
+            Kind::Encrypted {
+                password: user_password(&self.file, features),
+            }
+        } else if features.contains("ALREADY SIGNED") || auto.contains("byterange-objects:") {
+            Kind::AlreadySigned {
+                old_signature_broken: features.contains("DIGEST MISMATCH"),
+            }
+        } else if features.contains("BROKEN") {
+            Kind::BrokenXref
+        } else {
+            Kind::Ordinary
+        }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        std::fs::read(shared(&format!("corpus/{}", self.file))).unwrap()
+    }
+}
+
+impl Kind {
+    fn label(&self) -> String {
+        match self {
+            Kind::Ordinary => "ordinary".into(),
+            Kind::Encrypted { password } if password.is_empty() => {
+                "encrypted, empty user password".into()
+            }
+            Kind::Encrypted { password } => format!("encrypted, user password `{password}`"),
+            Kind::AlreadySigned {
+                old_signature_broken: false,
+            } => "already signed".into(),
+            Kind::AlreadySigned {
+                old_signature_broken: true,
+            } => "already signed, old signature broken".into(),
+            Kind::BrokenXref => "broken xref".into(),
+        }
+    }
+}
+
+/// The user password the MANIFEST gives (`user pw "…"`, or an `EMPTY user password`).
+fn user_password(file: &str, features: &str) -> String {
+    if let Some((password, _)) = features
+        .split_once("user pw \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+    {
+        return password.to_string();
+    }
+    assert!(
+        features.contains("EMPTY user password"),
+        "{file}: cannot tell its user password from MANIFEST features `{features}`"
+    );
+    String::new()
+}
+
+/// The rows of `MANIFEST.tsv`, columns found by the header.
+fn manifest() -> Vec<Entry> {
+    let text = std::fs::read_to_string(shared("corpus/MANIFEST.tsv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .expect("MANIFEST.tsv has a header")
+        .split('\t')
+        .collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("MANIFEST.tsv has no `{name}` column"))
+    };
+    let (file, features, auto) = (
+        column("filename"),
+        column("features"),
+        column("auto_features"),
+    );
+    let entries: Vec<Entry> = lines
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let cells: Vec<&str> = line.split('\t').collect();
+            let cell = |i: usize| cells.get(i).copied().unwrap_or_default().to_string();
+            Entry {
+                file: cell(file),
+                features: cell(features),
+                auto_features: cell(auto),
+            }
+        })
+        .collect();
+    assert!(
+        entries.len() >= 20,
+        "MANIFEST.tsv lists only {} files",
+        entries.len()
+    );
+    entries
+}
+
+/// What validate.sh said: its exit code and the lines of the tools that were not OK.
+struct Validation {
+    code: i32,
+    complaints: Vec<String>,
+}
+
+impl Validation {
+    fn summary(&self) -> String {
+        format!("exit {}: {}", self.code, self.complaints.join(" / "))
+    }
+}
+
+/// Runs validate.sh with extra environment (`ALLOW_UNTRUSTED`, `PDF_PASSWORD`).
+fn validate_with(root: &Path, pdf: &Path, env: &[(&str, &str)]) -> Validation {
+    let output = Command::new("bash")
+        .arg(shared("validate/validate.sh"))
+        .arg(root)
+        .arg(pdf)
+        .envs(env.iter().copied())
+        .output()
+        .expect("validate.sh runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let code = output.status.code().unwrap_or(-1);
+    if code != 0 {
+        eprintln!("validate.sh {} (env {env:?}):\n{stdout}", pdf.display());
+    }
+    let complaints = stdout
+        .lines()
+        .filter(|line| line.contains("\"ok\":false") || line.contains("\"ok\": false"))
+        .filter(|line| !line.contains("\"tool\":\"validate.sh\"") || line.contains("error"))
+        .map(|line| line.chars().take(600).collect())
+        .collect();
+    Validation { code, complaints }
+}
+
+/// `pdftotext FILE -` as a string.
+fn pdftotext(pdf: &Path) -> String {
+    let output = Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "pdftotext {}", pdf.display());
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// An HTTP answer, read whole.
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    async fn read(response: reqwest::Response) -> Reply {
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        Reply {
+            status: response.status().as_u16(),
+            content_type,
+            body: response.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    fn is_pdf(&self) -> bool {
+        self.status == 200 && self.content_type == "application/pdf"
+    }
+
+    /// The `detail` of an RFC 9457 problem, or why this is not one.
+    fn problem_detail(&self) -> Result<String, String> {
+        if self.content_type != "application/problem+json" {
+            return Err(format!(
+                "content-type `{}`, not a problem",
+                self.content_type
+            ));
+        }
+        let problem: Value = serde_json::from_slice(&self.body).map_err(|e| e.to_string())?;
+        problem["detail"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("a problem without detail: {problem}"))
+    }
+
+    fn describe(&self) -> String {
+        let text: String = String::from_utf8_lossy(&self.body)
+            .chars()
+            .take(300)
+            .collect();
+        format!("HTTP {} {}: {text}", self.status, self.content_type)
+    }
+}
+
+/// A running server with department A registered, and a scratch directory.
+struct Bench {
+    server: Server,
+    client: reqwest::Client,
+    work: tempfile::TempDir,
+    key_a: String,
+}
+
+impl Bench {
+    async fn start() -> Bench {
+        let server = Server::start(None).await;
+        let client = reqwest::Client::new();
+        let key_a = register(&client, &server, DEPT_A).await;
+        Bench {
+            server,
+            client,
+            work: tempfile::tempdir().unwrap(),
+            key_a,
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.server.root_pem()
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.work.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    async fn seal(&self, key: &str, pdf: &[u8], password: Option<&str>) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}/api/v1/seal", self.server.base))
+            .bearer_auth(key)
+            .body(pdf.to_vec());
+        if let Some(password) = password {
+            request = request.query(&[("password", password)]);
+        }
+        Reply::read(request.send().await.unwrap()).await
+    }
+
+    /// Seals a file that must seal, as department A.
+    async fn sealed(&self, pdf: &[u8]) -> Vec<u8> {
+        let reply = self.seal(&self.key_a, pdf, None).await;
+        assert!(reply.is_pdf(), "{}", reply.describe());
+        reply.body
+    }
+
+    /// Our verifier's JSON answer, or what went wrong.
+    async fn try_verify(&self, pdf: &[u8]) -> Result<Value, String> {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/verify/pdf", self.server.base))
+            .body(pdf.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let reply = Reply::read(response).await;
+        if reply.status != 200 {
+            return Err(format!("/verify/pdf answered {}", reply.describe()));
+        }
+        serde_json::from_slice(&reply.body).map_err(|e| e.to_string())
+    }
+
+    async fn verify(&self, pdf: &[u8]) -> Value {
+        self.try_verify(pdf).await.unwrap()
+    }
+}
+
+async fn register(
+    client: &reqwest::Client,
+    server: &Server,
+    (name, credit_code): (&str, &str),
+) -> String {
+    let response = client
+        .post(format!("{}/api/v1/departments", server.base))
+        .bearer_auth(&server.admin_key)
+        .json(&json!({
+            "name": name,
+            "credit_code": credit_code,
+            "division_code": "350200",
+            "seal_name": "行政审批专用章",
+            "seal_code": "3502000012345"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let department: Value = response.json().await.unwrap();
+    department["api_key"].as_str().unwrap().to_string()
+}
+
+/// The signatures of a /verify/pdf report, oldest first.
+fn signatures(report: &Value) -> &[Value] {
+    report["report"]["signatures"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// Whether a signature of a report has every one of these flags set.
+fn all_set(signature: &Value, flags: &[&str]) -> bool {
+    flags.iter().all(|flag| signature[*flag] == true)
+}
+
+/// What a signature made by us must be: intact, trusted, covering the whole file.
+const OURS_OK: [&str; 4] = [
+    "digest_matches",
+    "signature_valid",
+    "chain_trusted",
+    "covers_whole_file",
+];
+
+/// One attempt to seal one corpus file: a row of the table, and what went wrong.
+struct Attempt {
+    file: String,
+    traits: String,
+    http: String,
+    validate: String,
+    outcome: String,
+    failures: Vec<String>,
+}
+
+impl Attempt {
+    fn new(file: &str, traits: String) -> Attempt {
+        Attempt {
+            file: file.to_string(),
+            traits,
+            http: "—".into(),
+            validate: "—".into(),
+            outcome: String::new(),
+            failures: vec![],
+        }
+    }
+
+    fn check(&mut self, ok: bool, failure: impl FnOnce() -> String) {
+        if !ok {
+            self.failures.push(failure());
+        }
+    }
+
+    fn row(&self) -> String {
+        let outcome = if self.failures.is_empty() {
+            self.outcome.clone()
+        } else {
+            format!("**FAIL** {}", self.outcome)
+        };
+        let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+        format!(
+            "| {} | {} | {} | {} | {} |",
+            cell(&self.file),
+            cell(&self.traits),
+            cell(&self.http),
+            cell(&self.validate),
+            cell(&outcome)
+        )
+    }
+
+    /// Records validate.sh's exit code (with a note on the knobs used) and checks it.
+    fn record_validation(&mut self, validation: &Validation, accepted: &[i32], note: &str) {
+        self.validate = format!("{} {note}", validation.code).trim_end().to_string();
+        self.check(accepted.contains(&validation.code), || {
+            format!("validate.sh {}", validation.summary())
+        });
+    }
+
+    /// A sealed PDF was expected: records "sealed", or the failure.
+    fn expect_sealed(&mut self, reply: &Reply) -> bool {
+        if reply.is_pdf() {
+            self.outcome = "sealed".into();
+            return true;
+        }
+        self.outcome = "not sealed".into();
+        self.failures
+            .push(format!("expected a sealed PDF, got {}", reply.describe()));
+        false
+    }
+
+    /// The answer is our input followed by exactly one incremental update.
+    fn check_incremental(&mut self, original: &[u8], sealed: &[u8]) {
+        let appended = sealed.strip_prefix(original);
+        self.check(appended.is_some(), || {
+            "the output does not start with the input bytes (not an incremental update)".into()
+        });
+        if let Some(appended) = appended {
+            let updates = count(appended, b"startxref");
+            self.check(updates == 1, || {
+                format!("{updates} startxref after the input bytes, expected one update")
+            });
+        }
+    }
+
+    /// A refusal must be a 422 problem+json, mentioning one of `topics` if any are given.
+    fn check_refusal(&mut self, reply: &Reply, topics: &[&str]) {
+        match reply.problem_detail() {
+            Ok(detail) => {
+                self.outcome = format!("refused: {detail}");
+                let lower = detail.to_lowercase();
+                self.check(reply.status == 422, || {
+                    format!("refused with {}", reply.describe())
+                });
+                self.check(
+                    topics.is_empty() || topics.iter().any(|t| lower.contains(t)),
+                    || format!("the refusal does not mention any of {topics:?}: {detail}"),
+                );
+            }
+            Err(why) => {
+                self.outcome = "no clear answer".into();
+                self.failures.push(format!("{why}; {}", reply.describe()));
+            }
+        }
+    }
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
+}
+
+/// What a refusal of an encrypted file must talk about.
+const ENCRYPTION_TOPICS: [&str; 4] = ["encrypt", "password", "加密", "密码"];
+
+/// Seals one corpus file (twice for an encrypted one with a password: without and with it)
+/// and judges the answers by the file's traits.
+async fn seal_entry(bench: &Bench, entry: &Entry) -> Vec<Attempt> {
+    let original = entry.bytes();
+    let kind = entry.kind();
+    let label = kind.label();
+    match kind {
+        Kind::Ordinary => vec![seal_ordinary(bench, entry, &original, label).await],
+        Kind::AlreadySigned {
+            old_signature_broken,
+        } => vec![seal_signed(bench, entry, &original, label, old_signature_broken).await],
+        Kind::BrokenXref => vec![seal_broken(bench, entry, &original, label).await],
+        Kind::Encrypted { password } => {
+            let mut given = vec![None];
+            if !password.is_empty() {
+                given.push(Some(password.as_str()));
+            }
+            let mut attempts = vec![];
+            for given in given {
+                let traits = match given {
+                    Some(_) => format!("{label}; `password` given"),
+                    None => label.clone(),
+                };
+                attempts
+                    .push(seal_encrypted(bench, entry, &original, traits, &password, given).await);
+            }
+            attempts
+        }
+    }
+}
+
+/// Sends a corpus file to be sealed as department A and starts its row; never a 5xx.
+async fn send_for_sealing(
+    bench: &Bench,
+    entry: &Entry,
+    original: &[u8],
+    traits: String,
+    password: Option<&str>,
+) -> (Attempt, Reply) {
+    let mut attempt = Attempt::new(&entry.file, traits);
+    let reply = bench.seal(&bench.key_a, original, password).await;
+    attempt.http = reply.status.to_string();
+    attempt.check(reply.status < 500, || {
+        format!("server error: {}", reply.describe())
+    });
+    (attempt, reply)
+}
+
+/// Plain files: sealed incrementally, accepted by the validators and by our verifier.
+async fn seal_ordinary(bench: &Bench, entry: &Entry, original: &[u8], traits: String) -> Attempt {
+    let (mut attempt, reply) = send_for_sealing(bench, entry, original, traits, None).await;
+    if !attempt.expect_sealed(&reply) {
+        return attempt;
+    }
+    attempt.check_incremental(original, &reply.body);
+    let path = bench.write(&format!("sealed-{}", entry.file), &reply.body);
+    attempt.record_validation(&validate_with(&bench.root(), &path, &[]), &[0], "");
+    check_verified_valid(bench, &mut attempt, &reply.body, 1).await;
+    attempt
+}
+
+/// Our verifier says the sealed file is valid, with `expected` signatures.
+async fn check_verified_valid(
+    bench: &Bench,
+    attempt: &mut Attempt,
+    sealed: &[u8],
+    expected: usize,
+) {
+    match bench.try_verify(sealed).await {
+        Ok(report) => {
+            attempt.check(report["valid"] == true, || {
+                format!("/verify/pdf: not valid: {report}")
+            });
+            let found = signatures(&report).len();
+            attempt.check(found == expected, || {
+                format!("/verify/pdf: {found} signatures, expected {expected}")
+            });
+        }
+        Err(why) => attempt.failures.push(why),
+    }
+}
+
+/// Files signed by others: our seal is added incrementally, the old signatures stay as they
+/// were, ours is intact, trusted and covers the whole file.
+async fn seal_signed(
+    bench: &Bench,
+    entry: &Entry,
+    original: &[u8],
+    traits: String,
+    old_signature_broken: bool,
+) -> Attempt {
+    let before = bench.try_verify(original).await;
+    let (mut attempt, reply) = send_for_sealing(bench, entry, original, traits, None).await;
+    let before = match before {
+        Ok(report) => signatures(&report).to_vec(),
+        Err(why) => {
+            attempt.failures.push(format!("the original: {why}"));
+            vec![]
+        }
+    };
+    attempt.check(!before.is_empty(), || {
+        "/verify/pdf finds no signature in the already-signed original".into()
+    });
+    if old_signature_broken {
+        attempt.check(before.iter().any(|s| s["digest_matches"] == false), || {
+            format!("/verify/pdf does not report the broken old signature: {before:?}")
+        });
+    }
+    if !attempt.expect_sealed(&reply) {
+        return attempt;
+    }
+    attempt.check_incremental(original, &reply.body);
+    let path = bench.write(&format!("sealed-{}", entry.file), &reply.body);
+    let validation = validate_with(&bench.root(), &path, &[("ALLOW_UNTRUSTED", "1")]);
+    let accepted: &[i32] = if old_signature_broken { &[1, 2] } else { &[0] };
+    attempt.record_validation(&validation, accepted, "(ALLOW_UNTRUSTED)");
+    match bench.try_verify(&reply.body).await {
+        Ok(report) => check_signatures_kept(&mut attempt, &before, signatures(&report)),
+        Err(why) => attempt.failures.push(format!("the sealed file: {why}")),
+    }
+    attempt
+}
+
+/// After sealing: the earlier signatures unchanged in name and digest verdict, ours last and
+/// sound.
+fn check_signatures_kept(attempt: &mut Attempt, before: &[Value], after: &[Value]) {
+    attempt.check(after.len() == before.len() + 1, || {
+        format!(
+            "{} signatures before sealing, {} after",
+            before.len(),
+            after.len()
+        )
+    });
+    for (old, new) in before.iter().zip(after) {
+        attempt.check(
+            old["field_name"] == new["field_name"]
+                && old["digest_matches"] == new["digest_matches"],
+            || format!("an earlier signature changed: before {old}, after {new}"),
+        );
+    }
+    match after.last() {
+        Some(ours) if after.len() > before.len() => attempt.check(all_set(ours, &OURS_OK), || {
+            format!("our signature is not sound: {ours}")
+        }),
+        _ => attempt
+            .failures
+            .push("our signature is missing from the report".into()),
+    }
+}
+
+/// Broken-xref files: sealed (repaired) with a result everyone accepts, or refused clearly.
+async fn seal_broken(bench: &Bench, entry: &Entry, original: &[u8], traits: String) -> Attempt {
+    let (mut attempt, reply) = send_for_sealing(bench, entry, original, traits, None).await;
+    if !reply.is_pdf() {
+        attempt.check_refusal(&reply, &[]);
+        return attempt;
+    }
+    let incremental = reply.body.starts_with(original);
+    attempt.outcome = if incremental {
+        "sealed (incremental)".into()
+    } else {
+        "sealed (rewritten)".into()
+    };
+    let path = bench.write(&format!("sealed-{}", entry.file), &reply.body);
+    attempt.record_validation(&validate_with(&bench.root(), &path, &[]), &[0], "");
+    check_verified_valid(bench, &mut attempt, &reply.body, 1).await;
+    attempt
+}
+
+/// Encrypted files: sealed with a result that validates with the password, or a 422 about
+/// encryption or the password.
+async fn seal_encrypted(
+    bench: &Bench,
+    entry: &Entry,
+    original: &[u8],
+    traits: String,
+    password: &str,
+    given: Option<&str>,
+) -> Attempt {
+    let (mut attempt, reply) = send_for_sealing(bench, entry, original, traits, given).await;
+    if !reply.is_pdf() {
+        attempt.check_refusal(&reply, &ENCRYPTION_TOPICS);
+        if given.is_some() && attempt.failures.is_empty() {
+            println!(
+                "NOTE: {} refused even with its password: {}",
+                entry.file, attempt.outcome
+            );
+            attempt.outcome = format!(
+                "refused WITH the password (acceptable for now): {}",
+                attempt.outcome
+            );
+        }
+        return attempt;
+    }
+    attempt.outcome = "sealed".into();
+    attempt.check_incremental(original, &reply.body);
+    let path = bench.write(&format!("sealed-{}", entry.file), &reply.body);
+    let validation = validate_with(&bench.root(), &path, &[("PDF_PASSWORD", password)]);
+    attempt.record_validation(&validation, &[0], "(PDF_PASSWORD)");
+    attempt
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_corpus_file_is_sealed_or_clearly_refused() {
+    let bench = Bench::start().await;
+    let mut attempts = vec![];
+    for entry in manifest() {
+        eprintln!("sealing {} ({:?})", entry.file, entry.kind());
+        attempts.extend(seal_entry(&bench, &entry).await);
+    }
+    println!("\n| file | traits | HTTP | validate.sh | outcome |\n|---|---|---|---|---|");
+    for attempt in &attempts {
+        println!("{}", attempt.row());
+    }
+    let failures: Vec<String> = attempts
+        .iter()
+        .flat_map(|a| a.failures.iter().map(move |f| format!("{}: {f}", a.file)))
+        .collect();
+    bench.server.app.close().await;
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_then_tampered_or_appended_is_reported() {
+    let bench = Bench::start().await;
+    let original = std::fs::read(shared(&format!("corpus/{WRITER_PDF}"))).unwrap();
+    let sealed = bench.write("sealed.pdf", &bench.sealed(&original).await);
+
+    let tampered = tamper(&sealed, &bench.work.path().join("tampered.pdf"));
+    assert_eq!(validate_with(&bench.root(), &tampered, &[]).code, 1);
+    let report = bench.verify(&std::fs::read(&tampered).unwrap()).await;
+    assert_eq!(report["valid"], false, "{report}");
+    let last = signatures(&report).last().expect("a signature");
+    assert_eq!(last["digest_matches"], false, "{report}");
+
+    let appended = bench.work.path().join("appended.pdf");
+    let status = Command::new("python3")
+        .arg(shared("validate/append_update.py"))
+        .arg(&sealed)
+        .arg(&appended)
+        .status()
+        .unwrap();
+    assert!(status.success(), "append_update.py failed");
+    let report = bench.verify(&std::fs::read(&appended).unwrap()).await;
+    assert_eq!(report["valid"], false, "{report}");
+    let last = signatures(&report).last().expect("a signature");
+    assert_eq!(last["covers_whole_file"], false, "{report}");
+    assert!(
+        last["bytes_after"].as_u64().is_some_and(|n| n > 0),
+        "{report}"
+    );
+    assert_ne!(validate_with(&bench.root(), &appended, &[]).code, 0);
+    bench.server.app.close().await;
+}
+
+/// The lines of `original` (blank ones aside) that cannot be found, in order, in `sealed`.
+fn lines_missing_in_order(original: &str, sealed: &str) -> Vec<String> {
+    let mut sealed_lines = sealed.lines().map(str::trim_end);
+    original
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| !line.trim().is_empty())
+        .filter(|line| !sealed_lines.any(|s| s == *line))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealing_keeps_the_text() {
+    let bench = Bench::start().await;
+    for file in [WRITER_PDF, CHINESE_PDF] {
+        let path = shared(&format!("corpus/{file}"));
+        let sealed = bench.write(file, &bench.sealed(&std::fs::read(&path).unwrap()).await);
+        let (before, after) = (pdftotext(&path), pdftotext(&sealed));
+        assert!(
+            before.trim().len() > 20,
+            "{file}: hardly any text to compare: {before}"
+        );
+        let missing = lines_missing_in_order(&before, &after);
+        assert!(
+            missing.is_empty(),
+            "{file}: lines of the original missing (or out of order) after sealing: {missing:?}\n\
+             --- original ---\n{before}\n--- sealed ---\n{after}"
+        );
+    }
+    bench.server.app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealing_twice_keeps_both_valid() {
+    let bench = Bench::start().await;
+    let key_b = register(&bench.client, &bench.server, DEPT_B).await;
+    let original = std::fs::read(shared(&format!("corpus/{WRITER_PDF}"))).unwrap();
+    let once = bench.sealed(&original).await;
+    let reply = bench.seal(&key_b, &once, None).await;
+    assert!(reply.is_pdf(), "{}", reply.describe());
+    let twice = reply.body;
+    assert!(
+        twice.starts_with(&once),
+        "the second seal is not an incremental update"
+    );
+
+    let path = bench.write("twice.pdf", &twice);
+    let validation = validate_with(&bench.root(), &path, &[]);
+    assert_eq!(validation.code, 0, "{}", validation.summary());
+    let report = bench.verify(&twice).await;
+    assert_eq!(report["valid"], true, "{report}");
+    let sigs = signatures(&report);
+    assert_eq!(sigs.len(), 2, "{report}");
+    for (signature, (name, _)) in sigs.iter().zip([DEPT_A, DEPT_B]) {
+        let flags = ["digest_matches", "signature_valid", "chain_trusted"];
+        assert!(all_set(signature, &flags), "{signature}");
+        let subject = signature["signer"]["subject"].as_str().unwrap_or_default();
+        assert!(
+            subject.contains(name),
+            "expected {name} as signer: {signature}"
+        );
+    }
+    assert_eq!(sigs[1]["covers_whole_file"], true, "{report}");
+    bench.server.app.close().await;
+}
