@@ -78,6 +78,10 @@ enum Command {
         /// Centre, millimetres from the top of the displayed page.
         #[arg(long = "y", requires = "x_mm")]
         y_mm: Option<f32>,
+        /// A cross-page seal (骑缝章): one slice of the impression on the right edge of every
+        /// page.
+        #[arg(long, conflicts_with_all = ["page", "x_mm"])]
+        cross_page: bool,
     },
     /// Verify the seals on a PDF against this installation's root; exit 1 if any is not valid.
     Verify {
@@ -200,6 +204,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
             page,
             x_mm,
             y_mm,
+            cross_page,
         } => {
             let pdf = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
             let principal = match (&dept, &seal_id) {
@@ -210,7 +215,12 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
             .map_err(|e| describe(&e))?;
             let request = SealRequest {
                 seal_id,
-                placement: Placement { page, x_mm, y_mm },
+                placement: Placement {
+                    page,
+                    x_mm,
+                    y_mm,
+                    cross_page,
+                },
             };
             let sealed = app
                 .seal_document(&principal, pdf, request)

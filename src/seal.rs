@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::pdf::appearance::{self, SealImpression};
-use crate::pdf::embed::{self, SignatureField, SignatureInfo};
+use crate::pdf::embed::{self, SignatureField, SignatureInfo, Widget};
 use crate::pdf::font::FontProgram;
 use crate::pdf::sign::{self, RawSigner, SignError, SignatureAlgorithm};
 use crate::pki::SealKey;
@@ -33,92 +33,198 @@ pub enum StampError {
 /// Where the impression goes, as a person looking at the page sees it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Placement {
-    /// 1-based page number; `None` for the last page.
+    /// 1-based page number; `None` for the last page. Ignored for a cross-page seal.
     pub page: Option<usize>,
     /// Centre in millimetres from the left edge of the displayed page (after /Rotate, within
-    /// the CropBox); `None` for the default near the bottom right.
+    /// the CropBox); `None` for the default near the bottom right. Ignored for a cross-page
+    /// seal, which always sits on the right edge.
     pub x_mm: Option<f32>,
-    /// Centre in millimetres from the top edge of the displayed page.
+    /// Centre in millimetres from the top edge of the displayed page; `None` for the default
+    /// (near the bottom; the middle of the edge for a cross-page seal).
     pub y_mm: Option<f32>,
+    /// A cross-page seal (骑缝章): the impression cut into one vertical slice per page, slice
+    /// i on the right edge of page i, all one signature.
+    pub cross_page: bool,
 }
 
 /// Default distance of the seal's centre from the right and bottom edges, millimetres.
 const DEFAULT_INSET_MM: (f32, f32) = (50.0, 45.0);
 
-/// A placement resolved against a page: centre in default user space and the rotation that
-/// makes the impression upright on screen.
+/// A page as displayed: its visible box and rotation, mapping displayed positions (points
+/// from the top-left corner the reader sees) to default user space.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Resolved {
-    page: usize,
-    centre: (f32, f32),
+struct PageFrame {
+    number: usize,
+    crop: [f32; 4],
     rotate: i64,
 }
 
-/// Resolves a placement on `doc`: picks the page, reads its CropBox (or MediaBox) and
-/// /Rotate (both inheritable), keeps the seal on the page, and maps displayed coordinates to
-/// default user space.
-fn resolve(
-    doc: &lopdf::Document,
-    placement: &Placement,
-    diameter_mm: f32,
-) -> Result<Resolved, StampError> {
-    let pages = doc.get_pages();
-    let page = placement.page.unwrap_or(pages.len());
-    let page_id = u32::try_from(page)
-        .ok()
-        .and_then(|n| pages.get(&n))
-        .ok_or_else(|| {
-            StampError::Placement(format!(
-                "the document has {} page(s); page {page} does not exist",
-                pages.len()
-            ))
-        })?;
-    let [x0, y0, x1, y1] = inherited(doc, *page_id, b"CropBox")
-        .and_then(|o| rectangle(doc, o))
-        .or_else(|| inherited(doc, *page_id, b"MediaBox").and_then(|o| rectangle(doc, o)))
-        .unwrap_or([0.0, 0.0, 595.0, 842.0]);
-    let rotate = inherited(doc, *page_id, b"Rotate")
-        .and_then(|o| o.as_i64().ok())
-        .unwrap_or(0)
-        .rem_euclid(360)
-        / 90
-        * 90;
-    let (width, height) = if rotate % 180 == 0 {
-        (x1 - x0, y1 - y0)
-    } else {
-        (y1 - y0, x1 - x0)
-    };
-    let radius = mm_to_pt(diameter_mm) / 2.0;
-    let keep_inside = |value: f32, extent: f32| {
-        if extent <= 2.0 * radius {
-            extent / 2.0
+impl PageFrame {
+    /// Reads page `number`'s CropBox (or MediaBox) and /Rotate, both inheritable.
+    fn of(doc: &lopdf::Document, number: usize) -> Result<PageFrame, StampError> {
+        let pages = doc.get_pages();
+        let page_id = u32::try_from(number)
+            .ok()
+            .and_then(|n| pages.get(&n))
+            .ok_or_else(|| {
+                StampError::Placement(format!(
+                    "the document has {} page(s); page {number} does not exist",
+                    pages.len()
+                ))
+            })?;
+        let crop = inherited(doc, *page_id, b"CropBox")
+            .and_then(|o| rectangle(doc, o))
+            .or_else(|| inherited(doc, *page_id, b"MediaBox").and_then(|o| rectangle(doc, o)))
+            .unwrap_or([0.0, 0.0, 595.0, 842.0]);
+        let rotate = inherited(doc, *page_id, b"Rotate")
+            .and_then(|o| o.as_i64().ok())
+            .unwrap_or(0)
+            .rem_euclid(360)
+            / 90
+            * 90;
+        Ok(PageFrame {
+            number,
+            crop,
+            rotate,
+        })
+    }
+
+    /// Displayed width and height, points.
+    fn size(&self) -> (f32, f32) {
+        let [x0, y0, x1, y1] = self.crop;
+        if self.rotate % 180 == 0 {
+            (x1 - x0, y1 - y0)
         } else {
-            value.clamp(radius, extent - radius)
+            (y1 - y0, x1 - x0)
         }
-    };
-    let u = placement
-        .x_mm
-        .map_or(width - mm_to_pt(DEFAULT_INSET_MM.0), mm_to_pt);
-    let v = placement
-        .y_mm
-        .map_or(height - mm_to_pt(DEFAULT_INSET_MM.1), mm_to_pt);
-    if !u.is_finite() || !v.is_finite() {
+    }
+
+    /// Default user space of the displayed point `(u, v)`.
+    fn to_user(&self, u: f32, v: f32) -> (f32, f32) {
+        let [x0, y0, x1, y1] = self.crop;
+        match self.rotate {
+            90 => (x0 + v, y0 + u),
+            180 => (x1 - u, y0 + v),
+            270 => (x1 - v, y1 - u),
+            _ => (x0 + u, y1 - v),
+        }
+    }
+
+    /// The widget rectangle in user space for a displayed box of `width` × `height` centred
+    /// at `(u, v)`.
+    fn user_rect(&self, (u, v): (f32, f32), width: f32, height: f32) -> [f32; 4] {
+        let (a, b) = self.to_user(u - width / 2.0, v - height / 2.0);
+        let (c, d) = self.to_user(u + width / 2.0, v + height / 2.0);
+        [a.min(c), b.min(d), a.max(c), b.max(d)]
+    }
+
+    /// Keeps a box of `width` × `height` centred at `(u, v)` on the page (centred where the
+    /// page is smaller than the box).
+    fn keep_inside(&self, (u, v): (f32, f32), width: f32, height: f32) -> (f32, f32) {
+        let (page_width, page_height) = self.size();
+        let clamp = |value: f32, half: f32, extent: f32| {
+            if extent <= 2.0 * half {
+                extent / 2.0
+            } else {
+                value.clamp(half, extent - half)
+            }
+        };
+        (
+            clamp(u, width / 2.0, page_width),
+            clamp(v, height / 2.0, page_height),
+        )
+    }
+}
+
+/// The widgets of an ordinary seal: the whole impression once.
+fn single_widget(
+    doc: &mut lopdf::Document,
+    placement: &Placement,
+    seal: lopdf::ObjectId,
+    diameter: f32,
+) -> Result<Vec<Widget>, StampError> {
+    let frame = PageFrame::of(doc, placement.page.unwrap_or(doc.get_pages().len()))?;
+    let (width, height) = frame.size();
+    let wanted = (
+        placement
+            .x_mm
+            .map_or(width - mm_to_pt(DEFAULT_INSET_MM.0), mm_to_pt),
+        placement
+            .y_mm
+            .map_or(height - mm_to_pt(DEFAULT_INSET_MM.1), mm_to_pt),
+    );
+    if !wanted.0.is_finite() || !wanted.1.is_finite() {
         return Err(StampError::Placement(
             "the position must be a number".into(),
         ));
     }
-    let (u, v) = (keep_inside(u, width), keep_inside(v, height));
-    let centre = match rotate {
-        90 => (x0 + v, y0 + u),
-        180 => (x1 - u, y0 + v),
-        270 => (x1 - v, y1 - u),
-        _ => (x0 + u, y1 - v),
-    };
-    Ok(Resolved {
-        page,
-        centre,
-        rotate,
-    })
+    let centre = frame.keep_inside(wanted, diameter, diameter);
+    upright(doc, seal, frame.rotate);
+    Ok(vec![Widget {
+        page: frame.number,
+        rect: frame.user_rect(centre, diameter, diameter),
+        appearance: seal,
+    }])
+}
+
+/// The widgets of a cross-page seal: slice i of the impression on the right edge of page i.
+fn cross_page_widgets(
+    doc: &mut lopdf::Document,
+    placement: &Placement,
+    seal: lopdf::ObjectId,
+    diameter: f32,
+) -> Result<Vec<Widget>, StampError> {
+    let pages = doc.get_pages().len();
+    if pages < 2 {
+        return Err(StampError::Placement(
+            "a cross-page seal needs a document of two pages or more".into(),
+        ));
+    }
+    let slice = diameter / pages as f32;
+    let mut widgets = Vec::with_capacity(pages);
+    for number in 1..=pages {
+        let frame = PageFrame::of(doc, number)?;
+        let (width, height) = frame.size();
+        let v = placement.y_mm.map_or(height / 2.0, mm_to_pt);
+        if !v.is_finite() {
+            return Err(StampError::Placement(
+                "the position must be a number".into(),
+            ));
+        }
+        let centre = frame.keep_inside((width - slice / 2.0, v), slice, diameter);
+        let appearance = slice_xobject(doc, seal, slice * (number - 1) as f32, slice, diameter);
+        upright(doc, appearance, frame.rotate);
+        widgets.push(Widget {
+            page: number,
+            rect: frame.user_rect(centre, slice, diameter),
+            appearance,
+        });
+    }
+    Ok(widgets)
+}
+
+/// A form XObject showing the vertical strip `[offset, offset + width]` of the seal form.
+fn slice_xobject(
+    doc: &mut lopdf::Document,
+    seal: lopdf::ObjectId,
+    offset: f32,
+    width: f32,
+    height: f32,
+) -> lopdf::ObjectId {
+    let mut resources = lopdf::Dictionary::new();
+    let mut xobjects = lopdf::Dictionary::new();
+    xobjects.set("Seal", seal);
+    resources.set("XObject", xobjects);
+    let mut dict = lopdf::Dictionary::new();
+    dict.set("Type", lopdf::Object::Name(b"XObject".to_vec()));
+    dict.set("Subtype", lopdf::Object::Name(b"Form".to_vec()));
+    dict.set(
+        "BBox",
+        vec![0.into(), 0.into(), width.into(), height.into()],
+    );
+    dict.set("Resources", resources);
+    let content = format!("q 1 0 0 1 {:.3} 0 cm /Seal Do Q", -offset);
+    doc.add_object(lopdf::Stream::new(dict, content.into_bytes()))
 }
 
 /// A page attribute, looked up through the page tree's parents (depth-limited).
@@ -156,6 +262,32 @@ fn rectangle(doc: &lopdf::Document, object: &lopdf::Object) -> Option<[f32; 4]> 
         return None;
     };
     Some([a.min(*c), b.min(*d), a.max(*c), b.max(*d)])
+}
+
+/// Turns an appearance so that it reads upright on a page shown with `/Rotate rotate`: the
+/// viewer turns the page clockwise, so the form is turned counter-clockwise by as much.
+fn upright(doc: &mut lopdf::Document, appearance: lopdf::ObjectId, rotate: i64) {
+    if rotate == 0 {
+        return;
+    }
+    let (cos, sin) = match rotate {
+        90 => (0, 1),
+        180 => (-1, 0),
+        _ => (0, -1),
+    };
+    if let Ok(lopdf::Object::Stream(stream)) = doc.get_object_mut(appearance) {
+        stream.dict.set(
+            "Matrix",
+            vec![
+                cos.into(),
+                sin.into(),
+                (-sin).into(),
+                cos.into(),
+                0.into(),
+                0.into(),
+            ],
+        );
+    }
 }
 
 /// Everything a stamping needs besides the document.
@@ -196,32 +328,6 @@ pub fn mm_to_pt(mm: f32) -> f32 {
     mm * 72.0 / 25.4
 }
 
-/// Turns the appearance so that it reads upright on a page shown with `/Rotate rotate`: the
-/// viewer turns the page clockwise, so the form is turned counter-clockwise by as much.
-fn upright(doc: &mut lopdf::Document, appearance: lopdf::ObjectId, rotate: i64) {
-    if rotate == 0 {
-        return;
-    }
-    let (cos, sin) = match rotate {
-        90 => (0, 1),
-        180 => (-1, 0),
-        _ => (0, -1),
-    };
-    if let Ok(lopdf::Object::Stream(stream)) = doc.get_object_mut(appearance) {
-        stream.dict.set(
-            "Matrix",
-            vec![
-                cos.into(),
-                sin.into(),
-                (-sin).into(),
-                cos.into(),
-                0.into(),
-                0.into(),
-            ],
-        );
-    }
-}
-
 /// Seals `original` and returns the stamped file: the original bytes plus one incremental
 /// update.
 pub fn stamp(
@@ -232,16 +338,16 @@ pub fn stamp(
 ) -> Result<Vec<u8>, StampError> {
     let mut doc = crate::pdf::load(original)?;
     let original_max_id = doc.max_id;
-    let resolved = resolve(&doc, &stamp.placement, stamp.impression.diameter_mm)?;
-    let appearance = appearance::add_seal_xobject(&mut doc, stamp.impression, font)?;
-    upright(&mut doc, appearance, resolved.rotate);
-    let half = mm_to_pt(stamp.impression.diameter_mm) / 2.0;
-    let (x, y) = resolved.centre;
+    let seal = appearance::add_seal_xobject(&mut doc, stamp.impression, font)?;
+    let diameter = mm_to_pt(stamp.impression.diameter_mm);
+    let widgets = if stamp.placement.cross_page {
+        cross_page_widgets(&mut doc, &stamp.placement, seal, diameter)?
+    } else {
+        single_widget(&mut doc, &stamp.placement, seal, diameter)?
+    };
     let field = SignatureField {
         name: format!("Seal{}", at.unix_timestamp_nanos()),
-        page: resolved.page,
-        rect: [x - half, y - half, x + half, y + half],
-        appearance,
+        widgets,
     };
     let info = SignatureInfo {
         signing_time: at,

@@ -712,6 +712,7 @@ impl App {
                 page: Some(1),
                 x_mm: Some(cx),
                 y_mm: Some(cy),
+                cross_page: false,
             },
             signer_name: department_name,
             reason: "电子证照签发",

@@ -182,6 +182,9 @@ struct SealQuery {
     x_mm: Option<f32>,
     /// Centre, millimetres from the top of the displayed page.
     y_mm: Option<f32>,
+    /// `true` for a cross-page seal (骑缝章) over the right edges of all pages.
+    #[serde(default)]
+    cross_page: bool,
 }
 
 async fn seal_document(
@@ -197,6 +200,7 @@ async fn seal_document(
             page: query.page,
             x_mm: query.x_mm,
             y_mm: query.y_mm,
+            cross_page: query.cross_page,
         },
     };
     let sealed = app.seal_document(&caller, body.to_vec(), request).await?;

@@ -40,11 +40,24 @@ pub enum EmbedError {
     },
 }
 
-/// Where and how the signature field appears.
+/// The signature field: one name, one signature, shown in one or more places (a cross-page
+/// seal shows on every page).
+///
+/// The first place is the field's widget; every further place is a locked `/Stamp`
+/// annotation written in the same signed update, so removing or changing one breaks the
+/// signature. (One field with a widget per page would be neater, but poppler then reports a
+/// signature per widget and verifies none of them.)
 #[derive(Debug, Clone)]
 pub struct SignatureField {
     /// Fully qualified field name (`/T`), unique within the document.
     pub name: String,
+    /// Where the signature shows; at least one.
+    pub widgets: Vec<Widget>,
+}
+
+/// One visible appearance of the signature field on a page.
+#[derive(Debug, Clone)]
+pub struct Widget {
     /// 1-based page number carrying the widget.
     pub page: usize,
     /// Widget rectangle in the page's default user space, points: `[x1 y1 x2 y2]`.
@@ -134,12 +147,15 @@ pub fn prepare(
         return Err(EmbedError::Encrypted);
     }
     let pages = doc.get_pages();
-    let page_id = *pages
-        .get(&(field.page as u32))
-        .ok_or(EmbedError::NoSuchPage {
-            pages: pages.len(),
-            requested: field.page,
-        })?;
+    let page_of = |widget: &Widget| {
+        u32::try_from(widget.page)
+            .ok()
+            .and_then(|n| pages.get(&n).copied())
+            .ok_or(EmbedError::NoSuchPage {
+                pages: pages.len(),
+                requested: widget.page,
+            })
+    };
     let catalog_id = doc
         .trailer
         .get(b"Root")
@@ -147,10 +163,24 @@ pub fn prepare(
         .map_err(|_| EmbedError::Damaged("the trailer has no /Root catalog reference".into()))?;
 
     let sig_id = doc.new_object_id();
-    let widget_id = doc.add_object(widget_dictionary(field, sig_id, page_id));
     let mut changed = vec![];
-    changed.push(add_annotation(doc, page_id, widget_id)?);
-    changed.extend(register_field(doc, catalog_id, widget_id)?);
+    let (first, others) = field
+        .widgets
+        .split_first()
+        .ok_or_else(|| EmbedError::Damaged("a signature field needs a widget".into()))?;
+    let page_id = page_of(first)?;
+    let mut merged = widget_dictionary(first, page_id, b"Widget");
+    merged.extend(&field_dictionary(field, sig_id));
+    let field_id = doc.add_object(merged);
+    changed.push(add_annotation(doc, page_id, field_id)?);
+    for widget in others {
+        let page_id = page_of(widget)?;
+        let mut stamp = widget_dictionary(widget, page_id, b"Stamp");
+        stamp.set("Contents", text_string(&field.name));
+        let stamp_id = doc.add_object(stamp);
+        changed.push(add_annotation(doc, page_id, stamp_id)?);
+    }
+    changed.extend(register_field(doc, catalog_id, field_id)?);
 
     let mut ids: Vec<ObjectId> = doc
         .objects
@@ -206,24 +236,30 @@ pub fn prepare(
     Ok(update)
 }
 
-/// The merged field + widget dictionary of the signature.
-fn widget_dictionary(field: &SignatureField, sig_id: ObjectId, page_id: ObjectId) -> Dictionary {
-    let mut widget = Dictionary::new();
-    widget.set("Type", Object::Name(b"Annot".to_vec()));
-    widget.set("Subtype", Object::Name(b"Widget".to_vec()));
-    widget.set("FT", Object::Name(b"Sig".to_vec()));
-    widget.set("T", text_string(&field.name));
-    widget.set("V", sig_id);
-    widget.set("F", 132); // Print + Locked
-    widget.set("P", page_id);
-    widget.set(
+/// The field part of the signature: type, name, value.
+fn field_dictionary(field: &SignatureField, sig_id: ObjectId) -> Dictionary {
+    let mut dict = Dictionary::new();
+    dict.set("FT", Object::Name(b"Sig".to_vec()));
+    dict.set("T", text_string(&field.name));
+    dict.set("V", sig_id);
+    dict
+}
+
+/// A printable, locked annotation of `subtype` with its appearance.
+fn widget_dictionary(widget: &Widget, page_id: ObjectId, subtype: &[u8]) -> Dictionary {
+    let mut dict = Dictionary::new();
+    dict.set("Type", Object::Name(b"Annot".to_vec()));
+    dict.set("Subtype", Object::Name(subtype.to_vec()));
+    dict.set("F", 132); // Print + Locked
+    dict.set("P", page_id);
+    dict.set(
         "Rect",
-        Object::Array(field.rect.iter().map(|v| Object::Real(*v)).collect()),
+        Object::Array(widget.rect.iter().map(|v| Object::Real(*v)).collect()),
     );
     let mut ap = Dictionary::new();
-    ap.set("N", field.appearance);
-    widget.set("AP", ap);
-    widget
+    ap.set("N", widget.appearance);
+    dict.set("AP", ap);
+    dict
 }
 
 /// Adds the widget to the page's `/Annots`; returns the id of the object that changed.
