@@ -100,7 +100,7 @@ impl PageFrame {
     }
 
     /// Default user space of the displayed point `(u, v)`.
-    fn to_user(&self, u: f32, v: f32) -> (f32, f32) {
+    fn user_point(&self, u: f32, v: f32) -> (f32, f32) {
         let [x0, y0, x1, y1] = self.crop;
         match self.rotate {
             90 => (x0 + v, y0 + u),
@@ -113,8 +113,8 @@ impl PageFrame {
     /// The widget rectangle in user space for a displayed box of `width` × `height` centred
     /// at `(u, v)`.
     fn user_rect(&self, (u, v): (f32, f32), width: f32, height: f32) -> [f32; 4] {
-        let (a, b) = self.to_user(u - width / 2.0, v - height / 2.0);
-        let (c, d) = self.to_user(u + width / 2.0, v + height / 2.0);
+        let (a, b) = self.user_point(u - width / 2.0, v - height / 2.0);
+        let (c, d) = self.user_point(u + width / 2.0, v + height / 2.0);
         [a.min(c), b.min(d), a.max(c), b.max(d)]
     }
 
