@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use serde_json::{json, Value};
 use zhengyin::service::{App, Config};
 
 /// A running server on its own data directory and database.
@@ -113,4 +114,28 @@ pub async fn drop_postgres(url: &str) {
         .execute(&mut conn)
         .await
         .unwrap();
+}
+
+/// Registers a department with its seal through the API as the admin; the JSON answer.
+pub async fn register(
+    client: &reqwest::Client,
+    server: &Server,
+    name: &str,
+    credit_code: &str,
+) -> Value {
+    let response = client
+        .post(format!("{}/api/v1/departments", server.base))
+        .bearer_auth(&server.admin_key)
+        .json(&json!({
+            "name": name,
+            "credit_code": credit_code,
+            "division_code": "350200",
+            "seal_name": "行政审批专用章",
+            "seal_code": "3502000012345"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    response.json().await.unwrap()
 }

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::common::{shared, tamper, Server};
+use crate::common::{self, shared, tamper, Server};
 
 /// (name, credit code) of the department that seals in these tests.
 const DEPT_A: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
@@ -343,21 +343,7 @@ async fn register(
     server: &Server,
     (name, credit_code): (&str, &str),
 ) -> String {
-    let response = client
-        .post(format!("{}/api/v1/departments", server.base))
-        .bearer_auth(&server.admin_key)
-        .json(&json!({
-            "name": name,
-            "credit_code": credit_code,
-            "division_code": "350200",
-            "seal_name": "行政审批专用章",
-            "seal_code": "3502000012345"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    let department: Value = response.json().await.unwrap();
+    let department = common::register(client, server, name, credit_code).await;
     department["api_key"].as_str().unwrap().to_string()
 }
 

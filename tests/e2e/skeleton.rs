@@ -7,7 +7,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 use zhengyin::pki::MasterKey;
 
-use crate::common::{drop_postgres, fresh_postgres, tamper, validate, Server};
+use crate::common::{drop_postgres, fresh_postgres, register, tamper, validate, Server};
 
 fn business_licence_fields() -> Value {
     json!({
@@ -20,29 +20,6 @@ fn business_licence_fields() -> Value {
         "established_on": "2021-03-15",
         "address": "福建省厦门市思明区软件园二期观日路24号301室"
     })
-}
-
-async fn register(
-    client: &reqwest::Client,
-    server: &Server,
-    name: &str,
-    credit_code: &str,
-) -> Value {
-    let response = client
-        .post(format!("{}/api/v1/departments", server.base))
-        .bearer_auth(&server.admin_key)
-        .json(&json!({
-            "name": name,
-            "credit_code": credit_code,
-            "division_code": "350200",
-            "seal_name": "行政审批专用章",
-            "seal_code": "3502000012345"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    response.json().await.unwrap()
 }
 
 async fn problem(response: reqwest::Response, status: u16) -> Value {
