@@ -82,6 +82,9 @@ enum Command {
         /// page.
         #[arg(long, conflicts_with_all = ["page", "x_mm"])]
         cross_page: bool,
+        /// User password of an encrypted PDF.
+        #[arg(long, env = "ZHENGYIN_PDF_PASSWORD")]
+        password: Option<String>,
     },
     /// Verify the seals on a PDF against this installation's root; exit 1 if any is not valid.
     Verify {
@@ -205,6 +208,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
             x_mm,
             y_mm,
             cross_page,
+            password,
         } => {
             let pdf = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
             let principal = match (&dept, &seal_id) {
@@ -221,6 +225,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                     y_mm,
                     cross_page,
                 },
+                password,
             };
             let sealed = app
                 .seal_document(&principal, pdf, request)

@@ -306,6 +306,8 @@ pub struct Stamp<'a> {
     pub reason: &'a str,
     /// Where (the department's division, say).
     pub location: &'a str,
+    /// User password of an encrypted document (the empty password is tried when `None`).
+    pub password: Option<&'a str>,
 }
 
 /// Adapts a seal key to the CMS builder.
@@ -336,7 +338,7 @@ pub fn stamp(
     font: &FontProgram,
     at: OffsetDateTime,
 ) -> Result<Vec<u8>, StampError> {
-    let mut doc = crate::pdf::load(original)?;
+    let mut doc = crate::pdf::load_for_update(original, stamp.password)?;
     let original_max_id = doc.max_id;
     let seal = appearance::add_seal_xobject(&mut doc, stamp.impression, font)?;
     let diameter = mm_to_pt(stamp.impression.diameter_mm);

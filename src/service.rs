@@ -218,6 +218,8 @@ pub struct SealRequest {
     pub seal_id: Option<String>,
     /// Where the impression goes.
     pub placement: Placement,
+    /// User password of an encrypted document.
+    pub password: Option<String>,
 }
 
 /// A licence's public facts, as issued and as verified.
@@ -717,6 +719,7 @@ impl App {
             signer_name: department_name,
             reason: "电子证照签发",
             location: department_name,
+            password: None,
         };
         seal::stamp(&unsigned, &stamp, &self.font, now)
             .map_err(|e| ServiceError::Internal(format!("sealing the licence: {e}")))
@@ -748,6 +751,7 @@ impl App {
         let input_digest = hex(&sha256(&pdf));
         let app = Arc::clone(self);
         let placement = request.placement;
+        let password = request.password;
         let sealed = tokio::task::spawn_blocking(move || {
             let impression =
                 impression_for(&department.name, &seal.name, seal.seal_code.as_deref());
@@ -760,6 +764,7 @@ impl App {
                 signer_name: &department.name,
                 reason: "电子印章盖章",
                 location: &department.name,
+                password: password.as_deref(),
             };
             seal::stamp(&pdf, &stamp, &app.font, OffsetDateTime::now_utc())
         })

@@ -185,6 +185,8 @@ struct SealQuery {
     /// `true` for a cross-page seal (骑缝章) over the right edges of all pages.
     #[serde(default)]
     cross_page: bool,
+    /// User password of an encrypted PDF.
+    password: Option<String>,
 }
 
 async fn seal_document(
@@ -202,6 +204,7 @@ async fn seal_document(
             y_mm: query.y_mm,
             cross_page: query.cross_page,
         },
+        password: query.password,
     };
     let sealed = app.seal_document(&caller, body.to_vec(), request).await?;
     Ok(([(header::CONTENT_TYPE, "application/pdf")], sealed).into_response())

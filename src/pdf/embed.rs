@@ -143,7 +143,10 @@ pub fn prepare(
     info: &SignatureInfo,
     contents_capacity: usize,
 ) -> Result<PreparedUpdate, EmbedError> {
-    if doc.is_encrypted() || doc.trailer.get(b"Encrypt").is_ok() {
+    // An encrypted original must have been decrypted on loading; what this update adds is
+    // then encrypted with the same keys.
+    let encryption = doc.encryption_state.clone();
+    if doc.trailer.get(b"Encrypt").is_ok() && encryption.is_none() {
         return Err(EmbedError::Encrypted);
     }
     let pages = doc.get_pages();
@@ -205,21 +208,38 @@ pub fn prepare(
             .get(&id)
             .ok_or_else(|| EmbedError::Damaged(format!("object {} {} vanished", id.0, id.1)))?;
         offsets.push((id.0, id.1, out.len()));
-        write_indirect(&mut out, id, object);
+        match &encryption {
+            Some(state) => {
+                let mut encrypted = object.clone();
+                lopdf::encryption::encrypt_object(state, id, &mut encrypted)
+                    .map_err(|e| EmbedError::Damaged(format!("cannot encrypt: {e}")))?;
+                write_indirect(&mut out, id, &encrypted);
+            }
+            None => write_indirect(&mut out, id, object),
+        }
     }
     offsets.push((sig_id.0, sig_id.1, out.len()));
-    let (contents_start, contents_end) =
-        write_signature_dictionary(&mut out, sig_id, info, contents_capacity);
+    let (contents_start, contents_end) = write_signature_dictionary(
+        &mut out,
+        sig_id,
+        info,
+        contents_capacity,
+        encryption.as_ref(),
+    )?;
 
     let prev = doc.xref_start;
     let size = doc.max_id + 1;
     let mut trailer = Dictionary::new();
     trailer.set("Size", i64::from(size));
     trailer.set("Root", catalog_id);
-    for key in [b"Info".as_slice(), b"ID"] {
+    for key in [b"Info".as_slice(), b"ID", b"Encrypt"] {
         if let Ok(value) = doc.trailer.get(key) {
             trailer.set(key, value.clone());
         }
+    }
+    // lopdf takes /Encrypt out of the trailer when it decrypts; every update must repeat it.
+    if let Some(encrypt_id) = encryption.as_ref().and_then(|s| s.encrypt_object_id()) {
+        trailer.set("Encrypt", encrypt_id);
     }
     trailer.set("Prev", prev as i64);
     match doc.reference_table.cross_reference_type {
@@ -389,13 +409,26 @@ pub fn pdf_date(at: OffsetDateTime) -> String {
 }
 
 /// Writes the signature dictionary with a zeroed `/Contents` of `capacity` bytes and a
-/// fixed-width `/ByteRange` placeholder; returns the offsets of the hex digits.
+/// fixed-width `/ByteRange` placeholder; returns the offsets of the hex digits. In an
+/// encrypted document its text strings are encrypted, `/Contents` never is (ISO 32000-2
+/// 7.6.2).
 fn write_signature_dictionary(
     out: &mut Vec<u8>,
     id: ObjectId,
     info: &SignatureInfo,
     capacity: usize,
-) -> (usize, usize) {
+    encryption: Option<&lopdf::EncryptionState>,
+) -> Result<(usize, usize), EmbedError> {
+    let mut texts = Dictionary::new();
+    texts.set("M", text_string(&pdf_date(info.signing_time)));
+    texts.set("Name", text_string(&info.signer_name));
+    texts.set("Reason", text_string(&info.reason));
+    texts.set("Location", text_string(&info.location));
+    let mut texts = Object::Dictionary(texts);
+    if let Some(state) = encryption {
+        lopdf::encryption::encrypt_object(state, id, &mut texts)
+            .map_err(|e| EmbedError::Damaged(format!("cannot encrypt: {e}")))?;
+    }
     let placeholder = format!("{:>width$}", 0, width = BYTE_RANGE_DIGITS);
     let _ = write!(
         out,
@@ -407,16 +440,16 @@ fn write_signature_dictionary(
     let contents_start = out.len();
     out.resize(contents_start + capacity * 2, b'0');
     let contents_end = out.len();
-    out.extend_from_slice(b">/M ");
-    write_object(out, &text_string(&pdf_date(info.signing_time)));
-    out.extend_from_slice(b"/Name ");
-    write_object(out, &text_string(&info.signer_name));
-    out.extend_from_slice(b"/Reason ");
-    write_object(out, &text_string(&info.reason));
-    out.extend_from_slice(b"/Location ");
-    write_object(out, &text_string(&info.location));
+    out.push(b'>');
+    if let Object::Dictionary(texts) = &texts {
+        for (key, value) in texts.iter() {
+            write_name(out, key);
+            out.push(b' ');
+            write_object(out, value);
+        }
+    }
     out.extend_from_slice(b">>\nendobj\n");
-    (contents_start, contents_end)
+    Ok((contents_start, contents_end))
 }
 
 /// Fills the `/ByteRange` placeholder (which sits just before `/Contents`) with the real

@@ -17,8 +17,8 @@ pub enum LoadError {
     /// No `%PDF-` header near the start: not a PDF at all.
     #[error("the file is not a PDF (no %PDF- header)")]
     NotPdf,
-    /// Encrypted; this service does not read or write encrypted PDFs.
-    #[error("the PDF is encrypted (password-protected); remove the protection and try again")]
+    /// Encrypted, and no (correct) user password was given.
+    #[error("the PDF is encrypted (password-protected): give its user password, or remove the protection")]
     Encrypted,
     /// A PDF whose structure the parser cannot read (broken cross-reference table, …).
     #[error("the PDF cannot be read: {0}")]
@@ -29,18 +29,38 @@ pub enum LoadError {
 /// [`LoadError::Unreadable`], and encrypted files are refused (even with an empty user
 /// password, which lopdf would silently apply).
 pub fn load(pdf: &[u8]) -> Result<Document, LoadError> {
-    let head = pdf.get(..1024).unwrap_or(pdf);
-    if !head.windows(5).any(|w| w == b"%PDF-") {
-        return Err(LoadError::NotPdf);
-    }
-    let loaded = std::panic::catch_unwind(|| Document::load_mem(pdf))
-        .map_err(|_| LoadError::Unreadable("the PDF parser crashed".into()))?;
-    let doc = loaded.map_err(|e| match e {
-        lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => LoadError::Encrypted,
-        e => LoadError::Unreadable(e.to_string()),
-    })?;
+    let doc = parse(pdf, None)?;
     if doc.trailer.has(b"Encrypt") || doc.encryption_state.is_some() {
         return Err(LoadError::Encrypted);
     }
     Ok(doc)
+}
+
+/// Opens a PDF that may be encrypted, decrypting it with the user `password` (the empty
+/// password when none is given). The document keeps its encryption state, so that what is
+/// added to it can be encrypted the same way.
+pub fn load_for_update(pdf: &[u8], password: Option<&str>) -> Result<Document, LoadError> {
+    let doc = parse(pdf, Some(password.unwrap_or("")))?;
+    if doc.trailer.has(b"Encrypt") && doc.encryption_state.is_none() {
+        return Err(LoadError::Encrypted);
+    }
+    Ok(doc)
+}
+
+fn parse(pdf: &[u8], password: Option<&str>) -> Result<Document, LoadError> {
+    let head = pdf.get(..1024).unwrap_or(pdf);
+    if !head.windows(5).any(|w| w == b"%PDF-") {
+        return Err(LoadError::NotPdf);
+    }
+    let loaded = std::panic::catch_unwind(|| match password {
+        Some(password) => {
+            Document::load_mem_with_options(pdf, lopdf::LoadOptions::with_password(password))
+        }
+        None => Document::load_mem(pdf),
+    })
+    .map_err(|_| LoadError::Unreadable("the PDF parser crashed".into()))?;
+    loaded.map_err(|e| match e {
+        lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => LoadError::Encrypted,
+        e => LoadError::Unreadable(e.to_string()),
+    })
 }

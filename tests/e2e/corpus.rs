@@ -505,14 +505,15 @@ async fn seal_entry(bench: &Bench, entry: &Entry) -> Vec<Attempt> {
         } => vec![seal_signed(bench, entry, &original, label, old_signature_broken).await],
         Kind::BrokenXref => vec![seal_broken(bench, entry, &original, label).await],
         Kind::Encrypted { password } => {
-            let mut given = vec![None];
+            let mut given = vec![None, Some("not-the-password")];
             if !password.is_empty() {
                 given.push(Some(password.as_str()));
             }
             let mut attempts = vec![];
             for given in given {
                 let traits = match given {
-                    Some(_) => format!("{label}; `password` given"),
+                    Some(given) if given == password => format!("{label}; password given"),
+                    Some(_) => format!("{label}; wrong password given"),
                     None => label.clone(),
                 };
                 attempts
@@ -686,18 +687,17 @@ async fn seal_encrypted(
     given: Option<&str>,
 ) -> Attempt {
     let (mut attempt, reply) = send_for_sealing(bench, entry, original, traits, given).await;
-    if !reply.is_pdf() {
+    // A file with an empty user password opens for anyone (as in any viewer, whatever is
+    // typed); otherwise only with its password.
+    let opens = password.is_empty() || given == Some(password);
+    if !opens {
+        attempt.check(!reply.is_pdf(), || {
+            "sealed although the password was missing or wrong".into()
+        });
         attempt.check_refusal(&reply, &ENCRYPTION_TOPICS);
-        if given.is_some() && attempt.failures.is_empty() {
-            println!(
-                "NOTE: {} refused even with its password: {}",
-                entry.file, attempt.outcome
-            );
-            attempt.outcome = format!(
-                "refused WITH the password (acceptable for now): {}",
-                attempt.outcome
-            );
-        }
+        return attempt;
+    }
+    if !attempt.expect_sealed(&reply) {
         return attempt;
     }
     attempt.outcome = "sealed".into();
