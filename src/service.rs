@@ -603,19 +603,13 @@ impl App {
         }
         let template = self.templates.get(&request.kind)?;
         let checked = template.check(&request.fields)?;
-        let department = self
-            .store
-            .department(department_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound("department".into()))?;
-        let seal = self
-            .seal_for(department_id, request.seal_id.as_deref())
+        let (department, seal, key) = self
+            .signing_seal(department_id, request.seal_id.as_deref())
             .await?;
         let issuer_code = CreditCode::parse(&department.credit_code)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let type_code = LicenceTypeCode::parse(&template.type_code)
             .map_err(|e| ServiceError::Internal(format!("template type code: {e}")))?;
-        let key = SealKey::open(seal.certificate.clone(), &seal.sealed_key, &self.master)?;
         let now = OffsetDateTime::now_utc();
 
         let mut tx = self.store.begin().await?;
@@ -739,15 +733,9 @@ impl App {
                 "only a department stamps documents".into(),
             ));
         };
-        let department = self
-            .store
-            .department(department_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound("department".into()))?;
-        let seal = self
-            .seal_for(department_id, request.seal_id.as_deref())
+        let (department, seal, key) = self
+            .signing_seal(department_id, request.seal_id.as_deref())
             .await?;
-        let key = SealKey::open(seal.certificate.clone(), &seal.sealed_key, &self.master)?;
         let input_digest = hex(&sha256(&pdf));
         let app = Arc::clone(self);
         let placement = request.placement;
@@ -793,6 +781,23 @@ impl App {
         .await?;
         tx.commit().await.map_err(StorageError::from)?;
         Ok(sealed)
+    }
+
+    /// The department, the seal it stamps with (its own: `seal_id` or its first) and that
+    /// seal's unsealed key.
+    async fn signing_seal(
+        &self,
+        department_id: &str,
+        seal_id: Option<&str>,
+    ) -> Result<(storage::DepartmentRecord, storage::SealRecord, SealKey), ServiceError> {
+        let department = self
+            .store
+            .department(department_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("department".into()))?;
+        let seal = self.seal_for(department_id, seal_id).await?;
+        let key = SealKey::open(seal.certificate.clone(), &seal.sealed_key, &self.master)?;
+        Ok((department, seal, key))
     }
 
     async fn seal_for(
