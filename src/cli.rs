@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::service::{App, Config, FirstRun, IssueRequest, NewDepartment, Placement, SealRequest};
+use crate::service::{
+    App, Config, FirstRun, IssueRequest, NewDepartment, NewSeal, Placement, Principal, SealRequest,
+};
 
 /// zhengyin (证印): electronic licences and electronic seals.
 #[derive(Debug, Parser)]
@@ -78,6 +80,10 @@ enum Command {
         /// Centre, millimetres from the top of the displayed page.
         #[arg(long = "y", requires = "x_mm")]
         y_mm: Option<f32>,
+        /// Centre the seal on the last place this text appears (on --page, if given), e.g. the
+        /// department's name under the text.
+        #[arg(long, conflicts_with_all = ["x_mm", "cross_page"])]
+        keyword: Option<String>,
         /// A cross-page seal (骑缝章): one slice of the impression on the right edge of every
         /// page.
         #[arg(long, conflicts_with_all = ["page", "x_mm"])]
@@ -112,6 +118,31 @@ enum DeptCommand {
         /// 13-digit seal code.
         #[arg(long)]
         seal_code: Option<String>,
+    },
+    /// Register another seal for a department, e.g. a square name seal:
+    /// `--shape square --person-name 张三`; prints the seal.
+    AddSeal {
+        /// Credit code of the department.
+        #[arg(long)]
+        dept: String,
+        /// Seal name, e.g. 合同专用章 or 法定代表人名章.
+        #[arg(long)]
+        name: Option<String>,
+        /// Outline: round (default), square or oval.
+        #[arg(long, value_parser = ["round", "square", "oval"])]
+        shape: Option<String>,
+        /// The person of a square or oval name seal.
+        #[arg(long)]
+        person_name: Option<String>,
+        /// 13-digit seal code.
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// List a department's seals.
+    Seals {
+        /// Credit code of the department.
+        #[arg(long)]
+        dept: String,
     },
 }
 
@@ -175,6 +206,43 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| describe(&e))?;
             print_json(&registered)
         }
+        Command::Dept {
+            command:
+                DeptCommand::AddSeal {
+                    dept,
+                    name,
+                    shape,
+                    person_name,
+                    code,
+                },
+        } => {
+            let department_id = department_id(&app, &dept).await?;
+            let shape = shape
+                .map(|s| serde_json::from_value(serde_json::Value::String(s)))
+                .transpose()
+                .map_err(|e| format!("--shape: {e}"))?;
+            let new = NewSeal {
+                name,
+                shape,
+                person_name,
+                code,
+            };
+            let seal = app
+                .add_seal(&App::local_admin(), &department_id, new)
+                .await
+                .map_err(|e| describe(&e))?;
+            print_json(&seal)
+        }
+        Command::Dept {
+            command: DeptCommand::Seals { dept },
+        } => {
+            let department_id = department_id(&app, &dept).await?;
+            let seals = app
+                .seals(&App::local_admin(), &department_id)
+                .await
+                .map_err(|e| describe(&e))?;
+            print_json(&seals)
+        }
         Command::Licence {
             command: LicenceCommand::Issue { json, dept, out },
         } => {
@@ -207,6 +275,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
             page,
             x_mm,
             y_mm,
+            keyword,
             cross_page,
             password,
         } => {
@@ -223,6 +292,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                     page,
                     x_mm,
                     y_mm,
+                    keyword,
                     cross_page,
                 },
                 password,
@@ -315,5 +385,14 @@ fn describe(e: &crate::service::ServiceError) -> String {
     match e {
         Internal(detail) | Unavailable(detail) => format!("{e}: {detail}"),
         _ => e.to_string(),
+    }
+}
+
+/// The id of the department with this credit code.
+async fn department_id(app: &App, credit_code: &str) -> Result<String, String> {
+    match app.local_department(credit_code).await {
+        Ok(Principal::Department { department_id, .. }) => Ok(department_id),
+        Ok(Principal::Admin { .. }) => Err("not a department".into()),
+        Err(e) => Err(describe(&e)),
     }
 }

@@ -8,6 +8,7 @@ use crate::pdf::appearance::{self, SealImpression};
 use crate::pdf::embed::{self, SignatureField, SignatureInfo, Widget};
 use crate::pdf::font::FontProgram;
 use crate::pdf::sign::{self, RawSigner, SignError, SignatureAlgorithm};
+use crate::pdf::text_locate;
 use crate::pki::SealKey;
 
 /// Errors while stamping.
@@ -31,9 +32,10 @@ pub enum StampError {
 }
 
 /// Where the impression goes, as a person looking at the page sees it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Placement {
-    /// 1-based page number; `None` for the last page. Ignored for a cross-page seal.
+    /// 1-based page number; `None` for the last page (with `keyword`: any page). Ignored for
+    /// a cross-page seal.
     pub page: Option<usize>,
     /// Centre in millimetres from the left edge of the displayed page (after /Rotate, within
     /// the CropBox); `None` for the default near the bottom right. Ignored for a cross-page
@@ -42,6 +44,9 @@ pub struct Placement {
     /// Centre in millimetres from the top edge of the displayed page; `None` for the default
     /// (near the bottom; the middle of the edge for a cross-page seal).
     pub y_mm: Option<f32>,
+    /// Centre the impression on the last place this text is drawn (on `page`, if given),
+    /// e.g. the department's name under a notice; excludes `x_mm`, `y_mm` and `cross_page`.
+    pub keyword: Option<String>,
     /// A cross-page seal (骑缝章): the impression cut into one vertical slice per page, slice
     /// i on the right edge of page i, all one signature.
     pub cross_page: bool,
@@ -99,6 +104,18 @@ impl PageFrame {
         }
     }
 
+    /// The displayed point of the default user space point `(x, y)`; inverse of
+    /// [`PageFrame::user_point`].
+    fn displayed_point(&self, x: f32, y: f32) -> (f32, f32) {
+        let [x0, y0, x1, y1] = self.crop;
+        match self.rotate {
+            90 => (y - y0, x - x0),
+            180 => (x1 - x, y - y0),
+            270 => (y1 - y, x1 - x),
+            _ => (x - x0, y1 - y),
+        }
+    }
+
     /// Default user space of the displayed point `(u, v)`.
     fn user_point(&self, u: f32, v: f32) -> (f32, f32) {
         let [x0, y0, x1, y1] = self.crop;
@@ -136,12 +153,50 @@ impl PageFrame {
     }
 }
 
+/// The explicit placement for a keyword placement: the centre of the keyword's last
+/// occurrence (on the requested page, if any), in displayed millimetres.
+fn at_keyword(
+    original: &[u8],
+    doc: &lopdf::Document,
+    placement: &Placement,
+    keyword: &str,
+    password: Option<&str>,
+) -> Result<Placement, StampError> {
+    if placement.cross_page || placement.x_mm.is_some() || placement.y_mm.is_some() {
+        return Err(StampError::Placement(
+            "place the seal either by keyword or by position, not both".into(),
+        ));
+    }
+    let found = text_locate::find_text(original, password, keyword)
+        .map_err(|e| StampError::Placement(format!("cannot search for '{keyword}': {e}")))?;
+    let last = found
+        .iter()
+        .rev()
+        .find(|m| placement.page.map_or(true, |page| page == m.page))
+        .ok_or_else(|| {
+            let place = placement
+                .page
+                .map_or("the document".to_string(), |page| format!("page {page}"));
+            StampError::Placement(format!("'{keyword}' does not appear on {place}"))
+        })?;
+    let frame = PageFrame::of(doc, last.page)?;
+    let [x0, y0, x1, y1] = last.rect;
+    let (u, v) = frame.displayed_point((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+    Ok(Placement {
+        page: Some(last.page),
+        x_mm: Some(pt_to_mm(u)),
+        y_mm: Some(pt_to_mm(v)),
+        keyword: None,
+        cross_page: false,
+    })
+}
+
 /// The widgets of an ordinary seal: the whole impression once.
 fn single_widget(
     doc: &mut lopdf::Document,
     placement: &Placement,
     seal: lopdf::ObjectId,
-    diameter: f32,
+    (seal_width, seal_height): (f32, f32),
 ) -> Result<Vec<Widget>, StampError> {
     let frame = PageFrame::of(doc, placement.page.unwrap_or(doc.get_pages().len()))?;
     let (width, height) = frame.size();
@@ -158,11 +213,11 @@ fn single_widget(
             "the position must be a number".into(),
         ));
     }
-    let centre = frame.keep_inside(wanted, diameter, diameter);
+    let centre = frame.keep_inside(wanted, seal_width, seal_height);
     upright(doc, seal, frame.rotate);
     Ok(vec![Widget {
         page: frame.number,
-        rect: frame.user_rect(centre, diameter, diameter),
+        rect: frame.user_rect(centre, seal_width, seal_height),
         appearance: seal,
     }])
 }
@@ -172,7 +227,7 @@ fn cross_page_widgets(
     doc: &mut lopdf::Document,
     placement: &Placement,
     seal: lopdf::ObjectId,
-    diameter: f32,
+    (seal_width, seal_height): (f32, f32),
 ) -> Result<Vec<Widget>, StampError> {
     let pages = doc.get_pages().len();
     if pages < 2 {
@@ -180,7 +235,7 @@ fn cross_page_widgets(
             "a cross-page seal needs a document of two pages or more".into(),
         ));
     }
-    let slice = diameter / pages as f32;
+    let slice = seal_width / pages as f32;
     let mut widgets = Vec::with_capacity(pages);
     for number in 1..=pages {
         let frame = PageFrame::of(doc, number)?;
@@ -191,12 +246,13 @@ fn cross_page_widgets(
                 "the position must be a number".into(),
             ));
         }
-        let centre = frame.keep_inside((width - slice / 2.0, v), slice, diameter);
-        let appearance = slice_xobject(doc, seal, slice * (number - 1) as f32, slice, diameter);
+        let centre = frame.keep_inside((width - slice / 2.0, v), slice, seal_height);
+        let offset = slice * (number - 1) as f32;
+        let appearance = slice_xobject(doc, seal, offset, slice, seal_height);
         upright(doc, appearance, frame.rotate);
         widgets.push(Widget {
             page: number,
-            rect: frame.user_rect(centre, slice, diameter),
+            rect: frame.user_rect(centre, slice, seal_height),
             appearance,
         });
     }
@@ -330,6 +386,11 @@ pub fn mm_to_pt(mm: f32) -> f32 {
     mm * 72.0 / 25.4
 }
 
+/// Points to millimetres.
+fn pt_to_mm(pt: f32) -> f32 {
+    pt * 25.4 / 72.0
+}
+
 /// Seals `original` and returns the stamped file: the original bytes plus one incremental
 /// update.
 pub fn stamp(
@@ -341,11 +402,16 @@ pub fn stamp(
     let mut doc = crate::pdf::load_for_update(original, stamp.password)?;
     let original_max_id = doc.max_id;
     let seal = appearance::add_seal_xobject(&mut doc, stamp.impression, font)?;
-    let diameter = mm_to_pt(stamp.impression.diameter_mm);
-    let widgets = if stamp.placement.cross_page {
-        cross_page_widgets(&mut doc, &stamp.placement, seal, diameter)?
+    let placement = match &stamp.placement.keyword {
+        Some(keyword) => at_keyword(original, &doc, &stamp.placement, keyword, stamp.password)?,
+        None => stamp.placement.clone(),
+    };
+    let (width, height) = stamp.impression.size_mm();
+    let size = (mm_to_pt(width), mm_to_pt(height));
+    let widgets = if placement.cross_page {
+        cross_page_widgets(&mut doc, &placement, seal, size)?
     } else {
-        single_widget(&mut doc, &stamp.placement, seal, diameter)?
+        single_widget(&mut doc, &placement, seal, size)?
     };
     let field = SignatureField {
         name: format!("Seal{}", at.unix_timestamp_nanos()),
@@ -365,4 +431,36 @@ pub fn stamp(
     let prepared = embed::prepare(original, &mut doc, original_max_id, &field, &info, capacity)?;
     let cms = sign::cades_detached(&signer, cert, stamp.chain, &prepared.digest())?;
     Ok(prepared.finish(&cms)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displayed_and_user_points_are_inverse_for_every_rotation() {
+        for rotate in [0, 90, 180, 270] {
+            let frame = PageFrame {
+                number: 1,
+                crop: [10.0, 20.0, 610.0, 820.0],
+                rotate,
+            };
+            for (u, v) in [(0.0, 0.0), (100.0, 50.0), (333.0, 444.0)] {
+                let (x, y) = frame.user_point(u, v);
+                let (u2, v2) = frame.displayed_point(x, y);
+                assert!(
+                    (u - u2).abs() < 1e-3 && (v - v2).abs() < 1e-3,
+                    "rotate {rotate}: ({u}, {v}) → ({x}, {y}) → ({u2}, {v2})"
+                );
+            }
+        }
+        // The displayed top-left corner of a page turned by 90° is the user-space lower left.
+        let turned = PageFrame {
+            number: 1,
+            crop: [0.0, 0.0, 595.0, 842.0],
+            rotate: 90,
+        };
+        assert_eq!(turned.user_point(0.0, 0.0), (0.0, 0.0));
+        assert_eq!(turned.displayed_point(595.0, 0.0), (0.0, 595.0));
+    }
 }

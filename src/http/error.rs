@@ -68,15 +68,16 @@ impl ApiError {
         }
     }
 
-    /// A body that could not be read: too large (413) or broken (422 naming the body).
-    pub fn unreadable_body(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    /// A body that could not be read, from the status and text axum rejected it with: too
+    /// large (413) or broken (422 naming the body).
+    pub fn unreadable_body(status: StatusCode, detail: String) -> ApiError {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError(ServiceError::TooLarge(format!(
                 "the request body exceeds the limit of {} MiB",
                 super::MAX_BODY_BYTES / (1024 * 1024)
             )))
         } else {
-            ApiError::bad_request("body", rejection.body_text())
+            ApiError::bad_request("body", detail)
         }
     }
 

@@ -8,8 +8,10 @@ pub use error::ApiError;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::extract::multipart::MultipartError;
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Path, Query, RawQuery, State,
+};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +20,7 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 
 use crate::service::{
-    App, IssueRequest, NewDepartment, Placement, Principal, SealRequest, ServiceError,
+    App, IssueRequest, NewDepartment, NewSeal, Placement, Principal, SealRequest, ServiceError,
 };
 
 /// Largest request body accepted (a PDF to verify).
@@ -30,6 +32,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/root.pem", get(root_certificate))
         .route("/api/v1/departments", post(register_department))
+        .route(
+            "/api/v1/departments/{id}/seals",
+            post(add_seal).get(list_seals),
+        )
         .route("/api/v1/licences", post(issue_licence))
         .route("/api/v1/licences/{id}/pdf", get(licence_pdf))
         .route("/api/v1/verify/licences/{id}", get(verify_licence))
@@ -75,7 +81,7 @@ impl<T: DeserializeOwned> JsonBody<T> {
     }
 }
 
-impl<T: DeserializeOwned> axum::extract::FromRequest<Arc<App>> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<Arc<App>> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(
@@ -84,25 +90,109 @@ impl<T: DeserializeOwned> axum::extract::FromRequest<Arc<App>> for JsonBody<T> {
     ) -> Result<Self, ApiError> {
         let body = Bytes::from_request(request, app)
             .await
-            .map_err(ApiError::unreadable_body)?;
+            .map_err(|e| ApiError::unreadable_body(e.status(), e.body_text()))?;
         Ok(JsonBody(Self::parse(&body)?))
     }
 }
 
-/// A raw request body (a PDF), with size and read errors as problem+json.
-struct RawBody(Bytes);
+/// An uploaded PDF: the raw request body, or a `multipart/form-data` body (as an HTML form
+/// sends it) with the PDF in a part named `file` and, optionally, options in a part named
+/// `options` (JSON) or in parts named after the options. Size and read errors come back as
+/// problem+json.
+struct PdfUpload {
+    pdf: Bytes,
+    /// Options from a multipart body, as a JSON object.
+    options: serde_json::Map<String, serde_json::Value>,
+}
 
-impl axum::extract::FromRequest<Arc<App>> for RawBody {
+impl FromRequest<Arc<App>> for PdfUpload {
     type Rejection = ApiError;
 
     async fn from_request(
         request: axum::extract::Request,
         app: &Arc<App>,
     ) -> Result<Self, ApiError> {
-        Bytes::from_request(request, app)
+        let multipart = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("multipart/form-data"));
+        if !multipart {
+            let pdf = Bytes::from_request(request, app)
+                .await
+                .map_err(|e| ApiError::unreadable_body(e.status(), e.body_text()))?;
+            return Ok(PdfUpload {
+                pdf,
+                options: serde_json::Map::new(),
+            });
+        }
+        let mut form = Multipart::from_request(request, app)
             .await
-            .map(RawBody)
-            .map_err(ApiError::unreadable_body)
+            .map_err(|e| ApiError::unreadable_body(e.status(), e.body_text()))?;
+        let unreadable = |e: MultipartError| ApiError::unreadable_body(e.status(), e.body_text());
+        let mut pdf = None;
+        let mut options = serde_json::Map::new();
+        while let Some(part) = form.next_field().await.map_err(unreadable)? {
+            let name = part.name().unwrap_or_default().to_string();
+            match name.as_str() {
+                "file" => pdf = Some(part.bytes().await.map_err(unreadable)?),
+                "options" => {
+                    let text = part.bytes().await.map_err(unreadable)?;
+                    match JsonBody::<serde_json::Value>::parse(&text)? {
+                        serde_json::Value::Object(map) => options.extend(map),
+                        _ => {
+                            return Err(ApiError::bad_request(
+                                "options",
+                                "must be a JSON object".into(),
+                            ))
+                        }
+                    }
+                }
+                _ => {
+                    let text = part.text().await.map_err(unreadable)?;
+                    // Form fields arrive as text; numbers and booleans are parsed as such.
+                    let value = serde_json::from_str::<serde_json::Value>(&text)
+                        .ok()
+                        .filter(|v| v.is_number() || v.is_boolean())
+                        .unwrap_or(serde_json::Value::String(text));
+                    options.insert(name, value);
+                }
+            }
+        }
+        let pdf = pdf.ok_or_else(|| {
+            ApiError::bad_request("file", "the form has no part named 'file'".into())
+        })?;
+        Ok(PdfUpload { pdf, options })
+    }
+}
+
+impl PdfUpload {
+    /// The options: from the multipart body if it had any, else from the query string.
+    fn options<T: DeserializeOwned>(&self, query: Option<&str>) -> Result<T, ApiError> {
+        if !self.options.is_empty() {
+            let value = serde_json::Value::Object(self.options.clone());
+            return serde_path_to_error::deserialize(value).map_err(|e| {
+                ApiError::bad_request(&e.path().to_string(), e.into_inner().to_string())
+            });
+        }
+        Query::<T>::try_from_uri(
+            &format!("/?{}", query.unwrap_or_default())
+                .parse()
+                .map_err(|_| ApiError::bad_request("query", "unreadable query string".into()))?,
+        )
+        .map(|Query(options)| options)
+        .map_err(|e| ApiError::bad_request("query", e.body_text()))
+    }
+
+    /// The PDF, refusing an empty one.
+    fn pdf(&self) -> Result<Vec<u8>, ApiError> {
+        if self.pdf.is_empty() {
+            return Err(ApiError::bad_request(
+                "body",
+                "send the PDF as the request body or as the form part 'file'".into(),
+            ));
+        }
+        Ok(self.pdf.to_vec())
     }
 }
 
@@ -157,31 +247,34 @@ async fn verify_licence(
     Ok(Json(app.verify_licence(&id).await?).into_response())
 }
 
+/// Options of `POST /api/v1/verify/pdf`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyOptions {}
+
 async fn verify_pdf(
     State(app): State<Arc<App>>,
-    RawBody(body): RawBody,
+    RawQuery(query): RawQuery,
+    upload: PdfUpload,
 ) -> Result<Response, ApiError> {
-    if body.is_empty() {
-        return Err(ApiError::bad_request(
-            "body",
-            "send the PDF as the request body".into(),
-        ));
-    }
-    Ok(Json(app.verify_pdf(body.to_vec()).await?).into_response())
+    let VerifyOptions {} = upload.options(query.as_deref())?;
+    Ok(Json(app.verify_pdf(upload.pdf()?).await?).into_response())
 }
 
-/// Query parameters of `POST /api/v1/seal`.
+/// Options of `POST /api/v1/seal`, from the query string or the multipart form.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SealQuery {
+struct SealOptions {
     /// Seal to use (default: the department's first).
     seal_id: Option<String>,
-    /// 1-based page (default: the last).
+    /// 1-based page (default: the last; with `keyword`, the page searched).
     page: Option<usize>,
     /// Centre, millimetres from the left of the displayed page.
     x_mm: Option<f32>,
     /// Centre, millimetres from the top of the displayed page.
     y_mm: Option<f32>,
+    /// Centre the seal on the last place this text appears (e.g. the department's name).
+    keyword: Option<String>,
     /// `true` for a cross-page seal (骑缝章) over the right edges of all pages.
     #[serde(default)]
     cross_page: bool,
@@ -192,20 +285,39 @@ struct SealQuery {
 async fn seal_document(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
-    query: Result<Query<SealQuery>, QueryRejection>,
-    RawBody(body): RawBody,
+    RawQuery(query): RawQuery,
+    upload: PdfUpload,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+    let options: SealOptions = upload.options(query.as_deref())?;
     let request = SealRequest {
-        seal_id: query.seal_id,
+        seal_id: options.seal_id,
         placement: Placement {
-            page: query.page,
-            x_mm: query.x_mm,
-            y_mm: query.y_mm,
-            cross_page: query.cross_page,
+            page: options.page,
+            x_mm: options.x_mm,
+            y_mm: options.y_mm,
+            keyword: options.keyword,
+            cross_page: options.cross_page,
         },
-        password: query.password,
+        password: options.password,
     };
-    let sealed = app.seal_document(&caller, body.to_vec(), request).await?;
+    let sealed = app.seal_document(&caller, upload.pdf()?, request).await?;
     Ok(([(header::CONTENT_TYPE, "application/pdf")], sealed).into_response())
+}
+
+async fn add_seal(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Path(department_id): Path<String>,
+    JsonBody(new): JsonBody<NewSeal>,
+) -> Result<Response, ApiError> {
+    let seal = app.add_seal(&caller, &department_id, new).await?;
+    Ok((StatusCode::CREATED, Json(seal)).into_response())
+}
+
+async fn list_seals(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Path(department_id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(app.seals(&caller, &department_id).await?).into_response())
 }

@@ -1,10 +1,11 @@
-//! The appearance of a seal impression: a self-contained form XObject drawing a red round
-//! Chinese official seal (border ring, five-pointed star, organisation name along the upper
-//! arc, purpose line under the star, seal code along the lower arc) in vector graphics and an
-//! embedded font subset, for use as a signature widget's `/AP /N`.
+//! The appearance of a seal impression: a self-contained form XObject, for use as a signature
+//! widget's `/AP /N`, drawing in vector graphics and an embedded font subset either a red
+//! round Chinese official seal (border ring, five-pointed star, organisation name along the
+//! upper arc, purpose line under the star, seal code along the lower arc) or a personal name
+//! seal (square, the name in columns read right to left; or oval, the name in one line).
 //!
 //! Layout happens in millimetres with the origin at the seal's centre; the content stream
-//! starts with a `cm` that maps this onto the form's `/BBox [0 0 d d]` in points. Text sizes
+//! starts with a `cm` that maps this onto the form's `/BBox [0 0 w h]` in points. Text sizes
 //! start from proportions of a 42 mm seal (1.2 mm ring, 14 mm star) and shrink, first in
 //! width (horizontal scale `Tz`), then in height, until every glyph box stays inside the ring
 //! and clear of every other glyph box.
@@ -14,19 +15,47 @@ use lopdf::{Dictionary, Object, ObjectId, Stream, StringFormat};
 
 use super::font::{FontError, FontProgram, SubsetFont};
 
+/// The outline of a seal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SealShape {
+    /// Round with a star: an organisation's official or special-purpose seal.
+    Round,
+    /// Square: a personal name seal (e.g. 法定代表人名章), 2–4 characters in columns.
+    Square,
+    /// Oval, two thirds as high as wide: a personal signature seal, the name in one line.
+    Oval,
+}
+
 /// The impression to draw.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SealImpression {
-    /// Organisation name, along the upper arc, reading clockwise.
-    pub organisation: String,
-    /// Purpose of a special-purpose seal (e.g. 行政审批专用章), horizontal under the star.
-    /// Empty or blank counts as absent.
+    /// Outline and arrangement.
+    pub shape: SealShape,
+    /// Round seals: the organisation name, along the upper arc, reading clockwise. Name
+    /// seals: the person's name (a square seal completes two or three characters with 之印
+    /// or 印, as name seals traditionally read).
+    pub name: String,
+    /// Round seals: purpose of a special-purpose seal (e.g. 行政审批专用章), horizontal under
+    /// the star. Empty or blank counts as absent; ignored by name seals.
     pub purpose: Option<String>,
-    /// Seal code (印章编码, usually 13 digits), small along the lower arc, reading left to
-    /// right. Empty or blank counts as absent.
+    /// Seal code (印章编码, usually 13 digits), small along the lower arc of a round seal or
+    /// under the name of an oval one, reading left to right. Empty or blank counts as
+    /// absent; ignored by square seals.
     pub code: Option<String>,
-    /// Diameter in mm: 42 for enterprises, 45 for government departments.
-    pub diameter_mm: f32,
+    /// Width in mm: the diameter of a round seal (42 for enterprises, 45 for government
+    /// departments), the side of a square one (commonly 20), the long axis of an oval one.
+    pub width_mm: f32,
+}
+
+impl SealImpression {
+    /// Width and height in mm.
+    pub fn size_mm(&self) -> (f32, f32) {
+        match self.shape {
+            SealShape::Round | SealShape::Square => (self.width_mm, self.width_mm),
+            SealShape::Oval => (self.width_mm, self.width_mm * OVAL_ASPECT),
+        }
+    }
 }
 
 /// The seal's ink colour, #E60012.
@@ -35,12 +64,13 @@ pub const SEAL_RED: (u8, u8, u8) = (230, 0, 18);
 /// Errors from laying out a seal.
 #[derive(Debug, thiserror::Error)]
 pub enum AppearanceError {
-    /// The organisation name is empty or blank.
-    #[error("the seal's organisation name is empty")]
-    EmptyOrganisation,
-    /// The diameter is not a number between 20 and 100 mm.
-    #[error("seal diameter {0} mm is outside 20–100 mm")]
-    InvalidDiameter(f32),
+    /// The name is empty or blank.
+    #[error("the name on the seal is empty")]
+    EmptyName,
+    /// The width is not a number within the shape's range (round 20–100 mm, square and
+    /// oval 10–100 mm).
+    #[error("seal width {0} mm is outside the allowed range (round 20–100 mm, others 10–100 mm)")]
+    InvalidSize(f32),
     /// A text does not fit even with the narrowest and smallest glyphs allowed.
     #[error("the seal's {part} ({chars} characters) does not fit even at the smallest legible size; shorten it")]
     DoesNotFit {
@@ -80,7 +110,7 @@ pub fn add_seal_xobject(
     .encode()?;
 
     let font_id = subset.add_to(doc)?;
-    let d = seal.diameter_mm * PT_PER_MM;
+    let (width, height) = seal.size_mm();
     let ext_gstate = Dictionary::from_iter([
         ("Type", Object::Name(b"ExtGState".to_vec())),
         ("BM", Object::Name(b"Multiply".to_vec())),
@@ -103,7 +133,12 @@ pub fn add_seal_xobject(
         ("Subtype", Object::Name(b"Form".to_vec())),
         (
             "BBox",
-            Object::Array(vec![0.into(), 0.into(), num(d), num(d)]),
+            Object::Array(vec![
+                0.into(),
+                0.into(),
+                num(width * PT_PER_MM),
+                num(height * PT_PER_MM),
+            ]),
         ),
         ("Resources", Object::Dictionary(resources)),
     ]);
@@ -111,6 +146,11 @@ pub fn add_seal_xobject(
     // Compression only fails on an I/O error writing to memory; uncompressed is still valid.
     let _ = stream.compress();
     Ok(doc.add_object(stream))
+}
+
+/// Checks that `seal` can be drawn with `font`: every text fits and the font has every glyph.
+pub fn check(seal: &SealImpression, font: &FontProgram) -> Result<(), AppearanceError> {
+    layout(seal, font).map(|_| ())
 }
 
 const PT_PER_MM: f32 = 72.0 / 25.4;
@@ -135,6 +175,19 @@ const GLYPH_GAP: f32 = 0.06;
 /// Longest texts worth trying to fit (longer ones cannot fit at legible sizes).
 const MAX_NAME_CHARS: usize = 48;
 const MAX_LINE_CHARS: usize = 24;
+/// Height of an oval seal as a fraction of its width.
+const OVAL_ASPECT: f32 = 2.0 / 3.0;
+/// Border of a name seal, as a fraction of its width.
+const NAME_SEAL_BORDER: f32 = 0.06;
+/// Clear space between a name seal's border and its glyphs, as a fraction of its width.
+const NAME_SEAL_MARGIN: f32 = 0.05;
+/// Outline stroked around a name seal's glyphs, as a fraction of its height: name seals
+/// are cut bolder than official seals.
+const NAME_SEAL_STROKE: f32 = 0.012;
+/// Most characters a square name seal holds (after completing with 之印 or 印).
+const MAX_SQUARE_CHARS: usize = 6;
+/// Most characters of the name on an oval seal.
+const MAX_OVAL_CHARS: usize = 8;
 
 /// Sizes (em height, mm at 42 mm) and horizontal scales a run of text may take.
 struct RunSpec {
@@ -204,13 +257,27 @@ struct Run {
     glyphs: Vec<Placed>,
 }
 
+/// The border line of a seal, around its centre.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outline {
+    /// A circle of this radius.
+    Circle(f32),
+    /// An ellipse with these semi-axes.
+    Ellipse(f32, f32),
+    /// A square with this half side.
+    Square(f32),
+}
+
 /// Everything the content stream draws, in mm around the centre.
 #[derive(Debug, Clone)]
 struct Layout {
-    radius: f32,
+    /// Half the width and height of the whole impression.
+    half: (f32, f32),
+    /// The border's centre line, stroked `border` wide.
+    outline: Outline,
     border: f32,
     text_stroke: f32,
-    star: [Pt; 10],
+    star: Option<[Pt; 10]>,
     runs: Vec<Run>,
 }
 
@@ -326,10 +393,33 @@ impl Glyphs {
 
 /// Lays the seal out, or says which text does not fit.
 fn layout(seal: &SealImpression, font: &FontProgram) -> Result<Layout, AppearanceError> {
-    let d = seal.diameter_mm;
-    if !(20.0..=100.0).contains(&d) {
-        return Err(AppearanceError::InvalidDiameter(d));
+    let d = seal.width_mm;
+    let smallest = if seal.shape == SealShape::Round {
+        20.0
+    } else {
+        10.0
+    };
+    if !(smallest..=100.0).contains(&d) {
+        return Err(AppearanceError::InvalidSize(d));
     }
+    let name = seal.name.trim();
+    if name.is_empty() {
+        return Err(AppearanceError::EmptyName);
+    }
+    match seal.shape {
+        SealShape::Round => round_layout(seal, name, font),
+        SealShape::Square => square_layout(d, name, font),
+        SealShape::Oval => oval_layout(seal, name, font),
+    }
+}
+
+/// A round official seal: ring, star, name on the upper arc, purpose, code on the lower arc.
+fn round_layout(
+    seal: &SealImpression,
+    name: &str,
+    font: &FontProgram,
+) -> Result<Layout, AppearanceError> {
+    let d = seal.width_mm;
     let scale = d / REFERENCE_MM;
     let radius = d / 2.0;
     let border = BORDER_MM * scale;
@@ -348,10 +438,7 @@ fn layout(seal: &SealImpression, font: &FontProgram) -> Result<Layout, Appearanc
         )
     });
 
-    let name = seal.organisation.trim();
-    if name.is_empty() {
-        return Err(AppearanceError::EmptyOrganisation);
-    }
+    let within_ring = |p: Pt| p.radius() <= inside;
     let mut runs = Vec::new();
     let glyphs = checked_glyphs(name, MAX_NAME_CHARS, &NAME, font)?;
     let n = glyphs.chars.len();
@@ -359,7 +446,7 @@ fn layout(seal: &SealImpression, font: &FontProgram) -> Result<Layout, Appearanc
     // from 12 on, so that short names do not scatter.
     let span = (90.0 + 14.0 * n as f32).min(250.0).to_radians();
     let top = inside - NAME_GAP_MM * scale;
-    let name_run = fit(&NAME, scale, inside, &[], |size, tz| {
+    let name_run = fit(&NAME, scale, &within_ring, &[], |size, tz| {
         let r = top - size * glyphs.em_height() / 2.0;
         let ink: f32 = glyphs.chars.iter().map(|&(_, a)| a * tz * size).sum();
         let gap = if n > 1 {
@@ -384,7 +471,7 @@ fn layout(seal: &SealImpression, font: &FontProgram) -> Result<Layout, Appearanc
         let glyphs = checked_glyphs(code, MAX_LINE_CHARS, &CODE, font)?;
         let outer = inside - CODE_GAP_MM * scale;
         let obstacles = corners_of(&runs);
-        let run = fit(&CODE, scale, inside, &obstacles, |size, tz| {
+        let run = fit(&CODE, scale, &within_ring, &obstacles, |size, tz| {
             let r = outer - size * glyphs.em_height() / 2.0;
             glyphs.on_arc(
                 size,
@@ -414,10 +501,11 @@ fn layout(seal: &SealImpression, font: &FontProgram) -> Result<Layout, Appearanc
         // Fitted after the code (which it must avoid), drawn before it.
         let mut obstacles = name_sector(&runs[0], radius).to_vec();
         obstacles.extend(corners_of(&runs[1..]));
+        let limit = inside - NAME_GAP_MM * scale;
         let run = fit(
             &PURPOSE,
             scale,
-            inside - NAME_GAP_MM * scale,
+            &|p: Pt| p.radius() <= limit,
             &obstacles,
             |size, tz| glyphs.on_line(size, tz, top, 0.1 * size),
         )
@@ -430,10 +518,129 @@ fn layout(seal: &SealImpression, font: &FontProgram) -> Result<Layout, Appearanc
     }
 
     Ok(Layout {
-        radius,
+        half: (radius, radius),
+        outline: Outline::Circle(radius - border / 2.0),
         border,
         text_stroke: TEXT_STROKE_MM * scale,
-        star,
+        star: Some(star),
+        runs,
+    })
+}
+
+/// A square name seal: the name (completed to four characters with 之印 or 印) in two
+/// columns read top to bottom, the right column first, each glyph filling its cell.
+fn square_layout(side: f32, name: &str, font: &FontProgram) -> Result<Layout, AppearanceError> {
+    let text = match name.chars().count() {
+        1 | 2 => format!("{name}之印"),
+        3 => format!("{name}印"),
+        _ => name.to_string(),
+    };
+    let glyphs = checked_glyphs(&text, MAX_SQUARE_CHARS, &NAME, font)?;
+    let half = side / 2.0;
+    let border = NAME_SEAL_BORDER * side;
+    let inner = half - border - NAME_SEAL_MARGIN * side;
+    let rows = glyphs.chars.len().div_ceil(2);
+    let (cell_w, cell_h) = (inner, 2.0 * inner / rows as f32);
+    let size = 0.94 * cell_h / glyphs.em_height();
+    let placed = glyphs
+        .chars
+        .iter()
+        .enumerate()
+        .map(|(i, &(ch, advance))| {
+            let (column, row) = (i / rows, i % rows);
+            let tz = (0.94 * cell_w / (advance * size)).min(1.6);
+            let centre = Pt {
+                x: inner / 2.0 - column as f32 * cell_w,
+                y: inner - (row as f32 + 0.5) * cell_h,
+            };
+            let up = Pt { x: 0.0, y: 1.0 };
+            let right = Pt { x: 1.0, y: 0.0 };
+            let mut glyph = glyphs.place(ch, size, advance * tz * size, centre, right, up);
+            glyph.matrix[0] = tz;
+            glyph
+        })
+        .collect();
+    Ok(Layout {
+        half: (half, half),
+        outline: Outline::Square(half - border / 2.0),
+        border,
+        text_stroke: NAME_SEAL_STROKE * side,
+        star: None,
+        runs: vec![Run {
+            size,
+            tz: 1.0,
+            glyphs: placed,
+        }],
+    })
+}
+
+/// An oval signature seal: the name in one line across the middle, the code (if any) small
+/// beneath it.
+fn oval_layout(
+    seal: &SealImpression,
+    name: &str,
+    font: &FontProgram,
+) -> Result<Layout, AppearanceError> {
+    let (width, height) = seal.size_mm();
+    let (a, b) = (width / 2.0, height / 2.0);
+    let border = NAME_SEAL_BORDER * height;
+    let margin = NAME_SEAL_MARGIN * height;
+    let (ia, ib) = (a - border - margin, b - border - margin);
+    let within = |p: Pt| (p.x / ia).powi(2) + (p.y / ib).powi(2) <= 1.0;
+    let scale = height / REFERENCE_MM;
+    let code = seal
+        .code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let glyphs = checked_glyphs(name, MAX_OVAL_CHARS, &NAME, font)?;
+    let spec = RunSpec {
+        part: NAME.part,
+        size_max: 0.45 * REFERENCE_MM,
+        size_min: 0.2 * REFERENCE_MM,
+        tz_max: 1.0,
+        tz_min: 0.7,
+    };
+    // With a code underneath, the name moves up by a fifth of the inner half height.
+    let lift = if code.is_some() { 0.2 * ib } else { 0.0 };
+    let name_run = fit(&spec, scale, &within, &[], |size, tz| {
+        glyphs.on_line(size, tz, lift + size * glyphs.em_height() / 2.0, 0.1 * size)
+    })
+    .ok_or(AppearanceError::DoesNotFit {
+        part: NAME.part,
+        chars: glyphs.chars.len(),
+    })?;
+    let mut runs = vec![name_run];
+    if let Some(code) = code {
+        let glyphs = checked_glyphs(code, MAX_LINE_CHARS, &CODE, font)?;
+        let obstacles = corners_of(&runs);
+        let spec = RunSpec {
+            size_max: 0.2 * REFERENCE_MM,
+            size_min: 0.08 * REFERENCE_MM,
+            ..CODE
+        };
+        let top = runs[0]
+            .glyphs
+            .iter()
+            .flat_map(|g| g.corners)
+            .map(|p| p.y)
+            .fold(f32::MAX, f32::min)
+            - 0.04 * height;
+        let run = fit(&spec, scale, &within, &obstacles, |size, tz| {
+            glyphs.on_line(size, tz, top, 0.1 * size)
+        })
+        .ok_or(AppearanceError::DoesNotFit {
+            part: CODE.part,
+            chars: glyphs.chars.len(),
+        })?;
+        runs.push(run);
+    }
+    Ok(Layout {
+        half: (a, b),
+        outline: Outline::Ellipse(a - border / 2.0, b - border / 2.0),
+        border,
+        text_stroke: NAME_SEAL_STROKE * height,
+        star: None,
         runs,
     })
 }
@@ -484,12 +691,12 @@ fn corners_of(runs: &[Run]) -> Vec<[Pt; 4]> {
 }
 
 /// The first (largest) size and horizontal scale at which `place` puts every glyph box
-/// within `limit` of the centre and clear of each other and of `obstacles`: the scale
-/// shrinks first, in steps of 0.05, then the size, by 4 % a step.
+/// `inside` and clear of each other and of `obstacles`: the scale shrinks first, in steps of
+/// 0.05, then the size, by 4 % a step.
 fn fit(
     spec: &RunSpec,
     scale: f32,
-    limit: f32,
+    inside: &dyn Fn(Pt) -> bool,
     obstacles: &[[Pt; 4]],
     place: impl Fn(f32, f32) -> Vec<Placed>,
 ) -> Option<Run> {
@@ -502,16 +709,14 @@ fn fit(
     narrower.chain(smaller).find_map(|(size, tz)| {
         let glyphs = place(size, tz);
         let gap = GLYPH_GAP * size;
-        let inside = glyphs
-            .iter()
-            .all(|g| g.corners.iter().all(|p| p.radius() <= limit));
+        let within = glyphs.iter().all(|g| g.corners.iter().all(|&p| inside(p)));
         let apart = glyphs.iter().enumerate().all(|(i, a)| {
             glyphs[i + 1..]
                 .iter()
                 .all(|b| separated(&a.corners, &b.corners, gap))
                 && obstacles.iter().all(|o| separated(&a.corners, o, gap))
         });
-        (inside && apart).then_some(Run { size, tz, glyphs })
+        (within && apart).then_some(Run { size, tz, glyphs })
     })
 }
 
@@ -562,23 +767,30 @@ impl Layout {
                     0.into(),
                     0.into(),
                     num(k),
-                    num(self.radius * k),
-                    num(self.radius * k),
+                    num(self.half.0 * k),
+                    num(self.half.1 * k),
                 ],
             ),
             op("rg", rgb()),
             op("RG", rgb()),
             op("w", vec![num(self.border)]),
         ];
-        ops.extend(circle(self.radius - self.border / 2.0));
+        ops.extend(match self.outline {
+            Outline::Circle(r) => ellipse(r, r),
+            Outline::Ellipse(a, b) => ellipse(a, b),
+            Outline::Square(h) => {
+                vec![op("re", vec![num(-h), num(-h), num(2.0 * h), num(2.0 * h)])]
+            }
+        });
         ops.push(op("S", vec![]));
 
-        for (i, p) in self.star.iter().enumerate() {
-            ops.push(op(if i == 0 { "m" } else { "l" }, vec![num(p.x), num(p.y)]));
+        if let Some(star) = &self.star {
+            for (i, p) in star.iter().enumerate() {
+                ops.push(op(if i == 0 { "m" } else { "l" }, vec![num(p.x), num(p.y)]));
+            }
+            ops.extend([op("h", vec![]), op("f", vec![])]);
         }
         ops.extend([
-            op("h", vec![]),
-            op("f", vec![]),
             op("w", vec![num(self.text_stroke)]),
             // The impression is a picture, not document text: an empty /ActualText keeps its
             // glyphs out of text extraction, so a sealed document's text stays as it was.
@@ -612,15 +824,16 @@ impl Layout {
     }
 }
 
-/// A closed circle path around the origin from four Bézier quarter arcs.
-fn circle(r: f32) -> Vec<Operation> {
-    let c = r * 0.552_284_8;
-    let mut ops = vec![Operation::new("m", vec![num(r), 0.into()])];
+/// A closed ellipse path around the origin, semi-axes `a` (x) and `b` (y), from four Bézier
+/// quarter arcs.
+fn ellipse(a: f32, b: f32) -> Vec<Operation> {
+    let (ca, cb) = (a * 0.552_284_8, b * 0.552_284_8);
+    let mut ops = vec![Operation::new("m", vec![num(a), 0.into()])];
     for (x1, y1, x2, y2, x3, y3) in [
-        (r, c, c, r, 0.0, r),
-        (-c, r, -r, c, -r, 0.0),
-        (-r, -c, -c, -r, 0.0, -r),
-        (c, -r, r, -c, r, 0.0),
+        (a, cb, ca, b, 0.0, b),
+        (-ca, b, -a, cb, -a, 0.0),
+        (-a, -cb, -ca, -b, 0.0, -b),
+        (ca, -b, a, -cb, a, 0.0),
     ] {
         ops.push(Operation::new(
             "c",
@@ -647,20 +860,129 @@ mod tests {
 
     fn xiamen() -> SealImpression {
         SealImpression {
-            organisation: "厦门市市场监督管理局".into(),
+            shape: SealShape::Round,
+            name: "厦门市市场监督管理局".into(),
             purpose: Some("行政审批专用章".into()),
             code: Some("3502000012345".into()),
-            diameter_mm: 42.0,
+            width_mm: 42.0,
         }
     }
 
     fn long_name() -> SealImpression {
         SealImpression {
-            organisation: "厦门市思明区人民政府机关事务管理服务中心".into(),
+            shape: SealShape::Round,
+            name: "厦门市思明区人民政府机关事务管理服务中心".into(),
             purpose: Some("合同专用章".into()),
             code: Some("3502030098765".into()),
-            diameter_mm: 45.0,
+            width_mm: 45.0,
         }
+    }
+
+    fn square_name() -> SealImpression {
+        SealImpression {
+            shape: SealShape::Square,
+            name: "张三".into(),
+            purpose: None,
+            code: None,
+            width_mm: 20.0,
+        }
+    }
+
+    fn oval_name() -> SealImpression {
+        SealImpression {
+            shape: SealShape::Oval,
+            name: "欧阳小明".into(),
+            purpose: None,
+            code: Some("3502000012346".into()),
+            width_mm: 36.0,
+        }
+    }
+
+    /// Every glyph box inside `inside` and no two overlapping.
+    fn assert_clear(layout: &Layout, inside: impl Fn(Pt) -> bool) {
+        let all: Vec<&Placed> = layout.runs.iter().flat_map(|r| &r.glyphs).collect();
+        for g in &all {
+            for p in &g.corners {
+                assert!(inside(*p), "{} at {p:?} is outside the border", g.ch);
+            }
+        }
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert!(
+                    separated(&a.corners, &b.corners, 0.0),
+                    "{} overlaps {}",
+                    a.ch,
+                    b.ch
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn square_name_seal_reads_in_columns_right_to_left() {
+        let laid = layout(&square_name(), &font()).expect("layout");
+        assert!(laid.star.is_none());
+        assert_eq!(laid.outline, Outline::Square(10.0 - 0.6));
+        let inner = 10.0 - 1.2;
+        assert_clear(&laid, |p| p.x.abs() <= inner && p.y.abs() <= inner);
+        let glyphs = &laid.runs[0].glyphs;
+        let text: String = glyphs.iter().map(|g| g.ch).collect();
+        assert_eq!(text, "张三之印");
+        // 张 top right, 三 under it, 之 top left, 印 under it.
+        let at = |i: usize| (glyphs[i].matrix[4], glyphs[i].matrix[5]);
+        assert!(at(0).0 > 0.0 && at(1).0 > 0.0 && at(2).0 < 0.0 && at(3).0 < 0.0);
+        assert!(at(0).1 > at(1).1 && at(2).1 > at(3).1);
+        // Each glyph fills most of its 7.8 mm × 7.8 mm cell.
+        for g in glyphs {
+            let width = g.corners[1].x - g.corners[0].x;
+            let height = g.corners[3].y - g.corners[0].y;
+            assert!(
+                width > 7.0 && height > 7.0,
+                "{} is {width} × {height}",
+                g.ch
+            );
+        }
+        let three = layout(
+            &SealImpression {
+                name: "欧阳明".into(),
+                ..square_name()
+            },
+            &font(),
+        )
+        .expect("three characters");
+        let text: String = three.runs[0].glyphs.iter().map(|g| g.ch).collect();
+        assert_eq!(text, "欧阳明印");
+    }
+
+    #[test]
+    fn oval_name_seal_has_name_over_code() {
+        let seal = oval_name();
+        assert_eq!(seal.size_mm(), (36.0, 24.0));
+        let laid = layout(&seal, &font()).expect("layout");
+        assert!(laid.star.is_none());
+        let (a, b) = (18.0 - 1.44 - 1.2, 12.0 - 1.44 - 1.2);
+        assert_clear(&laid, |p| (p.x / a).powi(2) + (p.y / b).powi(2) <= 1.0);
+        assert_eq!(laid.runs.len(), 2);
+        let name_bottom = laid.runs[0]
+            .glyphs
+            .iter()
+            .map(|g| g.corners[0].y)
+            .fold(f32::MAX, f32::min);
+        let code_top = laid.runs[1]
+            .glyphs
+            .iter()
+            .map(|g| g.corners[3].y)
+            .fold(f32::MIN, f32::max);
+        assert!(code_top < name_bottom);
+        assert!(laid.runs[0].size > 2.0 * laid.runs[1].size);
+        let too_long = SealImpression {
+            name: "名".repeat(9),
+            ..oval_name()
+        };
+        assert!(matches!(
+            layout(&too_long, &font()),
+            Err(AppearanceError::DoesNotFit { chars: 9, .. })
+        ));
     }
 
     /// Angle of the glyph box's centre, clockwise from 12 o'clock.
@@ -674,7 +996,7 @@ mod tests {
 
     fn check_geometry(seal: &SealImpression) -> Layout {
         let layout = layout(seal, &font()).expect("layout");
-        let inside = layout.radius - layout.border;
+        let inside = layout.half.0 - layout.border;
         let all: Vec<&Placed> = layout.runs.iter().flat_map(|r| &r.glyphs).collect();
         for g in &all {
             for p in &g.corners {
@@ -715,13 +1037,11 @@ mod tests {
             assert!(ux * ox + uy * oy > 0.0);
         }
         // Star centred.
-        let (sx, sy) = layout
-            .star
-            .iter()
-            .fold((0.0, 0.0), |(x, y), p| (x + p.x, y + p.y));
+        let star = layout.star.expect("a round seal has a star");
+        let (sx, sy) = star.iter().fold((0.0, 0.0), |(x, y), p| (x + p.x, y + p.y));
         assert!(sx.abs() < 1e-3 && sy.abs() < 1e-3);
         assert!(
-            (layout.star[0].y - 7.0 * seal.diameter_mm / 42.0).abs() < 1e-3,
+            (star[0].y - 7.0 * seal.width_mm / 42.0).abs() < 1e-3,
             "point up"
         );
         layout
@@ -760,10 +1080,11 @@ mod tests {
     #[test]
     fn short_name_and_plain_seal() {
         let seal = SealImpression {
-            organisation: "某局".into(),
+            shape: SealShape::Round,
+            name: "某局".into(),
             purpose: None,
             code: Some(" ".into()),
-            diameter_mm: 42.0,
+            width_mm: 42.0,
         };
         let layout = check_geometry(&seal);
         assert_eq!(layout.runs.len(), 1);
@@ -773,23 +1094,21 @@ mod tests {
     fn bad_inputs_are_errors() {
         let f = font();
         let mut seal = xiamen();
-        seal.organisation = "  ".into();
-        assert!(matches!(
-            layout(&seal, &f),
-            Err(AppearanceError::EmptyOrganisation)
-        ));
+        seal.name = "  ".into();
+        assert!(matches!(layout(&seal, &f), Err(AppearanceError::EmptyName)));
         for d in [f32::NAN, 0.0, -42.0, 1e9] {
             seal = SealImpression {
-                diameter_mm: d,
+                width_mm: d,
                 ..xiamen()
             };
             assert!(matches!(
                 layout(&seal, &f),
-                Err(AppearanceError::InvalidDiameter(_))
+                Err(AppearanceError::InvalidSize(_))
             ));
         }
         seal = SealImpression {
-            organisation: "局".repeat(45),
+            shape: SealShape::Round,
+            name: "局".repeat(45),
             ..xiamen()
         };
         let err = layout(&seal, &f).expect_err("too long");
@@ -798,7 +1117,8 @@ mod tests {
             "{err}"
         );
         seal = SealImpression {
-            organisation: "局".repeat(10_000),
+            shape: SealShape::Round,
+            name: "局".repeat(10_000),
             ..xiamen()
         };
         assert!(matches!(
@@ -817,7 +1137,8 @@ mod tests {
             })
         ));
         seal = SealImpression {
-            organisation: "厦门\u{E000}".into(),
+            shape: SealShape::Round,
+            name: "厦门\u{E000}".into(),
             ..xiamen()
         };
         assert!(matches!(
@@ -862,6 +1183,8 @@ mod tests {
         let pages_id = doc.new_object_id();
         let seal1 = add_seal_xobject(&mut doc, &xiamen(), &f).expect("seal 1");
         let seal2 = add_seal_xobject(&mut doc, &long_name(), &f).expect("seal 2");
+        let seal3 = add_seal_xobject(&mut doc, &square_name(), &f).expect("seal 3");
+        let seal4 = add_seal_xobject(&mut doc, &oval_name(), &f).expect("seal 4");
         let text_font = doc.add_object(dictionary! {
             "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
         });
@@ -905,6 +1228,34 @@ mod tests {
                 ),
                 Operation::new("Do", vec!["Seal2".into()]),
                 Operation::new("Q", vec![]),
+                Operation::new("q", vec![]),
+                Operation::new(
+                    "cm",
+                    vec![
+                        1.into(),
+                        0.into(),
+                        0.into(),
+                        1.into(),
+                        100.into(),
+                        300.into(),
+                    ],
+                ),
+                Operation::new("Do", vec!["Seal3".into()]),
+                Operation::new("Q", vec![]),
+                Operation::new("q", vec![]),
+                Operation::new(
+                    "cm",
+                    vec![
+                        1.into(),
+                        0.into(),
+                        0.into(),
+                        1.into(),
+                        100.into(),
+                        150.into(),
+                    ],
+                ),
+                Operation::new("Do", vec!["Seal4".into()]),
+                Operation::new("Q", vec![]),
             ],
         };
         let content_id = doc.add_object(Stream::new(
@@ -918,7 +1269,9 @@ mod tests {
             "Contents" => content_id,
             "Resources" => dictionary! {
                 "Font" => dictionary! { "F0" => text_font },
-                "XObject" => dictionary! { "Seal1" => seal1, "Seal2" => seal2 },
+                "XObject" => dictionary! {
+                    "Seal1" => seal1, "Seal2" => seal2, "Seal3" => seal3, "Seal4" => seal4,
+                },
             },
         });
         doc.objects.insert(
@@ -963,7 +1316,7 @@ mod tests {
             })
             .map(|s| s.content.len())
             .collect();
-        assert_eq!(font_files.len(), 2);
+        assert_eq!(font_files.len(), 4);
         assert!(font_files.iter().all(|&n| n < 60_000), "{font_files:?}");
         eprintln!(
             "font files: {font_files:?} bytes; PDF: {} bytes",
@@ -985,7 +1338,7 @@ mod tests {
                 .lines()
                 .filter(|l| l.contains("NotoSerifSC-Regular"))
                 .collect();
-            assert_eq!(rows.len(), 2, "{text}");
+            assert_eq!(rows.len(), 4, "{text}");
             for row in rows {
                 let cols: Vec<&str> = row.split_whitespace().collect();
                 // name, type (CID Type 0C), encoding, emb, sub, uni, object, id
@@ -1010,8 +1363,8 @@ mod tests {
                 text.contains("Text under the seal stays readable."),
                 "{text}"
             );
-            for seal in [xiamen(), long_name()] {
-                for c in seal.organisation.chars() {
+            for seal in [xiamen(), long_name(), square_name(), oval_name()] {
+                for c in seal.name.chars() {
                     assert!(!text.contains(c), "{c} extracted from the seal: {text}");
                 }
             }

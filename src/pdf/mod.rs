@@ -6,7 +6,9 @@ pub mod appearance;
 pub mod embed;
 pub mod font;
 pub mod render;
+pub mod revisions;
 pub mod sign;
+pub mod text_locate;
 pub mod validate;
 
 use lopdf::Document;

@@ -263,8 +263,8 @@ pub mod write {
     /// Inserts a seal.
     pub async fn seal(tx: &mut Tx, s: &SealRecord) -> Result<(), StorageError> {
         sqlx::query(
-            "INSERT INTO seals (id, department_id, name, seal_code, certificate, sealed_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO seals (id, department_id, name, seal_code, certificate, sealed_key, created_at, shape, person_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&s.id)
         .bind(&s.department_id)
@@ -273,6 +273,8 @@ pub mod write {
         .bind(&s.certificate)
         .bind(&s.sealed_key)
         .bind(&s.created_at)
+        .bind(&s.shape)
+        .bind(&s.person_name)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -388,7 +390,7 @@ pub mod write {
 const DEPARTMENT_COLUMNS: &str =
     "SELECT id, name, credit_code, division_code, created_at FROM departments";
 const SEAL_COLUMNS: &str =
-    "SELECT id, department_id, name, seal_code, certificate, sealed_key, created_at FROM seals";
+    "SELECT id, department_id, name, seal_code, certificate, sealed_key, created_at, shape, person_name FROM seals";
 const VERSION_COLUMNS: &str = "SELECT identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf, pdf_sha256 FROM licence_versions";
 
 fn department_from_row(row: AnyRow) -> DepartmentRecord {
@@ -410,6 +412,8 @@ fn seal_from_row(row: AnyRow) -> SealRecord {
         certificate: row.get(4),
         sealed_key: row.get(5),
         created_at: row.get(6),
+        shape: row.get(7),
+        person_name: row.get(8),
     }
 }
 
@@ -469,6 +473,10 @@ pub struct SealRecord {
     pub sealed_key: Vec<u8>,
     /// RFC 3339 UTC.
     pub created_at: String,
+    /// Outline: `round`, `square` or `oval`.
+    pub shape: String,
+    /// The person a name seal (square or oval) belongs to.
+    pub person_name: Option<String>,
 }
 
 /// An API key (hash only).

@@ -20,14 +20,17 @@ use crate::domain::{
 };
 use crate::licence::{LicenceError, PageFacts, Templates};
 use crate::pdf::appearance::SealImpression;
-use crate::pdf::embed;
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use crate::pdf::render::Renderer;
 use crate::pdf::validate::{self, PdfReport, TrustAnchors};
-use crate::pki::{MasterKey, PkiError, RootCa, SealKey, SealSubject};
+use crate::pki::{MasterKey, PkiError, RootCa, SealKey};
 pub use crate::seal::Placement;
-use crate::seal::{self, Stamp, StampError};
+use crate::seal::{self, Stamp};
 use crate::storage::{self, write, StorageError, Store};
+
+mod seals;
+
+pub use seals::{NewSeal, SealRequest, SealView};
 
 /// Name of the root CA's entry in the key table.
 const ROOT_KEY: &str = "root-ca";
@@ -184,17 +187,6 @@ pub struct RegisteredDepartment {
     pub api_key: String,
 }
 
-/// A seal as shown to clients.
-#[derive(Debug, Clone, Serialize)]
-pub struct SealView {
-    /// Seal id.
-    pub id: String,
-    /// Seal name.
-    pub name: String,
-    /// The seal certificate, PEM.
-    pub certificate_pem: String,
-}
-
 /// A request to issue a licence.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,17 +201,6 @@ pub struct IssueRequest {
     /// Seal to use; defaults to the department's first seal.
     #[serde(default)]
     pub seal_id: Option<String>,
-}
-
-/// How to stamp a document.
-#[derive(Debug, Clone, Default)]
-pub struct SealRequest {
-    /// Seal to use; defaults to the department's first seal.
-    pub seal_id: Option<String>,
-    /// Where the impression goes.
-    pub placement: Placement,
-    /// User password of an encrypted document.
-    pub password: Option<String>,
 }
 
 /// A licence's public facts, as issued and as verified.
@@ -488,56 +469,24 @@ impl App {
             .map_err(|e| invalid("credit_code", e.to_string()))?;
         let division_code = DivisionCode::parse(&new.division_code)
             .map_err(|e| invalid("division_code", e.to_string()))?;
-        let seal_name = new
-            .seal_name
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "公章".to_string());
-        if seal_name.chars().count() > 12 {
-            return Err(invalid("seal_name", "must be at most 12 characters".into()));
-        }
-        if let Some(code) = &new.seal_code {
-            if code.len() != 13 || !code.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid("seal_code", "must be 13 digits".into()));
-            }
-        }
-        // Check the impression can be drawn before anything is stored.
-        let impression = impression_for(&name, &seal_name, new.seal_code.as_deref());
-        self.font
-            .subset_for(&format!(
-                "{}{}{}",
-                impression.organisation,
-                seal_name,
-                new.seal_code.as_deref().unwrap_or("")
-            ))
-            .map_err(|e| invalid("name", e.to_string()))?;
-
-        let issued = self.root.issue_seal(
-            &SealSubject {
-                department: &name,
-                credit_code: credit_code.as_str(),
-                seal_name: &seal_name,
-            },
-            SEAL_CERT_YEARS,
-            &self.master,
-        )?;
-        let now = now_rfc3339();
         let department = storage::DepartmentRecord {
             id: random_id()?,
             name,
             credit_code: credit_code.to_string(),
             division_code: division_code.to_string(),
-            created_at: now.clone(),
+            created_at: now_rfc3339(),
         };
-        let seal = storage::SealRecord {
-            id: random_id()?,
-            department_id: department.id.clone(),
-            name: seal_name,
-            seal_code: new.seal_code,
-            certificate: issued.certificate_der,
-            sealed_key: issued.sealed_key,
-            created_at: now.clone(),
-        };
+        let seal = self.make_seal(
+            &department.id,
+            &department.name,
+            &department.credit_code,
+            NewSeal {
+                name: new.seal_name,
+                code: new.seal_code,
+                ..NewSeal::default()
+            },
+            "seal_",
+        )?;
         let mut tx = self.store.begin().await?;
         write::department(&mut tx, &department)
             .await
@@ -568,11 +517,7 @@ impl App {
             name: department.name,
             credit_code: department.credit_code,
             division_code: department.division_code,
-            seal: SealView {
-                id: seal.id,
-                name: seal.name,
-                certificate_pem: pem("CERTIFICATE", &seal.certificate),
-            },
+            seal: SealView::of(&seal),
             api_key,
         })
     }
@@ -623,8 +568,7 @@ impl App {
             fields: checked.clone(),
             identifier: identifier.to_string(),
             department_name: department.name.clone(),
-            seal_name: seal.name.clone(),
-            seal_code: seal.seal_code.clone(),
+            impression: seals::impression_of(&department.name, &seal),
             issued_at: now,
         };
         let pdf = tokio::task::spawn_blocking(move || app.render_and_seal(&page, &key))
@@ -677,8 +621,7 @@ impl App {
             fields,
             identifier,
             department_name,
-            seal_name,
-            seal_code,
+            impression,
             issued_at: now,
         } = page;
         let now = *now;
@@ -698,16 +641,16 @@ impl App {
                 message: e.to_string(),
             })?;
         let (cx, cy) = template.seal_centre_mm();
-        let impression = impression_for(department_name, seal_name, seal_code.as_deref());
         let chain = [self.root.certificate_der().to_vec()];
         let stamp = Stamp {
             key,
             chain: &chain,
-            impression: &impression,
+            impression,
             placement: Placement {
                 page: Some(1),
                 x_mm: Some(cx),
                 y_mm: Some(cy),
+                keyword: None,
                 cross_page: false,
             },
             signer_name: department_name,
@@ -717,116 +660,6 @@ impl App {
         };
         seal::stamp(&unsigned, &stamp, &self.font, now)
             .map_err(|e| ServiceError::Internal(format!("sealing the licence: {e}")))
-    }
-
-    /// Stamps a department's document with one of its own seals (department only): the input
-    /// bytes followed by one incremental update carrying the PAdES signature and the visible
-    /// impression. The stamping is recorded with the digests of input and output.
-    pub async fn seal_document(
-        self: &Arc<Self>,
-        principal: &Principal,
-        pdf: Vec<u8>,
-        request: SealRequest,
-    ) -> Result<Vec<u8>, ServiceError> {
-        let Principal::Department { department_id, .. } = principal else {
-            return Err(ServiceError::Forbidden(
-                "only a department stamps documents".into(),
-            ));
-        };
-        let (department, seal, key) = self
-            .signing_seal(department_id, request.seal_id.as_deref())
-            .await?;
-        let input_digest = hex(&sha256(&pdf));
-        let app = Arc::clone(self);
-        let placement = request.placement;
-        let password = request.password;
-        let sealed = tokio::task::spawn_blocking(move || {
-            let impression =
-                impression_for(&department.name, &seal.name, seal.seal_code.as_deref());
-            let chain = [app.root.certificate_der().to_vec()];
-            let stamp = Stamp {
-                key: &key,
-                chain: &chain,
-                impression: &impression,
-                placement,
-                signer_name: &department.name,
-                reason: "电子印章盖章",
-                location: &department.name,
-                password: password.as_deref(),
-            };
-            seal::stamp(&pdf, &stamp, &app.font, OffsetDateTime::now_utc())
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?
-        .map_err(|e| match e {
-            StampError::Load(_)
-            | StampError::Placement(_)
-            | StampError::Embed(embed::EmbedError::Damaged(_))
-            | StampError::Embed(embed::EmbedError::Encrypted)
-            | StampError::Embed(embed::EmbedError::NoSuchPage { .. }) => {
-                ServiceError::UnprocessableDocument(e.to_string())
-            }
-            other => ServiceError::Internal(format!("sealing a document: {other}")),
-        })?;
-        let mut tx = self.store.begin().await?;
-        write::audit(
-            &mut tx,
-            &audit_event(
-                principal,
-                "document.seal",
-                &format!("sha256:{input_digest}"),
-                Some(hex(&sha256(&sealed))),
-            )?,
-        )
-        .await?;
-        tx.commit().await.map_err(StorageError::from)?;
-        Ok(sealed)
-    }
-
-    /// The department, the seal it stamps with (its own: `seal_id` or its first) and that
-    /// seal's unsealed key.
-    async fn signing_seal(
-        &self,
-        department_id: &str,
-        seal_id: Option<&str>,
-    ) -> Result<(storage::DepartmentRecord, storage::SealRecord, SealKey), ServiceError> {
-        let department = self
-            .store
-            .department(department_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound("department".into()))?;
-        let seal = self.seal_for(department_id, seal_id).await?;
-        let key = SealKey::open(seal.certificate.clone(), &seal.sealed_key, &self.master)?;
-        Ok((department, seal, key))
-    }
-
-    async fn seal_for(
-        &self,
-        department_id: &str,
-        seal_id: Option<&str>,
-    ) -> Result<storage::SealRecord, ServiceError> {
-        match seal_id {
-            Some(id) => {
-                let seal = self
-                    .store
-                    .seal(id)
-                    .await?
-                    .ok_or_else(|| ServiceError::NotFound(format!("seal {id}")))?;
-                if seal.department_id != department_id {
-                    return Err(ServiceError::Forbidden(
-                        "a department stamps only with its own seals".into(),
-                    ));
-                }
-                Ok(seal)
-            }
-            None => self
-                .store
-                .seals_of(department_id)
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| ServiceError::NotFound("seal of this department".into())),
-        }
     }
 
     /// The signed PDF of a licence version (a full identifier, or a stem for the newest).
@@ -999,8 +832,7 @@ struct LicencePage {
     fields: crate::licence::CheckedFields,
     identifier: String,
     department_name: String,
-    seal_name: String,
-    seal_code: Option<String>,
+    impression: SealImpression,
     issued_at: OffsetDateTime,
 }
 
@@ -1038,16 +870,6 @@ fn mask_holder_code(code: &str) -> String {
     IdNumber::parse(code)
         .map(|id| id.masked())
         .unwrap_or_else(|_| code.to_string())
-}
-
-/// What a department's seal impression shows.
-fn impression_for(department: &str, seal_name: &str, seal_code: Option<&str>) -> SealImpression {
-    SealImpression {
-        organisation: department.to_string(),
-        purpose: (seal_name != "公章").then(|| seal_name.to_string()),
-        code: seal_code.map(str::to_string),
-        diameter_mm: 42.0,
-    }
 }
 
 fn audit_event(

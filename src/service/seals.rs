@@ -1,0 +1,390 @@
+//! Seals: registering a department's seals (round official and special-purpose seals, square
+//! and oval personal name seals) and stamping documents with them.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{
+    audit_event, hex, now_rfc3339, pem, random_id, sha256, App, Principal, ServiceError,
+    SEAL_CERT_YEARS,
+};
+use crate::pdf::appearance::{SealImpression, SealShape};
+use crate::pdf::embed;
+use crate::pki::{SealKey, SealSubject};
+use crate::seal::{self, Placement, Stamp, StampError};
+use crate::storage::{self, write, StorageError};
+
+/// Longest seal name, e.g. 行政审批专用章 or 法定代表人名章.
+const MAX_SEAL_NAME_CHARS: usize = 12;
+/// Longest person's name on a name seal.
+const MAX_PERSON_NAME_CHARS: usize = 8;
+
+/// A seal to register for a department.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSeal {
+    /// Seal name: 公章 (the official seal), a purpose such as 行政审批专用章 or 合同专用章, or
+    /// for name seals e.g. 法定代表人名章. Defaults to 公章 for round seals and 法定代表人名章
+    /// for name seals.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Outline; defaults to round.
+    #[serde(default)]
+    pub shape: Option<SealShape>,
+    /// The person a square or oval name seal belongs to (required for those).
+    #[serde(default)]
+    pub person_name: Option<String>,
+    /// 13-digit seal code (印章编码).
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// A seal as shown to clients.
+#[derive(Debug, Clone, Serialize)]
+pub struct SealView {
+    /// Seal id.
+    pub id: String,
+    /// Seal name.
+    pub name: String,
+    /// Outline.
+    pub shape: SealShape,
+    /// The person of a name seal.
+    pub person_name: Option<String>,
+    /// 13-digit seal code.
+    pub code: Option<String>,
+    /// The seal certificate, PEM.
+    pub certificate_pem: String,
+}
+
+impl SealView {
+    pub(super) fn of(seal: &storage::SealRecord) -> SealView {
+        SealView {
+            id: seal.id.clone(),
+            name: seal.name.clone(),
+            shape: shape_of(seal),
+            person_name: seal.person_name.clone(),
+            code: seal.seal_code.clone(),
+            certificate_pem: pem("CERTIFICATE", &seal.certificate),
+        }
+    }
+}
+
+/// How to stamp a document.
+#[derive(Debug, Clone, Default)]
+pub struct SealRequest {
+    /// Seal to use; defaults to the department's first seal.
+    pub seal_id: Option<String>,
+    /// Where the impression goes.
+    pub placement: Placement,
+    /// User password of an encrypted document.
+    pub password: Option<String>,
+}
+
+/// What a seal's impression shows: round seals the department's name (and the purpose unless
+/// it is the official seal 公章), name seals the person's name.
+pub(super) fn impression_of(department_name: &str, seal: &storage::SealRecord) -> SealImpression {
+    let shape = shape_of(seal);
+    match shape {
+        SealShape::Round => SealImpression {
+            shape,
+            name: department_name.to_string(),
+            purpose: (seal.name != "公章").then(|| seal.name.clone()),
+            code: seal.seal_code.clone(),
+            width_mm: 42.0,
+        },
+        SealShape::Square | SealShape::Oval => SealImpression {
+            shape,
+            name: seal.person_name.clone().unwrap_or_default(),
+            purpose: None,
+            code: seal.seal_code.clone(),
+            width_mm: if shape == SealShape::Square {
+                20.0
+            } else {
+                30.0
+            },
+        },
+    }
+}
+
+fn shape_of(seal: &storage::SealRecord) -> SealShape {
+    match seal.shape.as_str() {
+        "square" => SealShape::Square,
+        "oval" => SealShape::Oval,
+        _ => SealShape::Round,
+    }
+}
+
+impl App {
+    /// Checks a new seal, makes its key and certificate under the root, and returns the record
+    /// to store (nothing is stored here). Field errors name `field_prefix`-ed fields.
+    pub(super) fn make_seal(
+        &self,
+        department_id: &str,
+        department_name: &str,
+        credit_code: &str,
+        new: NewSeal,
+        field_prefix: &str,
+    ) -> Result<storage::SealRecord, ServiceError> {
+        let invalid = |field: &str, message: String| ServiceError::InvalidField {
+            field: format!("{field_prefix}{field}"),
+            message,
+        };
+        let shape = new.shape.unwrap_or(SealShape::Round);
+        let trimmed = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let name = trimmed(new.name).unwrap_or_else(|| {
+            if shape == SealShape::Round {
+                "公章".into()
+            } else {
+                "法定代表人名章".into()
+            }
+        });
+        if name.chars().count() > MAX_SEAL_NAME_CHARS {
+            return Err(invalid(
+                "name",
+                format!("must be at most {MAX_SEAL_NAME_CHARS} characters"),
+            ));
+        }
+        let person_name = trimmed(new.person_name);
+        match (shape, &person_name) {
+            (SealShape::Round, Some(_)) => {
+                return Err(invalid(
+                    "person_name",
+                    "only square and oval name seals carry a person's name".into(),
+                ))
+            }
+            (SealShape::Square | SealShape::Oval, None) => {
+                return Err(invalid(
+                    "person_name",
+                    "a name seal needs the person's name".into(),
+                ))
+            }
+            (_, Some(person)) if person.chars().count() > MAX_PERSON_NAME_CHARS => {
+                return Err(invalid(
+                    "person_name",
+                    format!("must be at most {MAX_PERSON_NAME_CHARS} characters"),
+                ))
+            }
+            _ => {}
+        }
+        let code = trimmed(new.code);
+        if let Some(code) = &code {
+            if code.len() != 13 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("code", "must be 13 digits".into()));
+            }
+        }
+        let record = |certificate: Vec<u8>, sealed_key: Vec<u8>| -> Result<_, ServiceError> {
+            Ok(storage::SealRecord {
+                id: random_id()?,
+                department_id: department_id.to_string(),
+                name: name.clone(),
+                seal_code: code.clone(),
+                certificate,
+                sealed_key,
+                created_at: now_rfc3339(),
+                shape: serde_json::to_value(shape)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "round".into()),
+                person_name: person_name.clone(),
+            })
+        };
+        // Check the impression can be drawn before a key is made.
+        let draft = record(Vec::new(), Vec::new())?;
+        crate::pdf::appearance::check(&impression_of(department_name, &draft), &self.font)
+            .map_err(|e| {
+                let field = if shape == SealShape::Round {
+                    "name"
+                } else {
+                    "person_name"
+                };
+                invalid(field, e.to_string())
+            })?;
+        let seal_name = match &person_name {
+            Some(person) => format!("{name}（{person}）"),
+            None => name.clone(),
+        };
+        let issued = self.root.issue_seal(
+            &SealSubject {
+                department: department_name,
+                credit_code,
+                seal_name: &seal_name,
+            },
+            SEAL_CERT_YEARS,
+            &self.master,
+        )?;
+        Ok(storage::SealRecord {
+            certificate: issued.certificate_der,
+            sealed_key: issued.sealed_key,
+            ..draft
+        })
+    }
+
+    /// Registers another seal for a department (administrator only).
+    pub async fn add_seal(
+        &self,
+        principal: &Principal,
+        department_id: &str,
+        new: NewSeal,
+    ) -> Result<SealView, ServiceError> {
+        if !matches!(principal, Principal::Admin { .. }) {
+            return Err(ServiceError::Forbidden(
+                "only an administrator registers seals".into(),
+            ));
+        }
+        let department = self
+            .store
+            .department(department_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("department {department_id}")))?;
+        let seal = self.make_seal(
+            &department.id,
+            &department.name,
+            &department.credit_code,
+            new,
+            "",
+        )?;
+        let mut tx = self.store.begin().await?;
+        write::seal(&mut tx, &seal).await?;
+        write::audit(
+            &mut tx,
+            &audit_event(
+                principal,
+                "seal.register",
+                &format!("{}/{}", department.credit_code, seal.id),
+                Some(hex(&sha256(&seal.certificate))),
+            )?,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(SealView::of(&seal))
+    }
+
+    /// A department's seals, for an administrator or the department itself.
+    pub async fn seals(
+        &self,
+        principal: &Principal,
+        department_id: &str,
+    ) -> Result<Vec<SealView>, ServiceError> {
+        match principal {
+            Principal::Admin { .. } => {}
+            Principal::Department {
+                department_id: own, ..
+            } if own == department_id => {}
+            Principal::Department { .. } => {
+                return Err(ServiceError::Forbidden(
+                    "a department sees only its own seals".into(),
+                ))
+            }
+        }
+        if self.store.department(department_id).await?.is_none() {
+            return Err(ServiceError::NotFound(format!(
+                "department {department_id}"
+            )));
+        }
+        let seals = self.store.seals_of(department_id).await?;
+        Ok(seals.iter().map(SealView::of).collect())
+    }
+
+    /// Stamps a department's document with one of its own seals (department only): the input
+    /// bytes followed by one incremental update carrying the PAdES signature and the visible
+    /// impression. The stamping is recorded with the digests of input and output.
+    pub async fn seal_document(
+        self: &Arc<Self>,
+        principal: &Principal,
+        pdf: Vec<u8>,
+        request: SealRequest,
+    ) -> Result<Vec<u8>, ServiceError> {
+        let Principal::Department { department_id, .. } = principal else {
+            return Err(ServiceError::Forbidden(
+                "only a department stamps documents".into(),
+            ));
+        };
+        let (department, seal, key) = self
+            .signing_seal(department_id, request.seal_id.as_deref())
+            .await?;
+        let input_digest = hex(&sha256(&pdf));
+        let app = Arc::clone(self);
+        let placement = request.placement;
+        let password = request.password;
+        let sealed = tokio::task::spawn_blocking(move || {
+            let impression = impression_of(&department.name, &seal);
+            let chain = [app.root.certificate_der().to_vec()];
+            let stamp = Stamp {
+                key: &key,
+                chain: &chain,
+                impression: &impression,
+                placement,
+                signer_name: &department.name,
+                reason: "电子印章盖章",
+                location: &department.name,
+                password: password.as_deref(),
+            };
+            seal::stamp(&pdf, &stamp, &app.font, OffsetDateTime::now_utc())
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            StampError::Load(_)
+            | StampError::Placement(_)
+            | StampError::Embed(embed::EmbedError::Damaged(_))
+            | StampError::Embed(embed::EmbedError::Encrypted)
+            | StampError::Embed(embed::EmbedError::NoSuchPage { .. }) => {
+                ServiceError::UnprocessableDocument(e.to_string())
+            }
+            other => ServiceError::Internal(format!("sealing a document: {other}")),
+        })?;
+        let mut tx = self.store.begin().await?;
+        write::audit(
+            &mut tx,
+            &audit_event(
+                principal,
+                "document.seal",
+                &format!("sha256:{input_digest}"),
+                Some(hex(&sha256(&sealed))),
+            )?,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(sealed)
+    }
+
+    /// The department, the seal it stamps with (its own: `seal_id` or its first) and that
+    /// seal's unsealed key.
+    pub(super) async fn signing_seal(
+        &self,
+        department_id: &str,
+        seal_id: Option<&str>,
+    ) -> Result<(storage::DepartmentRecord, storage::SealRecord, SealKey), ServiceError> {
+        let department = self
+            .store
+            .department(department_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("department".into()))?;
+        let seal = match seal_id {
+            Some(id) => {
+                let seal = self
+                    .store
+                    .seal(id)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(format!("seal {id}")))?;
+                if seal.department_id != department_id {
+                    return Err(ServiceError::Forbidden(
+                        "a department stamps only with its own seals".into(),
+                    ));
+                }
+                seal
+            }
+            None => self
+                .store
+                .seals_of(department_id)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| ServiceError::NotFound("seal of this department".into()))?,
+        };
+        let key = SealKey::open(seal.certificate.clone(), &seal.sealed_key, &self.master)?;
+        Ok((department, seal, key))
+    }
+}
