@@ -92,10 +92,14 @@ enum Command {
         #[arg(long, env = "ZHENGYIN_PDF_PASSWORD")]
         password: Option<String>,
     },
-    /// Verify the seals on a PDF against this installation's root; exit 1 if any is not valid.
+    /// Verify the seals on a PDF against this installation's root and the registered foreign
+    /// roots; prints the JSON report; exit 1 if any seal is not valid.
     Verify {
         /// The PDF.
         file: PathBuf,
+        /// User password of an encrypted PDF.
+        #[arg(long, env = "ZHENGYIN_PDF_PASSWORD")]
+        password: Option<String>,
     },
 }
 
@@ -305,18 +309,21 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
             eprintln!("sealed {} → {}", input.display(), output.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { file } => {
+        Command::Verify { file, password } => {
             let pdf = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let verification = app.verify_pdf(pdf).await.map_err(|e| describe(&e))?;
+            let verification = app
+                .verify_pdf(None, pdf, password)
+                .await
+                .map_err(|e| describe(&e))?;
             print_json(&verification)?;
             if verification.valid {
+                eprintln!("VALID: {}", verification.summary);
                 Ok(ExitCode::SUCCESS)
             } else {
                 let reasons: Vec<String> = verification
-                    .report
                     .signatures
                     .iter()
-                    .flat_map(|s| s.problems.clone())
+                    .flat_map(|s| s.report.problems.clone())
                     .collect();
                 eprintln!(
                     "NOT VALID: {}",

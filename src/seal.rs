@@ -172,7 +172,7 @@ fn at_keyword(
     let last = found
         .iter()
         .rev()
-        .find(|m| placement.page.map_or(true, |page| page == m.page))
+        .find(|m| placement.page.is_none_or(|page| page == m.page))
         .ok_or_else(|| {
             let place = placement
                 .page

@@ -29,9 +29,14 @@ struct Problem {
 }
 
 impl ApiError {
+    /// The HTTP status a service error is answered with.
+    pub fn status_of(error: &ServiceError) -> StatusCode {
+        Self::classify(error).0
+    }
+
     /// The status, a stable problem type slug and a title for each service error.
-    fn classify(&self) -> (StatusCode, &'static str, &'static str) {
-        match &self.0 {
+    fn classify(error: &ServiceError) -> (StatusCode, &'static str, &'static str) {
+        match error {
             ServiceError::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
@@ -92,7 +97,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, slug, title) = self.classify();
+        let (status, slug, title) = Self::classify(&self.0);
         let field = match &self.0 {
             ServiceError::InvalidField { field, .. } => Some(field.clone()),
             _ => None,

@@ -2,6 +2,7 @@
 //! JSON, PDF or problem+json.
 
 mod error;
+mod pages;
 
 pub use error::ApiError;
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartError;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{
     DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Path, Query, RawQuery, State,
 };
@@ -18,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
+use time::Date;
 
 use crate::service::{
     App, IssueRequest, NewDepartment, NewSeal, Placement, Principal, SealRequest, ServiceError,
@@ -39,7 +42,18 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/licences", post(issue_licence))
         .route("/api/v1/licences/{id}/pdf", get(licence_pdf))
         .route("/api/v1/verify/licences/{id}", get(verify_licence))
+        .route("/api/v1/verify/qr", post(verify_qr))
         .route("/api/v1/verify/pdf", post(verify_pdf))
+        .route(
+            "/api/v1/trust-roots",
+            post(add_trust_root).get(list_trust_roots),
+        )
+        .route(
+            "/api/v1/trust-roots/{id}",
+            axum::routing::delete(remove_trust_root),
+        )
+        .route("/api/v1/audit/events", get(audit_events))
+        .merge(pages::routes())
         .route("/api/v1/seal", post(seal_document))
         .fallback(|| async { ApiError(ServiceError::NotFound("route".into())) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -60,6 +74,23 @@ impl FromRequestParts<Arc<App>> for Caller {
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or(ApiError(ServiceError::Unauthenticated))?;
         Ok(Caller(app.authenticate(key.trim()).await?))
+    }
+}
+
+/// The caller if the request carries an API key; anonymous otherwise. A key that is given
+/// but wrong is still refused (401).
+struct OptionalCaller(Option<Principal>);
+
+impl FromRequestParts<Arc<App>> for OptionalCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            let Caller(principal) = Caller::from_request_parts(parts, app).await?;
+            Ok(OptionalCaller(Some(principal)))
+        } else {
+            Ok(OptionalCaller(None))
+        }
     }
 }
 
@@ -240,25 +271,126 @@ async fn licence_pdf(
         .into_response())
 }
 
+/// `?on=YYYY-MM-DD`: was the licence valid on that day?
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OnDate {
+    on: Option<String>,
+}
+
+impl OnDate {
+    fn parse(query: Result<Query<OnDate>, QueryRejection>) -> Result<Option<Date>, ApiError> {
+        let Query(OnDate { on }) =
+            query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+        on.map(|day| parse_date(&day, "on")).transpose()
+    }
+}
+
+fn parse_date(day: &str, field: &str) -> Result<Date, ApiError> {
+    Date::parse(
+        day.trim(),
+        &time::format_description::well_known::Iso8601::DATE,
+    )
+    .map_err(|_| ApiError::bad_request(field, format!("'{day}' is not a date YYYY-MM-DD")))
+}
+
 async fn verify_licence(
     State(app): State<Arc<App>>,
+    OptionalCaller(caller): OptionalCaller,
     Path(id): Path<String>,
+    query: Result<Query<OnDate>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(app.verify_licence(&id).await?).into_response())
+    let on = OnDate::parse(query)?;
+    Ok(Json(app.verify_licence(caller.as_ref(), &id, on).await?).into_response())
+}
+
+/// Body of `POST /api/v1/verify/qr`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QrRequest {
+    /// What the QR code holds.
+    payload: String,
+    /// Also answer whether the licence was valid on this day (`YYYY-MM-DD`).
+    on: Option<String>,
+}
+
+async fn verify_qr(
+    State(app): State<Arc<App>>,
+    OptionalCaller(caller): OptionalCaller,
+    JsonBody(request): JsonBody<QrRequest>,
+) -> Result<Response, ApiError> {
+    let on = request
+        .on
+        .as_deref()
+        .map(|d| parse_date(d, "on"))
+        .transpose()?;
+    let answer = app.verify_qr(caller.as_ref(), &request.payload, on).await?;
+    Ok(Json(answer).into_response())
 }
 
 /// Options of `POST /api/v1/verify/pdf`.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct VerifyOptions {}
+struct VerifyOptions {
+    /// User password of an encrypted PDF.
+    password: Option<String>,
+}
 
 async fn verify_pdf(
     State(app): State<Arc<App>>,
+    OptionalCaller(caller): OptionalCaller,
     RawQuery(query): RawQuery,
     upload: PdfUpload,
 ) -> Result<Response, ApiError> {
-    let VerifyOptions {} = upload.options(query.as_deref())?;
-    Ok(Json(app.verify_pdf(upload.pdf()?).await?).into_response())
+    let options: VerifyOptions = upload.options(query.as_deref())?;
+    let answer = app
+        .verify_pdf(caller.as_ref(), upload.pdf()?, options.password)
+        .await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn add_trust_root(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let pem = std::str::from_utf8(&body).map_err(|_| {
+        ApiError::bad_request("body", "send the root certificate as PEM text".into())
+    })?;
+    let root = app.add_trust_root(&caller, pem).await?;
+    Ok((StatusCode::CREATED, Json(root)).into_response())
+}
+
+async fn list_trust_roots(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    Ok(Json(app.trust_roots().await?).into_response())
+}
+
+async fn remove_trust_root(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(app.remove_trust_root(&caller, &id).await?).into_response())
+}
+
+/// `?limit=N` of `GET /api/v1/audit/events`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Limit {
+    limit: Option<i64>,
+}
+
+async fn audit_events(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    query: Result<Query<Limit>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(Limit { limit }) =
+        query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+    let events = app
+        .recent_audit_events(&caller, limit.unwrap_or(100))
+        .await?;
+    Ok(Json(events).into_response())
 }
 
 /// Options of `POST /api/v1/seal`, from the query string or the multipart form.

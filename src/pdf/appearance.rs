@@ -148,6 +148,77 @@ pub fn add_seal_xobject(
     Ok(doc.add_object(stream))
 }
 
+/// The impression as an SVG picture (for web pages), from the same layout as the PDF form:
+/// outline, star and every glyph placed identically. The glyphs are SVG text in a Song-style
+/// face the browser has, so the picture needs no font of its own.
+pub fn svg(seal: &SealImpression, font: &FontProgram) -> Result<String, AppearanceError> {
+    let layout = layout(seal, font)?;
+    let (hw, hh) = layout.half;
+    let (r, g, b) = SEAL_RED;
+    let colour = format!("#{r:02x}{g:02x}{b:02x}");
+    let n = |v: f32| format!("{:.3}", v + 0.0);
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"{} {} {} {}\" width=\"{}mm\" height=\"{}mm\" role=\"img\">\
+         <g transform=\"scale(1,-1)\" fill=\"{colour}\" stroke=\"{colour}\">",
+        n(-hw),
+        n(-hh),
+        n(2.0 * hw),
+        n(2.0 * hh),
+        n(2.0 * hw),
+        n(2.0 * hh)
+    );
+    let stroke = n(layout.border);
+    out.push_str(&match layout.outline {
+        Outline::Circle(radius) => format!(
+            "<circle r=\"{}\" fill=\"none\" stroke-width=\"{stroke}\"/>",
+            n(radius)
+        ),
+        Outline::Ellipse(a, b) => format!(
+            "<ellipse rx=\"{}\" ry=\"{}\" fill=\"none\" stroke-width=\"{stroke}\"/>",
+            n(a),
+            n(b)
+        ),
+        Outline::Square(h) => format!(
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke-width=\"{stroke}\"/>",
+            n(-h),
+            n(-h),
+            n(2.0 * h),
+            n(2.0 * h)
+        ),
+    });
+    if let Some(star) = &layout.star {
+        let points: Vec<String> = star
+            .iter()
+            .map(|p| format!("{},{}", n(p.x), n(p.y)))
+            .collect();
+        out.push_str(&format!(
+            "<polygon points=\"{}\" stroke=\"none\"/>",
+            points.join(" ")
+        ));
+    }
+    for run in &layout.runs {
+        for glyph in &run.glyphs {
+            let [a, b, c, d, e, f] = glyph.matrix;
+            out.push_str(&format!(
+                "<text transform=\"matrix({},{},{},{},{},{}) scale({},-1)\" font-size=\"{}\" \
+                 font-family=\"Noto Serif SC,Songti SC,SimSun,serif\" stroke-width=\"{}\">{}</text>",
+                n(a),
+                n(b),
+                n(c),
+                n(d),
+                n(e),
+                n(f),
+                n(run.tz),
+                n(run.size),
+                n(layout.text_stroke),
+                glyph.ch
+            ));
+        }
+    }
+    out.push_str("</g></svg>");
+    Ok(out)
+}
+
 /// Checks that `seal` can be drawn with `font`: every text fits and the font has every glyph.
 pub fn check(seal: &SealImpression, font: &FontProgram) -> Result<(), AppearanceError> {
     layout(seal, font).map(|_| ())
@@ -1145,6 +1216,23 @@ mod tests {
             layout(&seal, &f),
             Err(AppearanceError::Font(FontError::MissingGlyph('\u{E000}')))
         ));
+    }
+
+    #[test]
+    fn svg_draws_the_same_layout() {
+        let picture = svg(&xiamen(), &font()).expect("svg");
+        assert!(picture.starts_with("<svg ") && picture.ends_with("</svg>"));
+        assert!(picture.contains("width=\"42.000mm\""));
+        assert!(picture.contains("<circle ") && picture.contains("<polygon "));
+        assert_eq!(picture.matches("<text ").count(), 10 + 7 + 13);
+        for c in "厦门市市场监督管理局行政审批专用章3502000012345".chars() {
+            assert!(picture.contains(&format!(">{c}</text>")), "{c}");
+        }
+        let square = svg(&square_name(), &font()).expect("square");
+        assert!(square.contains("<rect ") && !square.contains("<polygon "));
+        assert!(svg(&oval_name(), &font())
+            .expect("oval")
+            .contains("<ellipse "));
     }
 
     #[test]

@@ -398,7 +398,7 @@ impl Renderer {
                         "letter_spacing_pt must be in -1000..=1000",
                     )?;
                     check(
-                        max_width_mm.map_or(true, |w| in_range(w, 0.01, 10_000.0)),
+                        max_width_mm.is_none_or(|w| in_range(w, 0.01, 10_000.0)),
                         "max_width_mm must be in 0.01..=10000",
                     )?;
                     for ch in paragraphs(text).flat_map(str::chars) {

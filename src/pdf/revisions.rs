@@ -303,7 +303,7 @@ impl<'a> Diff<'a> {
                 Some(b"XRef" | b"ObjStm")
             )
         };
-        let changed = |num, obj| old.objects.get(num).map_or(true, |was| !same(was, obj, 0));
+        let changed = |num, obj| old.objects.get(num).is_none_or(|was| !same(was, obj, 0));
         let mut dirty = HashSet::new();
         for (num, obj) in &new.objects {
             if !plumbing(obj) && changed(num, obj) {
@@ -636,7 +636,7 @@ impl<'a> Diff<'a> {
                     continue;
                 }
                 // Signers drop /NeedAppearances: viewers must not regenerate signed appearances.
-                b"NeedAppearances" if n.map_or(true, |n| *n == Object::Boolean(false)) => {
+                b"NeedAppearances" if n.is_none_or(|n| *n == Object::Boolean(false)) => {
                     Scope::Signature
                 }
                 b"SigFlags" | b"DR" => Scope::Signature,
@@ -721,8 +721,7 @@ impl<'a> Diff<'a> {
             match (old, key, n) {
                 (None, _, Some(n)) => self.visit(n, scope, &format!("{owner} /{}", text(key))),
                 (Some(_), b"V", Some(v)) if !sig && !o.is_some_and(|o| same(o, v, 0)) => {
-                    let blank =
-                        o.map_or(true, |o| matches!(o, Object::String(s, _) if s.is_empty()));
+                    let blank = o.is_none_or(|o| matches!(o, Object::String(s, _) if s.is_empty()));
                     let change = if blank { "set" } else { "changed" };
                     self.note(
                         ChangeKind::FormFill,

@@ -1,10 +1,11 @@
 //! Verifying every signature in a PDF (like pyHanko's `validation`): is each one intact (the
 //! signed bytes and the CMS signature check out), does its signer chain to one of our trust
-//! anchors, and how much of the file does it cover.
+//! anchors, how much of the file does it cover, and what did later incremental updates
+//! change (see [`super::revisions`]). Each signature gets a [`Verdict`].
 //!
 //! Handles CMS signatures (`adbe.pkcs7.detached`, `ETSI.CAdES.detached`) and RFC 3161
-//! document timestamps (`ETSI.RFC3161`). Not checked: revocation (CRL/OCSP), signature
-//! timestamps in unsigned attributes, and what later incremental updates changed.
+//! document timestamps (`ETSI.RFC3161`). Not checked: revocation (CRL/OCSP) and signature
+//! timestamps in unsigned attributes.
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -29,6 +30,7 @@ use x509_cert::Certificate;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
+use super::revisions::{self, ChangeKind, RevisionChange};
 use super::sign::SigningCertificateV2;
 
 /// `id-ct-TSTInfo` (RFC 3161), the eContentType of a timestamp token; not in const-oid's db.
@@ -68,6 +70,9 @@ pub struct CertSummary {
     pub not_before: String,
     /// End of validity, RFC 3339.
     pub not_after: String,
+    /// The certificate itself, DER (not serialised).
+    #[serde(skip)]
+    pub der: Vec<u8>,
 }
 
 /// What the CMS layer says about one signature (see [`verify_cms_detached`]).
@@ -80,6 +85,10 @@ pub struct CmsReport {
     pub digest_matches: bool,
     /// The signer's signature (over the signed attributes) verifies.
     pub signature_valid: bool,
+    /// The digest algorithm, e.g. `SHA-256`.
+    pub digest_algorithm: Option<String>,
+    /// The signature algorithm as the CMS names it, e.g. `ecdsa-with-SHA256`.
+    pub signature_algorithm: Option<String>,
     /// The signer certificate chains to a trust anchor and may sign at the signing time.
     pub chain_trusted: bool,
     /// Subject of the trust anchor the chain ends at.
@@ -88,12 +97,42 @@ pub struct CmsReport {
     pub problems: Vec<String>,
 }
 
+/// The bottom line for one signature, from worst to best: the first that applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Not intact: the signed bytes or the signature do not check out, or `/ByteRange` is
+    /// malformed.
+    Broken,
+    /// Intact, but a later update changed more than signatures and form fields (annotations
+    /// or content).
+    Modified,
+    /// Intact and unmodified, but the signer does not chain to a trusted root.
+    Untrusted,
+    /// Intact, unmodified since, and trusted.
+    Valid,
+}
+
+/// Whether a signature is an ordinary signature or a document timestamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureKind {
+    /// A CMS signature by a signer (a seal).
+    Signature,
+    /// An RFC 3161 document timestamp (`ETSI.RFC3161`).
+    DocumentTimestamp,
+}
+
 /// The verdict on one signature field of a PDF.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub struct SignatureReport {
     /// Fully qualified field name (`parent.child`).
     pub field_name: String,
+    /// Signature or document timestamp.
+    pub kind: SignatureKind,
+    /// The bottom line.
+    pub verdict: Verdict,
     /// `/SubFilter`, e.g. `ETSI.CAdES.detached` or `ETSI.RFC3161` for a document timestamp.
     pub sub_filter: Option<String>,
     /// `/M` (the claimed signing time) as RFC 3339, or raw if it does not parse.
@@ -106,7 +145,12 @@ pub struct SignatureReport {
     pub digest_matches: bool,
     /// The CMS signature verifies with the signer's key.
     pub signature_valid: bool,
-    /// The signer chains to one of the trust anchors.
+    /// The digest algorithm, e.g. `SHA-256`.
+    pub digest_algorithm: Option<String>,
+    /// The signature algorithm, e.g. `ecdsa-with-SHA256`.
+    pub signature_algorithm: Option<String>,
+    /// The signer chains to one of the trust anchors: its certificate and every issuer were
+    /// valid at the signing time and its keyUsage allows signing.
     pub chain_trusted: bool,
     /// Subject of that trust anchor.
     pub trust_anchor_subject: Option<String>,
@@ -116,6 +160,10 @@ pub struct SignatureReport {
     pub covers_whole_file: bool,
     /// How many bytes of the file follow the signed range (None if `/ByteRange` is unusable).
     pub bytes_after: Option<u64>,
+    /// The most serious change any later incremental update made (`none` if there is none).
+    pub modification_level: ChangeKind,
+    /// Each later incremental update and what it changed.
+    pub modifications: Vec<RevisionChange>,
     /// Why any check above failed.
     pub problems: Vec<String>,
 }
@@ -124,6 +172,24 @@ impl SignatureReport {
     /// Nothing signed was changed and the signature verifies (says nothing about trust).
     pub fn intact(&self) -> bool {
         self.digest_matches && self.signature_valid
+    }
+
+    /// What was changed after signing is no more than further signatures, validation data
+    /// and form filling.
+    pub fn unmodified(&self) -> bool {
+        self.modification_level <= ChangeKind::FormFill
+    }
+
+    fn judge(&self) -> Verdict {
+        if !self.intact() || !self.byte_range_well_formed {
+            Verdict::Broken
+        } else if !self.unmodified() {
+            Verdict::Modified
+        } else if !self.chain_trusted {
+            Verdict::Untrusted
+        } else {
+            Verdict::Valid
+        }
     }
 }
 
@@ -137,29 +203,76 @@ pub struct PdfReport {
 }
 
 impl PdfReport {
-    /// There is at least one signature, every one is intact, trusted and has a well-formed
-    /// `/ByteRange`, and the newest covers the whole file (nothing unsigned was appended).
+    /// There is at least one signature and every one is [`Verdict::Valid`]: intact, trusted,
+    /// with a well-formed `/ByteRange`, and followed by nothing but further signatures,
+    /// validation data or form filling.
     pub fn all_valid_and_trusted(&self) -> bool {
-        self.signatures
-            .last()
-            .is_some_and(|newest| newest.covers_whole_file)
-            && self
-                .signatures
-                .iter()
-                .all(|s| s.intact() && s.chain_trusted && s.byte_range_well_formed)
+        self.verdict() == Some(Verdict::Valid)
+    }
+
+    /// The worst verdict over all signatures; `None` when there is no signature.
+    pub fn verdict(&self) -> Option<Verdict> {
+        self.signatures.iter().map(|s| s.verdict).min()
     }
 }
 
-/// Verifies every signature in `pdf` against `anchors`. A PDF without signatures is a report
+/// Verifies every signature in `pdf` against `anchors`. An encrypted PDF is opened with the
+/// user `password` (the empty password when `None`). A PDF without signatures is a report
 /// with none, not an error.
-pub fn verify_pdf(pdf: &[u8], anchors: &TrustAnchors) -> Result<PdfReport, ValidateError> {
-    let doc = super::load(pdf)?;
+pub fn verify_pdf(
+    pdf: &[u8],
+    anchors: &TrustAnchors,
+    password: Option<&str>,
+) -> Result<PdfReport, ValidateError> {
+    let doc = super::load_for_update(pdf, password)?;
+    let encrypted = doc.encryption_state.is_some();
     let mut signatures: Vec<SignatureReport> = signature_fields(&doc)
         .into_iter()
-        .map(|(name, sig)| verify_signature(pdf, name, sig, anchors))
+        .map(|(name, sig)| verify_signature(pdf, name, sig, anchors, encrypted))
         .collect();
     signatures.sort_by_key(|s| s.bytes_after.map_or(u64::MAX, |after| u64::MAX - after));
+    for signature in &mut signatures {
+        analyse_modifications(pdf, signature, password);
+        signature.verdict = signature.judge();
+    }
     Ok(PdfReport { signatures })
+}
+
+/// Fills in what the incremental updates after the signed revision changed. Bytes after the
+/// signature that cannot be analysed count as a content change.
+fn analyse_modifications(pdf: &[u8], signature: &mut SignatureReport, password: Option<&str>) {
+    let Some(after) = signature.bytes_after.filter(|&after| after > 0) else {
+        return;
+    };
+    let signed_end = usize::try_from(pdf.len() as u64 - after).unwrap_or(pdf.len());
+    match revisions::changes_after(pdf, signed_end, password) {
+        Ok(changes) => {
+            signature.modification_level = changes
+                .iter()
+                .map(|c| c.kind)
+                .max()
+                .unwrap_or(ChangeKind::None);
+            signature.modifications = changes;
+        }
+        Err(e) => {
+            signature.modification_level = ChangeKind::ContentChange;
+            signature.problems.push(format!(
+                "what changed after signing cannot be analysed: {e}"
+            ));
+        }
+    }
+    if !signature.unmodified() {
+        signature.problems.push(format!(
+            "the document was changed after signing ({})",
+            signature
+                .modifications
+                .iter()
+                .flat_map(|m| m.details.iter().map(String::as_str))
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
 }
 
 /// Finds the `/FT /Sig` fields with a `/V` signature dictionary in the AcroForm field tree.
@@ -241,6 +354,7 @@ fn verify_signature(
     field_name: String,
     sig: &Dictionary,
     anchors: &TrustAnchors,
+    encrypted: bool,
 ) -> SignatureReport {
     let mut problems = Vec::new();
     let sub_filter = sig
@@ -271,7 +385,26 @@ fn verify_signature(
         }
     };
 
-    let contents = sig.get(b"Contents").ok().and_then(|o| o.as_str().ok());
+    // In an encrypted file the parser has "decrypted" /Contents, which is never encrypted
+    // (ISO 32000-2 §7.6.2): read it from the file, where the ByteRange gap holds it as hex.
+    let gap_contents = match (&ranges, encrypted) {
+        (Ok(ranges), true) => match ranges.as_slice() {
+            [first, second] => pdf.get(first.end..second.start).and_then(hex_string),
+            _ => None,
+        },
+        _ => None,
+    };
+    let contents = match &gap_contents {
+        Some(bytes) => Some(bytes.as_slice()),
+        None => sig.get(b"Contents").ok().and_then(|o| o.as_str().ok()),
+    };
+    let kind = if sub_filter.as_deref() == Some("ETSI.RFC3161")
+        || sig.get(b"Type").and_then(|t| t.as_name()).ok() == Some(b"DocTimeStamp")
+    {
+        SignatureKind::DocumentTimestamp
+    } else {
+        SignatureKind::Signature
+    };
     let cms = match contents {
         Some(contents) => verify_cms(contents, parts.as_deref(), anchors, claimed_time),
         None => CmsReport {
@@ -317,26 +450,46 @@ fn verify_signature(
 
     SignatureReport {
         field_name,
+        kind,
+        verdict: Verdict::Broken,
         sub_filter,
         signing_time,
         signer: cms.signer,
         byte_range,
         digest_matches: cms.digest_matches,
         signature_valid: cms.signature_valid,
+        digest_algorithm: cms.digest_algorithm,
+        signature_algorithm: cms.signature_algorithm,
         chain_trusted: cms.chain_trusted,
         trust_anchor_subject: cms.trust_anchor_subject,
         byte_range_well_formed,
         covers_whole_file: byte_range_well_formed && bytes_after == Some(0),
         bytes_after,
+        modification_level: ChangeKind::None,
+        modifications: Vec::new(),
         problems,
     }
+}
+
+/// The bytes of a `<hex>` string (padding zeros included).
+fn hex_string(gap: &[u8]) -> Option<Vec<u8>> {
+    let hex = gap.strip_prefix(b"<")?.strip_suffix(b">")?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    hex.chunks_exact(2)
+        .map(|pair| {
+            let text = std::str::from_utf8(pair).ok()?;
+            u8::from_str_radix(text, 16).ok()
+        })
+        .collect()
 }
 
 /// Turns `/ByteRange` `[start len start len …]` into ranges that are inside the file, in
 /// order and non-overlapping (the numbers come from the file, which may be hostile).
 fn signed_ranges(byte_range: &[i64], file_len: usize) -> Result<Vec<Range<usize>>, String> {
     let bad = |why: &str| format!("/ByteRange {byte_range:?} is unusable: {why}");
-    if byte_range.is_empty() || byte_range.len() % 2 != 0 {
+    if byte_range.is_empty() || !byte_range.len().is_multiple_of(2) {
         return Err(bad("missing, or not pairs of integers"));
     }
     let mut ranges: Vec<Range<usize>> = Vec::with_capacity(byte_range.len() / 2);
@@ -500,12 +653,21 @@ fn check_cms(
     }
 
     // what was signed: the timestamp's own TSTInfo, or (detached) the PDF's byte ranges
+    report.signature_algorithm = Some(
+        const_oid::db::DB
+            .by_oid(&signer_info.signature_algorithm.oid)
+            .map_or_else(
+                || signer_info.signature_algorithm.oid.to_string(),
+                str::to_string,
+            ),
+    );
     let hash = digest_algorithm(&signer_info.digest_alg.oid).ok_or_else(|| {
         format!(
             "unsupported digest algorithm {}",
             signer_info.digest_alg.oid
         )
     })?;
+    report.digest_algorithm = Some(digest_name(hash).into());
     let covered: Option<Vec<&[u8]>> = match &econtent {
         Some(content) => Some(vec![content.as_slice()]),
         None => parts.map(<[&[u8]]>::to_vec),
@@ -708,6 +870,16 @@ fn digest_algorithm(oid: &ObjectIdentifier) -> Option<&'static digest::Algorithm
     .find_map(|(id, alg)| (id == *oid).then_some(alg))
 }
 
+fn digest_name(alg: &'static digest::Algorithm) -> &'static str {
+    if alg == &digest::SHA384 {
+        "SHA-384"
+    } else if alg == &digest::SHA512 {
+        "SHA-512"
+    } else {
+        "SHA-256"
+    }
+}
+
 fn digest_parts(alg: &'static digest::Algorithm, parts: &[&[u8]]) -> digest::Digest {
     let mut ctx = digest::Context::new(alg);
     for part in parts {
@@ -874,6 +1046,7 @@ fn summary(cert: &X509Certificate) -> CertSummary {
         serial_hex: serial.iter().map(|b| format!("{b:02x}")).collect(),
         not_before: rfc3339(cert.validity().not_before.to_datetime()),
         not_after: rfc3339(cert.validity().not_after.to_datetime()),
+        der: cert.as_raw().to_vec(),
     }
 }
 
@@ -1054,7 +1227,7 @@ mod tests {
     #[test]
     fn qualified_2011_rsa_signature_is_intact_and_chains_at_its_signing_time() {
         let pdf = corpus("pdfjs-signed-qualified-2011.pdf");
-        let report = verify_pdf(&pdf, &TrustAnchors::default()).unwrap();
+        let report = verify_pdf(&pdf, &TrustAnchors::default(), None).unwrap();
         let [sig] = report.signatures.as_slice() else {
             panic!("{report:?}")
         };
@@ -1072,7 +1245,7 @@ mod tests {
 
         // anchored at the QuoVadis root it carries: root -> issuing CA -> signer, SHA-1 RSA
         let anchors = TrustAnchors::new(embedded_roots(&pdf));
-        let report = verify_pdf(&pdf, &anchors).unwrap();
+        let report = verify_pdf(&pdf, &anchors, None).unwrap();
         let sig = &report.signatures[0];
         assert!(sig.chain_trusted, "{:?}", sig.problems);
         assert!(sig.problems.is_empty(), "{:?}", sig.problems);
@@ -1092,7 +1265,7 @@ mod tests {
         // NONSTANDARD_COVERAGE); what is wrong is the ByteRange: its gap stops one byte short,
         // signing the closing `>` of /Contents. That must fail the file, even when trusted.
         let pdf = corpus("pdfjs-signed-digest-mismatch.pdf");
-        let report = verify_pdf(&pdf, &TrustAnchors::default()).unwrap();
+        let report = verify_pdf(&pdf, &TrustAnchors::default(), None).unwrap();
         let [sig] = report.signatures.as_slice() else {
             panic!("{report:?}")
         };
@@ -1105,7 +1278,7 @@ mod tests {
         // the CMS carries only the signer certificate: anchoring on it makes it trusted,
         // and the file is still not valid
         let anchors = TrustAnchors::new(vec![signer_certificate(&pdf)]);
-        let report = verify_pdf(&pdf, &anchors).unwrap();
+        let report = verify_pdf(&pdf, &anchors, None).unwrap();
         assert!(report.signatures[0].chain_trusted, "{report:?}");
         assert!(!report.all_valid_and_trusted());
     }
@@ -1114,7 +1287,7 @@ mod tests {
     fn pades_lta_file_has_a_signature_and_a_document_timestamp() {
         let pdf = corpus("pyhanko-pades-lta-dss.pdf");
         let anchors = TrustAnchors::new(embedded_roots(&pdf));
-        let report = verify_pdf(&pdf, &anchors).unwrap();
+        let report = verify_pdf(&pdf, &anchors, None).unwrap();
         let [sig, ts] = report.signatures.as_slice() else {
             panic!("{report:?}")
         };
@@ -1139,9 +1312,16 @@ mod tests {
         assert!(sig.byte_range_well_formed && ts.byte_range_well_formed);
         assert!(!sig.covers_whole_file && sig.bytes_after > ts.bytes_after);
         assert!(ts.bytes_after > Some(0));
-        assert!(!report.all_valid_and_trusted());
+        // what followed each was validation data only: both stay valid (as pyHanko says)
+        assert_eq!(sig.kind, SignatureKind::Signature);
+        assert_eq!(ts.kind, SignatureKind::DocumentTimestamp);
+        assert_eq!(sig.modification_level, ChangeKind::SignatureOnly);
+        assert_eq!(ts.modification_level, ChangeKind::SignatureOnly);
+        assert_eq!(sig.modifications.len(), 2);
+        assert!(report.all_valid_and_trusted(), "{report:#?}");
+        assert_eq!(sig.digest_algorithm.as_deref(), Some("SHA-256"));
 
-        let untrusted = verify_pdf(&pdf, &TrustAnchors::default()).unwrap();
+        let untrusted = verify_pdf(&pdf, &TrustAnchors::default(), None).unwrap();
         assert!(untrusted
             .signatures
             .iter()
@@ -1174,7 +1354,7 @@ mod tests {
         };
         let pdf = std::fs::read(&signed).unwrap();
 
-        let report = verify_pdf(&pdf, &anchor("root.pem")).unwrap();
+        let report = verify_pdf(&pdf, &anchor("root.pem"), None).unwrap();
         assert!(report.all_valid_and_trusted(), "{report:#?}");
         let [sig] = report.signatures.as_slice() else {
             panic!("{report:?}")
@@ -1190,12 +1370,17 @@ mod tests {
         assert_eq!(json["covers_whole_file"], true);
         assert!(json["signer"]["serial_hex"].is_string());
 
-        let report = verify_pdf(&pdf, &anchor("other_root.pem")).unwrap();
+        let report = verify_pdf(&pdf, &anchor("other_root.pem"), None).unwrap();
         let sig = &report.signatures[0];
         assert!(sig.intact() && !sig.chain_trusted);
         assert!(!report.all_valid_and_trusted());
 
-        let report = verify_pdf(&std::fs::read(&tampered).unwrap(), &anchor("root.pem")).unwrap();
+        let report = verify_pdf(
+            &std::fs::read(&tampered).unwrap(),
+            &anchor("root.pem"),
+            None,
+        )
+        .unwrap();
         let sig = &report.signatures[0];
         assert!(!sig.intact() && !sig.digest_matches, "{sig:?}");
         assert!(!report.all_valid_and_trusted());
@@ -1214,7 +1399,7 @@ mod tests {
         ] {
             let mut pdf = pdf.clone();
             pdf[at..at + text.len()].copy_from_slice(evil);
-            let report = verify_pdf(&pdf, &TrustAnchors::default()).unwrap();
+            let report = verify_pdf(&pdf, &TrustAnchors::default(), None).unwrap();
             let sig = &report.signatures[0];
             assert!(!sig.intact() && !sig.covers_whole_file && sig.bytes_after.is_none());
             assert!(
@@ -1228,22 +1413,30 @@ mod tests {
     fn files_that_cannot_be_verified_are_errors_and_unsigned_files_are_not() {
         let none = TrustAnchors::default();
         assert!(matches!(
-            verify_pdf(b"hello", &none),
+            verify_pdf(b"hello", &none, None),
             Err(ValidateError::NotPdf)
         ));
         assert!(matches!(
-            verify_pdf(b"%PDF-1.7\n1 0 obj <<", &none),
+            verify_pdf(b"%PDF-1.7\n1 0 obj <<", &none, None),
             Err(ValidateError::Unreadable(_))
         ));
+        let locked = corpus("sf-libreoffice-password.pdf");
         assert!(matches!(
-            verify_pdf(&corpus("sf-libreoffice-password.pdf"), &none),
+            verify_pdf(&locked, &none, None),
             Err(ValidateError::Encrypted)
         ));
         assert!(matches!(
-            verify_pdf(&corpus("pypdf-enc-aes256-empty-userpw.pdf"), &none),
+            verify_pdf(&locked, &none, Some("wrong")),
             Err(ValidateError::Encrypted)
         ));
-        let report = verify_pdf(&corpus("sf-libreoffice-form.pdf"), &none).unwrap();
+        let opened = verify_pdf(&locked, &none, Some("openpassword")).unwrap();
+        assert!(opened.signatures.is_empty());
+        let empty_password = corpus("pypdf-enc-aes256-empty-userpw.pdf");
+        assert!(verify_pdf(&empty_password, &none, None)
+            .unwrap()
+            .signatures
+            .is_empty());
+        let report = verify_pdf(&corpus("sf-libreoffice-form.pdf"), &none, None).unwrap();
         assert!(report.signatures.is_empty());
         assert!(!report.all_valid_and_trusted());
     }

@@ -22,15 +22,18 @@ use crate::licence::{LicenceError, PageFacts, Templates};
 use crate::pdf::appearance::SealImpression;
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use crate::pdf::render::Renderer;
-use crate::pdf::validate::{self, PdfReport, TrustAnchors};
 use crate::pki::{MasterKey, PkiError, RootCa, SealKey};
 pub use crate::seal::Placement;
 use crate::seal::{self, Stamp};
 use crate::storage::{self, write, StorageError, Store};
 
 mod seals;
+mod verification;
 
 pub use seals::{NewSeal, SealRequest, SealView};
+pub use verification::{
+    LicenceVerification, PdfVerification, SealOrigin, StatusOn, TrustRootView, VerifiedSignature,
+};
 
 /// Name of the root CA's entry in the key table.
 const ROOT_KEY: &str = "root-ca";
@@ -243,29 +246,6 @@ pub struct IssuerView {
     pub name: String,
     /// Credit code.
     pub credit_code: String,
-}
-
-/// The answer to "is this licence genuine and valid?".
-#[derive(Debug, Clone, Serialize)]
-pub struct LicenceVerification {
-    /// The stored PDF's seal is intact and chains to our root, and the record matches it.
-    pub genuine: bool,
-    /// The licence.
-    pub licence: LicenceView,
-    /// Why `genuine` is false, if it is.
-    pub problems: Vec<String>,
-}
-
-/// The answer to "are the seals on this PDF genuine?".
-#[derive(Debug, Clone, Serialize)]
-pub struct PdfVerification {
-    /// Every signature intact, trusted and covering the file up to where the next begins,
-    /// and the newest covers the whole file.
-    pub valid: bool,
-    /// Per-signature findings.
-    pub report: PdfReport,
-    /// The licence this file is, when it is one we issued (matched by its SHA-256).
-    pub licence: Option<LicenceView>,
 }
 
 /// The running application.
@@ -628,7 +608,7 @@ impl App {
         let template = self.templates.get(kind)?;
         let facts = PageFacts {
             identifier,
-            qr_payload: &format!("{}/api/v1/verify/licences/{identifier}", self.public_url),
+            qr_payload: &format!("{}/verify/licences/{identifier}", self.public_url),
             issuer_name: department_name,
             issued_on: now.date(),
         };
@@ -666,70 +646,6 @@ impl App {
     pub async fn licence_pdf(&self, id: &str) -> Result<(String, Vec<u8>), ServiceError> {
         let (_, version) = self.find_version(id).await?;
         Ok((version.identifier, version.pdf))
-    }
-
-    /// Verifies a licence by identifier: is its stored PDF genuine, and what is its status
-    /// today?
-    pub async fn verify_licence(&self, id: &str) -> Result<LicenceVerification, ServiceError> {
-        let (licence, version) = self.find_version(id).await?;
-        let department = self
-            .store
-            .department(&licence.department_id)
-            .await?
-            .ok_or_else(|| ServiceError::Internal("licence without department".into()))?;
-        let report = self.check_pdf(version.pdf.clone()).await?;
-        let mut problems: Vec<String> = report
-            .signatures
-            .iter()
-            .flat_map(|s| s.problems.iter().cloned())
-            .collect();
-        if report.signatures.is_empty() {
-            problems.push("the stored PDF carries no seal".into());
-        }
-        if hex(&sha256(&version.pdf)) != version.pdf_sha256 {
-            problems.push("the stored PDF does not match its recorded digest".into());
-        }
-        let seal_matches_issuer = report.signatures.iter().all(|s| {
-            s.signer
-                .as_ref()
-                .is_some_and(|signer| signer.subject.contains(&department.credit_code))
-        });
-        if !seal_matches_issuer {
-            problems.push("the seal does not belong to the issuing department".into());
-        }
-        let genuine = problems.is_empty() && report.all_valid_and_trusted();
-        Ok(LicenceVerification {
-            genuine,
-            licence: self.view(&licence, &version, &department, today()),
-            problems,
-        })
-    }
-
-    /// Verifies the seals on an uploaded PDF against our root.
-    pub async fn verify_pdf(&self, pdf: Vec<u8>) -> Result<PdfVerification, ServiceError> {
-        let digest = hex(&sha256(&pdf));
-        let report = self.check_pdf(pdf).await?;
-        let valid = !report.signatures.is_empty() && report.all_valid_and_trusted();
-        let licence = match self.store.licence_by_pdf_digest(&digest).await? {
-            Some((licence, version)) => {
-                let department = self.store.department(&licence.department_id).await?;
-                department.map(|d| self.view(&licence, &version, &d, today()))
-            }
-            None => None,
-        };
-        Ok(PdfVerification {
-            valid,
-            report,
-            licence,
-        })
-    }
-
-    async fn check_pdf(&self, pdf: Vec<u8>) -> Result<PdfReport, ServiceError> {
-        let anchors = TrustAnchors::new(vec![self.root.certificate_der().to_vec()]);
-        tokio::task::spawn_blocking(move || validate::verify_pdf(&pdf, &anchors))
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))?
-            .map_err(|e| ServiceError::UnprocessableDocument(e.to_string()))
     }
 
     async fn find_version(
@@ -846,14 +762,7 @@ fn status_today(
         return "superseded".into();
     }
     if licence.status != STATUS_VALID {
-        return match licence.status.as_str() {
-            "02" => "suspended",
-            "03" | "07" => "revoked",
-            "04" => "cancelled",
-            "05" => "expired",
-            _ => "invalid",
-        }
-        .into();
+        return status_name(&licence.status).into();
     }
     let day = today.to_string();
     if day < version.valid_from {
@@ -862,6 +771,17 @@ fn status_today(
         "expired".into()
     } else {
         "valid".into()
+    }
+}
+
+/// The name of a national-platform status code other than 有效.
+fn status_name(code: &str) -> &'static str {
+    match code {
+        "02" => "suspended",
+        "03" | "07" => "revoked",
+        "04" => "cancelled",
+        "05" => "expired",
+        _ => "invalid",
     }
 }
 

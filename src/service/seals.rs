@@ -287,6 +287,22 @@ impl App {
         Ok(seals.iter().map(SealView::of).collect())
     }
 
+    /// A registered seal's impression as an SVG picture, for web pages.
+    pub async fn seal_svg(&self, seal_id: &str) -> Result<String, ServiceError> {
+        let seal = self
+            .store
+            .seal(seal_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("seal {seal_id}")))?;
+        let department = self
+            .store
+            .department(&seal.department_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("department".into()))?;
+        crate::pdf::appearance::svg(&impression_of(&department.name, &seal), &self.font)
+            .map_err(|e| ServiceError::Internal(format!("drawing seal {seal_id}: {e}")))
+    }
+
     /// Stamps a department's document with one of its own seals (department only): the input
     /// bytes followed by one incremental update carrying the PAdES signature and the visible
     /// impression. The stamping is recorded with the digests of input and output.

@@ -242,6 +242,62 @@ impl Store {
 }
 
 /// Writes that belong inside a caller's transaction.
+impl Store {
+    /// The foreign trust roots in force (not removed), oldest first.
+    pub async fn active_trust_roots(&self) -> Result<Vec<TrustRootRecord>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "{TRUST_ROOT_COLUMNS} WHERE removed_at IS NULL ORDER BY added_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(trust_root_from_row).collect())
+    }
+
+    /// A trust root by id, removed or not.
+    pub async fn trust_root(&self, id: &str) -> Result<Option<TrustRootRecord>, StorageError> {
+        let row = sqlx::query(&format!("{TRUST_ROOT_COLUMNS} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(trust_root_from_row))
+    }
+
+    /// The seal whose certificate is exactly these DER bytes.
+    pub async fn seal_by_certificate(
+        &self,
+        certificate: &[u8],
+    ) -> Result<Option<SealRecord>, StorageError> {
+        let row = sqlx::query(&format!("{SEAL_COLUMNS} WHERE certificate = $1"))
+            .bind(certificate)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(seal_from_row))
+    }
+
+    /// The newest audit events, newest first.
+    pub async fn recent_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, object, digest, outcome FROM audit_events \
+             ORDER BY at DESC, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| AuditEvent {
+                id: row.get(0),
+                at: row.get(1),
+                actor: row.get(2),
+                action: row.get(3),
+                object: row.get(4),
+                digest: row.get(5),
+                outcome: row.get(6),
+            })
+            .collect())
+    }
+}
+
 pub mod write {
     use super::*;
 
@@ -369,6 +425,35 @@ pub mod write {
         Ok(())
     }
 
+    /// Inserts a foreign trust root.
+    pub async fn trust_root(tx: &mut Tx, r: &TrustRootRecord) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO trust_roots (id, subject, certificate, sha256, added_at, removed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&r.id)
+        .bind(&r.subject)
+        .bind(&r.certificate)
+        .bind(&r.sha256)
+        .bind(&r.added_at)
+        .bind(&r.removed_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a trust root removed at `at`; false if it was not in force.
+    pub async fn remove_trust_root(tx: &mut Tx, id: &str, at: &str) -> Result<bool, StorageError> {
+        let done = sqlx::query(
+            "UPDATE trust_roots SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Appends an audit event.
     pub async fn audit(tx: &mut Tx, e: &AuditEvent) -> Result<(), StorageError> {
         sqlx::query(
@@ -391,6 +476,8 @@ const DEPARTMENT_COLUMNS: &str =
     "SELECT id, name, credit_code, division_code, created_at FROM departments";
 const SEAL_COLUMNS: &str =
     "SELECT id, department_id, name, seal_code, certificate, sealed_key, created_at, shape, person_name FROM seals";
+const TRUST_ROOT_COLUMNS: &str =
+    "SELECT id, subject, certificate, sha256, added_at, removed_at FROM trust_roots";
 const VERSION_COLUMNS: &str = "SELECT identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf, pdf_sha256 FROM licence_versions";
 
 fn department_from_row(row: AnyRow) -> DepartmentRecord {
@@ -414,6 +501,17 @@ fn seal_from_row(row: AnyRow) -> SealRecord {
         created_at: row.get(6),
         shape: row.get(7),
         person_name: row.get(8),
+    }
+}
+
+fn trust_root_from_row(row: AnyRow) -> TrustRootRecord {
+    TrustRootRecord {
+        id: row.get(0),
+        subject: row.get(1),
+        certificate: row.get(2),
+        sha256: row.get(3),
+        added_at: row.get(4),
+        removed_at: row.get(5),
     }
 }
 
@@ -479,6 +577,23 @@ pub struct SealRecord {
     pub person_name: Option<String>,
 }
 
+/// A foreign root certificate trusted for verification.
+#[derive(Debug, Clone)]
+pub struct TrustRootRecord {
+    /// Random id.
+    pub id: String,
+    /// Subject name, for people.
+    pub subject: String,
+    /// DER certificate.
+    pub certificate: Vec<u8>,
+    /// Hex SHA-256 of the DER.
+    pub sha256: String,
+    /// RFC 3339 UTC.
+    pub added_at: String,
+    /// When it stopped being trusted, RFC 3339 UTC.
+    pub removed_at: Option<String>,
+}
+
 /// An API key (hash only).
 #[derive(Debug, Clone)]
 pub struct ApiKeyRecord {
@@ -539,7 +654,7 @@ pub struct LicenceVersionRecord {
 }
 
 /// One entry of the audit trail.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditEvent {
     /// Random id.
     pub id: String,

@@ -349,7 +349,7 @@ async fn register(
 
 /// The signatures of a /verify/pdf report, oldest first.
 fn signatures(report: &Value) -> &[Value] {
-    report["report"]["signatures"]
+    report["signatures"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()

@@ -411,7 +411,7 @@ async fn name_seals_are_registered_and_stamp_valid_signatures() {
         .await
         .unwrap();
     assert_eq!(verified["valid"], true, "{verified}");
-    let subjects: Vec<&str> = verified["report"]["signatures"]
+    let subjects: Vec<&str> = verified["signatures"]
         .as_array()
         .unwrap()
         .iter()

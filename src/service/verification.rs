@@ -1,0 +1,499 @@
+//! Verification for service counters and other departments: licences by identifier, QR
+//! payload or the PDF itself; sealed PDFs against our root and the registered foreign roots
+//! (互认互验). Every verification is recorded (who, what, verdict), never the document.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use time::Date;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::{
+    hex, now_rfc3339, random_id, sha256, today, App, LicenceView, Principal, ServiceError,
+};
+use crate::pdf::appearance::SealShape;
+use crate::pdf::validate::{self, PdfReport, SignatureReport, TrustAnchors, Verdict};
+use crate::storage::{self, write, StorageError};
+
+/// Longest a PDF verification may take before it is abandoned as too complex.
+const VERIFY_BUDGET: Duration = Duration::from_secs(30);
+
+/// The answer to "is this licence genuine and valid?".
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenceVerification {
+    /// The stored PDF's seal is intact and chains to our root, and the record matches it.
+    pub genuine: bool,
+    /// The licence.
+    pub licence: LicenceView,
+    /// The answer to "was it valid on DATE?", when a date was asked about.
+    pub status_on: Option<StatusOn>,
+    /// Why `genuine` is false, if it is.
+    pub problems: Vec<String>,
+}
+
+/// Whether a licence version was in force on a day.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusOn {
+    /// The day asked about (`YYYY-MM-DD`).
+    pub date: String,
+    /// It was issued by then, not yet replaced by a newer version, and within its validity.
+    pub valid: bool,
+    /// `valid`, `not_yet_issued`, `not_yet_valid`, `superseded`, `expired`, or the licence's
+    /// current status when that is not 有效 (suspension and revocation dates are not recorded
+    /// yet, so they count from the start).
+    pub status: String,
+}
+
+/// The answer to "are the seals on this PDF genuine?".
+#[derive(Debug, Clone, Serialize)]
+pub struct PdfVerification {
+    /// Worst verdict over the signatures: `valid`, `untrusted`, `modified`, `broken`, or
+    /// `unsigned` when there is none.
+    pub verdict: String,
+    /// `verdict == "valid"`.
+    pub valid: bool,
+    /// The verdict for people, in Chinese.
+    pub summary: String,
+    /// Per signature, oldest first.
+    pub signatures: Vec<VerifiedSignature>,
+    /// The licence this file is, when it is one we issued (matched by its SHA-256).
+    pub licence: Option<LicenceView>,
+}
+
+/// One signature's findings, with what we know about its seal and trust root.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifiedSignature {
+    /// The verifier's findings (see [`SignatureReport`]).
+    #[serde(flatten)]
+    pub report: SignatureReport,
+    /// Which of our registered seals made it, if one did.
+    pub seal: Option<SealOrigin>,
+    /// The trust root is a registered foreign root, not ours.
+    pub foreign: bool,
+}
+
+/// A seal registered here, as named in verification answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct SealOrigin {
+    /// Seal id.
+    pub seal_id: String,
+    /// Seal name, e.g. 行政审批专用章.
+    pub seal_name: String,
+    /// Outline of the impression.
+    pub shape: SealShape,
+    /// The department owning it.
+    pub department: String,
+    /// Its credit code.
+    pub credit_code: String,
+}
+
+/// A foreign trust root as shown to clients.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustRootView {
+    /// Id (for removal).
+    pub id: String,
+    /// Subject name.
+    pub subject: String,
+    /// Hex SHA-256 of the DER certificate.
+    pub sha256: String,
+    /// When it was registered.
+    pub added_at: String,
+    /// When it stopped being trusted.
+    pub removed_at: Option<String>,
+}
+
+impl TrustRootView {
+    fn of(record: &storage::TrustRootRecord) -> TrustRootView {
+        TrustRootView {
+            id: record.id.clone(),
+            subject: record.subject.clone(),
+            sha256: record.sha256.clone(),
+            added_at: record.added_at.clone(),
+            removed_at: record.removed_at.clone(),
+        }
+    }
+}
+
+impl App {
+    /// Verifies a licence by identifier (or stem, for its newest version): is its stored PDF
+    /// genuine, what is its status today, and (with `on`) was it valid on that day? The
+    /// verification is recorded.
+    pub async fn verify_licence(
+        &self,
+        caller: Option<&Principal>,
+        id: &str,
+        on: Option<Date>,
+    ) -> Result<LicenceVerification, ServiceError> {
+        let (licence, version) = self.find_version(id).await?;
+        let department = self
+            .store
+            .department(&licence.department_id)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("licence without department".into()))?;
+        let report = self.check_pdf(version.pdf.clone(), None).await?;
+        let mut problems: Vec<String> = report
+            .signatures
+            .iter()
+            .flat_map(|s| s.problems.iter().cloned())
+            .collect();
+        if report.signatures.is_empty() {
+            problems.push("the stored PDF carries no seal".into());
+        }
+        if hex(&sha256(&version.pdf)) != version.pdf_sha256 {
+            problems.push("the stored PDF does not match its recorded digest".into());
+        }
+        let seal_matches_issuer = report.signatures.iter().all(|s| {
+            s.signer
+                .as_ref()
+                .is_some_and(|signer| signer.subject.contains(&department.credit_code))
+        });
+        if !seal_matches_issuer {
+            problems.push("the seal does not belong to the issuing department".into());
+        }
+        let genuine = problems.is_empty() && report.all_valid_and_trusted();
+        let status_on = match on {
+            Some(day) => Some(self.status_on(&licence, &version, day).await?),
+            None => None,
+        };
+        let view = self.view(&licence, &version, &department, today());
+        let outcome = if genuine {
+            view.status.clone()
+        } else {
+            "not_genuine".into()
+        };
+        self.record_verification(
+            caller,
+            "verify.licence",
+            &version.identifier,
+            None,
+            &outcome,
+        )
+        .await?;
+        Ok(LicenceVerification {
+            genuine,
+            licence: view,
+            status_on,
+            problems,
+        })
+    }
+
+    /// Verifies the licence a QR code names: its payload is the verification URL printed on
+    /// the licence (`…/verify/licences/ID`) or a bare identifier.
+    pub async fn verify_qr(
+        &self,
+        caller: Option<&Principal>,
+        payload: &str,
+        on: Option<Date>,
+    ) -> Result<LicenceVerification, ServiceError> {
+        let payload = payload.trim();
+        let id = match payload.rsplit_once("/verify/licences/") {
+            Some((_, rest)) => rest.split(['?', '#', '/']).next().unwrap_or_default(),
+            None => payload,
+        };
+        if id.is_empty() || id.contains(char::is_whitespace) {
+            return Err(ServiceError::InvalidField {
+                field: "payload".into(),
+                message: "not a licence QR code: expected a verification URL or an identifier"
+                    .into(),
+            });
+        }
+        self.verify_licence(caller, id, on).await
+    }
+
+    /// Verifies the seals on an uploaded PDF against our root and the foreign roots in force,
+    /// opening an encrypted file with its user `password`. Records the verification (digest
+    /// and verdict, not the file).
+    pub async fn verify_pdf(
+        &self,
+        caller: Option<&Principal>,
+        pdf: Vec<u8>,
+        password: Option<String>,
+    ) -> Result<PdfVerification, ServiceError> {
+        let digest = hex(&sha256(&pdf));
+        let report = match self.check_pdf(pdf, password).await {
+            Ok(report) => report,
+            Err(e) => {
+                let outcome = format!("refused: {e}");
+                let object = format!("sha256:{digest}");
+                self.record_verification(caller, "verify.pdf", &object, Some(&digest), &outcome)
+                    .await?;
+                return Err(e);
+            }
+        };
+        let verdict = match report.verdict() {
+            None => "unsigned",
+            Some(Verdict::Broken) => "broken",
+            Some(Verdict::Modified) => "modified",
+            Some(Verdict::Untrusted) => "untrusted",
+            Some(Verdict::Valid) => "valid",
+        };
+        let licence = match self.store.licence_by_pdf_digest(&digest).await? {
+            Some((licence, version)) => {
+                let department = self.store.department(&licence.department_id).await?;
+                department.map(|d| self.view(&licence, &version, &d, today()))
+            }
+            None => None,
+        };
+        let our_root = X509Certificate::from_der(self.root.certificate_der())
+            .map(|(_, c)| c.subject().to_string())
+            .ok();
+        let mut signatures = Vec::with_capacity(report.signatures.len());
+        for signature in report.signatures {
+            let seal = match &signature.signer {
+                Some(signer) => self.seal_origin(&signer.der).await?,
+                None => None,
+            };
+            let foreign = signature.chain_trusted
+                && signature.trust_anchor_subject.is_some()
+                && signature.trust_anchor_subject != our_root;
+            signatures.push(VerifiedSignature {
+                report: signature,
+                seal,
+                foreign,
+            });
+        }
+        self.record_verification(
+            caller,
+            "verify.pdf",
+            &format!("sha256:{digest}"),
+            Some(&digest),
+            verdict,
+        )
+        .await?;
+        Ok(PdfVerification {
+            verdict: verdict.into(),
+            valid: verdict == "valid",
+            summary: summary_in_chinese(verdict).into(),
+            signatures,
+            licence,
+        })
+    }
+
+    /// Trusts another department's or province's root for verification (administrator only).
+    pub async fn add_trust_root(
+        &self,
+        principal: &Principal,
+        pem: &str,
+    ) -> Result<TrustRootView, ServiceError> {
+        if !matches!(principal, Principal::Admin { .. }) {
+            return Err(ServiceError::Forbidden(
+                "only an administrator registers trust roots".into(),
+            ));
+        }
+        let invalid = |message: String| ServiceError::InvalidField {
+            field: "body".into(),
+            message,
+        };
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+            .map_err(|e| invalid(format!("not a PEM certificate: {e}")))?;
+        if block.label != "CERTIFICATE" {
+            return Err(invalid(format!(
+                "the PEM block is a {}, not a CERTIFICATE",
+                block.label
+            )));
+        }
+        let (_, certificate) = X509Certificate::from_der(&block.contents)
+            .map_err(|e| invalid(format!("not an X.509 certificate: {e}")))?;
+        if !certificate.is_ca() {
+            return Err(invalid(
+                "the certificate is not a CA certificate (basicConstraints cA is not set)".into(),
+            ));
+        }
+        let digest = hex(&sha256(&block.contents));
+        let existing = self.store.active_trust_roots().await?;
+        if existing.iter().any(|r| r.sha256 == digest)
+            || block.contents == self.root.certificate_der()
+        {
+            return Err(ServiceError::Conflict(
+                "this root is already trusted".into(),
+            ));
+        }
+        let record = storage::TrustRootRecord {
+            id: random_id()?,
+            subject: certificate.subject().to_string(),
+            certificate: block.contents.clone(),
+            sha256: digest.clone(),
+            added_at: now_rfc3339(),
+            removed_at: None,
+        };
+        let mut tx = self.store.begin().await?;
+        write::trust_root(&mut tx, &record).await?;
+        write::audit(
+            &mut tx,
+            &super::audit_event(principal, "trust_root.add", &record.subject, Some(digest))?,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(TrustRootView::of(&record))
+    }
+
+    /// The foreign trust roots in force.
+    pub async fn trust_roots(&self) -> Result<Vec<TrustRootView>, ServiceError> {
+        let roots = self.store.active_trust_roots().await?;
+        Ok(roots.iter().map(TrustRootView::of).collect())
+    }
+
+    /// Stops trusting a foreign root (administrator only); its record stays, marked removed.
+    pub async fn remove_trust_root(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<TrustRootView, ServiceError> {
+        if !matches!(principal, Principal::Admin { .. }) {
+            return Err(ServiceError::Forbidden(
+                "only an administrator removes trust roots".into(),
+            ));
+        }
+        let record = self
+            .store
+            .trust_root(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("trust root {id}")))?;
+        let mut tx = self.store.begin().await?;
+        if !write::remove_trust_root(&mut tx, id, &now_rfc3339()).await? {
+            return Err(ServiceError::NotFound(format!("trust root {id} in force")));
+        }
+        write::audit(
+            &mut tx,
+            &super::audit_event(
+                principal,
+                "trust_root.remove",
+                &record.subject,
+                Some(record.sha256.clone()),
+            )?,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        let record = self.store.trust_root(id).await?.unwrap_or(record);
+        Ok(TrustRootView::of(&record))
+    }
+
+    /// The newest audit events (administrator only).
+    pub async fn recent_audit_events(
+        &self,
+        principal: &Principal,
+        limit: i64,
+    ) -> Result<Vec<storage::AuditEvent>, ServiceError> {
+        if !matches!(principal, Principal::Admin { .. }) {
+            return Err(ServiceError::Forbidden(
+                "only an administrator reads the audit trail".into(),
+            ));
+        }
+        Ok(self.store.recent_audit_events(limit.clamp(1, 1000)).await?)
+    }
+
+    /// Verifies a PDF against our root and the foreign roots in force, off the async
+    /// runtime and within [`VERIFY_BUDGET`].
+    pub(super) async fn check_pdf(
+        &self,
+        pdf: Vec<u8>,
+        password: Option<String>,
+    ) -> Result<PdfReport, ServiceError> {
+        let mut roots = vec![self.root.certificate_der().to_vec()];
+        roots.extend(
+            self.store
+                .active_trust_roots()
+                .await?
+                .into_iter()
+                .map(|r| r.certificate),
+        );
+        let anchors = TrustAnchors::new(roots);
+        let work = tokio::task::spawn_blocking(move || {
+            validate::verify_pdf(&pdf, &anchors, password.as_deref())
+        });
+        match tokio::time::timeout(VERIFY_BUDGET, work).await {
+            Err(_) => Err(ServiceError::UnprocessableDocument(format!(
+                "verifying the document took longer than {} s; it is too complex",
+                VERIFY_BUDGET.as_secs()
+            ))),
+            Ok(joined) => joined
+                .map_err(|e| ServiceError::Internal(e.to_string()))?
+                .map_err(|e| ServiceError::UnprocessableDocument(e.to_string())),
+        }
+    }
+
+    async fn seal_origin(&self, certificate: &[u8]) -> Result<Option<SealOrigin>, ServiceError> {
+        let Some(seal) = self.store.seal_by_certificate(certificate).await? else {
+            return Ok(None);
+        };
+        let Some(department) = self.store.department(&seal.department_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(SealOrigin {
+            shape: super::seals::impression_of(&department.name, &seal).shape,
+            seal_id: seal.id,
+            seal_name: seal.name,
+            department: department.name,
+            credit_code: department.credit_code,
+        }))
+    }
+
+    /// Whether `version` of `licence` was in force on `day`.
+    async fn status_on(
+        &self,
+        licence: &storage::LicenceRecord,
+        version: &storage::LicenceVersionRecord,
+        day: Date,
+    ) -> Result<StatusOn, ServiceError> {
+        let date = day.to_string();
+        let issued_on = version.issued_at.get(..10).unwrap_or_default();
+        let replaced_on = self
+            .store
+            .licence_version_of(&licence.stem, version.version + 1)
+            .await?
+            .map(|next| next.issued_at.get(..10).unwrap_or_default().to_string());
+        let status = if date.as_str() < issued_on {
+            "not_yet_issued".to_string()
+        } else if replaced_on.as_deref().is_some_and(|r| date.as_str() >= r) {
+            "superseded".to_string()
+        } else if date < version.valid_from {
+            "not_yet_valid".to_string()
+        } else if version.valid_to.as_ref().is_some_and(|to| &date > to) {
+            "expired".to_string()
+        } else if licence.status != super::STATUS_VALID {
+            super::status_name(&licence.status).to_string()
+        } else {
+            "valid".to_string()
+        };
+        Ok(StatusOn {
+            date,
+            valid: status == "valid",
+            status,
+        })
+    }
+
+    /// Appends a verification to the audit trail: who asked, about what, and the verdict.
+    async fn record_verification(
+        &self,
+        caller: Option<&Principal>,
+        action: &str,
+        object: &str,
+        digest: Option<&str>,
+        outcome: &str,
+    ) -> Result<(), ServiceError> {
+        let event = storage::AuditEvent {
+            id: random_id()?,
+            at: now_rfc3339(),
+            actor: caller.map_or_else(|| "anonymous".to_string(), Principal::actor),
+            action: action.into(),
+            object: object.into(),
+            digest: digest.map(str::to_string),
+            outcome: outcome.chars().take(200).collect(),
+        };
+        let mut tx = self.store.begin().await?;
+        write::audit(&mut tx, &event).await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(())
+    }
+}
+
+/// The verdict in plain Chinese, for people at a service counter.
+pub fn summary_in_chinese(verdict: &str) -> &'static str {
+    match verdict {
+        "valid" => "印章有效：文件自盖章以来未被改动，盖章单位的证书可信。",
+        "untrusted" => "文件未被改动，但盖章证书不在本系统的信任列表中，无法确认盖章单位。",
+        "modified" => "盖章后文件被改动过：改动部分不受印章保护，请向出具单位核实。",
+        "broken" => "印章无效：文件在盖章后被篡改，或签名已损坏。",
+        _ => "文件中没有电子印章。",
+    }
+}
