@@ -143,7 +143,7 @@ margin:1rem 0}.valid{background:#e3f4e1;border:2px solid #2e7d32}.untrusted,.mod
 {background:#fff4d6;border:2px solid #b7791f}.broken,.unsigned,.error{background:#fde2e1;\
 border:2px solid #c62828}section{background:#fff;border-radius:.4rem;padding:1rem;margin:1rem 0}\
 .seal{float:right;margin:0 0 .5rem 1rem}dl{display:grid;grid-template-columns:8rem 1fr;gap:.3rem}\
-dt{color:#666}dd{margin:0}form{background:#fff;padding:1rem;border-radius:.4rem;margin:1rem 0}\
+dt{color:#666}dd{margin:0;overflow-wrap:anywhere}form{background:#fff;padding:1rem;border-radius:.4rem;margin:1rem 0}\
 label{display:block;margin:.5rem 0}.foot{margin-top:2rem}";
 
 fn upload_form(message: &str) -> String {
@@ -162,8 +162,18 @@ fn upload_form(message: &str) -> String {
 
 fn error_page(e: &ServiceError) -> Response {
     let status = ApiError::status_of(e);
+    let reason = match e {
+        ServiceError::NotFound(_) => "未找到该证照，请检查证照标识。",
+        ServiceError::TooLarge(_) => "文件过大。",
+        ServiceError::UnprocessableDocument(_) => {
+            "文件无法读取：不是 PDF、文件已损坏，或是加密文件而密码不正确。"
+        }
+        ServiceError::InvalidField { .. } => "请求内容有误，请检查所填内容。",
+        _ => "服务暂时无法完成核验，请稍后再试。",
+    };
     let message = format!(
-        "<div class=\"verdict error\" id=\"verdict\" data-verdict=\"error\">无法核验：{}</div>",
+        "<div class=\"verdict error\" id=\"verdict\" data-verdict=\"error\">无法核验：{reason}\
+         <details><summary>技术细节</summary>{}</details></div>",
         escape(&e.to_string())
     );
     page(status, "无法核验", &upload_form(&message))
@@ -248,7 +258,7 @@ fn signature_section(
          <dt>之后的改动</dt><dd>{}</dd><dt>证书序列号</dt><dd>{}</dd><dt>算法</dt><dd>{} / {}</dd></dl>",
         escape(&organisation),
         escape(&seal_name),
-        escape(report.signing_time.as_deref().unwrap_or("未知")),
+        escape(&report.signing_time.as_deref().map_or("未知".into(), beijing_time)),
         integrity,
         escape(&trust),
         changes,
@@ -328,8 +338,24 @@ fn licence_facts(licence: &LicenceView) -> String {
         escape(&licence.valid_from),
         escape(licence.valid_to.as_deref().unwrap_or("长期")),
         status_words(&licence.status),
-        escape(&licence.issued_at),
+        escape(&beijing_time(&licence.issued_at)),
     )
+}
+
+/// An RFC 3339 time as Beijing time (UTC+8) to the second, e.g. `2026-11-24 07:59:46
+/// （北京时间）`; anything else as it is.
+fn beijing_time(rfc3339: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let Ok(at) = time::OffsetDateTime::parse(rfc3339, &Rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let beijing = at.to_offset(time::macros::offset!(+8));
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second]（北京时间）"
+    );
+    beijing
+        .format(&format)
+        .unwrap_or_else(|_| rfc3339.to_string())
 }
 
 fn verdict_slug(verdict: crate::pdf::validate::Verdict) -> &'static str {
@@ -408,5 +434,10 @@ mod tests {
             Some("厦门市市场监督管理局公章")
         );
         assert_eq!(rdn(subject, "L"), None);
+        assert_eq!(
+            beijing_time("2026-11-23T23:59:46.904270166Z"),
+            "2026-11-24 07:59:46（北京时间）"
+        );
+        assert_eq!(beijing_time("D:2026"), "D:2026");
     }
 }

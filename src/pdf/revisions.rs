@@ -573,6 +573,20 @@ impl<'a> Diff<'a> {
             }
             return self.field_entries(old, new, &field);
         }
+        if old.is_none() && subtype == b"Stamp" {
+            if let Some(name) = self.slice_of_new_signature(new) {
+                self.note(
+                    ChangeKind::SignatureOnly,
+                    format!("cross-page seal slice of new signature '{name}' on page {page}"),
+                );
+                for (key, value) in new.iter() {
+                    if !matches!(key.as_slice(), b"P" | b"Parent") {
+                        self.visit(value, Scope::Signature, "cross-page seal slice");
+                    }
+                }
+                return;
+            }
+        }
         let label = format!("annotation /{} on page {page}", text(subtype));
         match old {
             None => self.note(ChangeKind::Annotation, format!("new {label}")),
@@ -586,6 +600,29 @@ impl<'a> Diff<'a> {
                 self.visit(value, Scope::Annotation, &label);
             }
         }
+    }
+
+    /// The field name of the signature this new stamp annotation shows a slice of: a locked
+    /// (`/F` bit 8), printed `/Stamp` whose `/Contents` names a signature field that gets its
+    /// value in this same update. That is how a cross-page seal (骑缝章) shows on pages
+    /// beyond its widget's, and it is as much part of the new signature as its widget.
+    fn slice_of_new_signature(&self, stamp: &Dictionary) -> Option<String> {
+        let flags = get(stamp, b"F").and_then(|f| f.as_i64().ok()).unwrap_or(0);
+        if flags & 128 == 0 {
+            return None;
+        }
+        let name = match get(stamp, b"Contents")? {
+            Object::String(bytes, _) => text(bytes),
+            _ => return None,
+        };
+        let signed_field = |revision: &Revision| {
+            revision.objects.values().filter_map(dict).any(|d| {
+                name_of(d, b"FT") == Some(b"Sig")
+                    && d.has(b"V")
+                    && matches!(get(d, b"T"), Some(Object::String(t, _)) if text(t) == name)
+            })
+        };
+        (signed_field(self.new) && !signed_field(self.old)).then_some(name)
     }
 
     fn new_widget(&mut self, field: &Field, place: &str) {

@@ -427,3 +427,49 @@ async fn name_seals_are_registered_and_stamp_valid_signatures() {
         .arg("/tmp/zhengyin-evidence/name-seals")
         .status();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cross_page_seal_after_a_normal_seal_leaves_both_valid() {
+    let server = Server::start(None).await;
+    let client = reqwest::Client::new();
+    let key_a = register(&client, &server, DEPT_A.0, DEPT_A.1).await["api_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key_b = register(&client, &server, DEPT_B.0, DEPT_B.1).await["api_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seal = |key: String, pdf: Vec<u8>, cross_page: bool| {
+        let request = client
+            .post(format!("{}/api/v1/seal", server.base))
+            .bearer_auth(key)
+            .query(&[("cross_page", cross_page.to_string())])
+            .body(pdf);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.bytes().await.unwrap().to_vec()
+        }
+    };
+    let original = std::fs::read(shared("corpus/sf-pdflatex-4-pages.pdf")).unwrap();
+    let normal = seal(key_a, original, false).await;
+    let both = seal(key_b, normal, true).await;
+    let report: Value = client
+        .post(format!("{}/api/v1/verify/pdf", server.base))
+        .body(both)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The slices on pages 2–4 are locked stamps naming the new signature: part of it, not a
+    // change to the first seal's document. (pyHanko's diff policy knows no such rule and
+    // calls them "other" changes; pdfsig, which has no diff policy, agrees with us.)
+    assert_eq!(report["verdict"], "valid", "{report}");
+    let first = &report["signatures"][0];
+    assert_eq!(first["modification_level"], "signature_only", "{first}");
+    let details = first["modifications"][0]["details"].to_string();
+    assert!(details.contains("cross-page seal slice"), "{details}");
+}
