@@ -7,7 +7,12 @@
 use std::time::Instant;
 
 use serde_json::json;
-use zhengyin::service::{App, Config, IssueRequest, NewDepartment};
+use zhengyin::service::IssueRequest;
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{median, peak_rss_mib, Bench};
 
 #[tokio::main]
 async fn main() {
@@ -15,30 +20,8 @@ async fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(100);
-    let data = std::env::temp_dir().join(format!("zhengyin-bench-{}", std::process::id()));
-    let config = Config {
-        data_dir: data.clone(),
-        database_url: None,
-        public_url: "http://127.0.0.1:8080".into(),
-    };
-    let (app, _) = App::open(&config).await.expect("open installation");
-    let admin = App::local_admin();
-    app.register_department(
-        &admin,
-        NewDepartment {
-            name: "厦门市市场监督管理局".into(),
-            credit_code: "11350200MB0D00002U".into(),
-            division_code: "350200".into(),
-            seal_name: Some("行政审批专用章".into()),
-            seal_code: Some("3502000012345".into()),
-        },
-    )
-    .await
-    .expect("register department");
-    let department = app
-        .local_department("11350200MB0D00002U")
-        .await
-        .expect("department");
+    let bench = Bench::start("issue-bench").await;
+    let (app, department) = (&bench.app, &bench.department);
     let request = IssueRequest {
         kind: "business_licence".into(),
         fields: json!({
@@ -57,20 +40,20 @@ async fn main() {
     let mut times = Vec::with_capacity(count);
     for _ in 0..count {
         let started = Instant::now();
-        app.issue_licence(&department, request.clone())
+        app.issue_licence(department, request.clone())
             .await
             .expect("issue");
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    app.close().await;
-    let _ = std::fs::remove_dir_all(&data);
     times.sort_by(f64::total_cmp);
     let mean = times.iter().sum::<f64>() / times.len() as f64;
     println!(
         "issued {count} licences sequentially: median {:.2} ms, p90 {:.2} ms, mean {:.2} ms ({:.0} licences/s)",
-        times[times.len() / 2],
+        median(times.clone()),
         times[times.len() * 9 / 10],
         mean,
         1000.0 / mean
     );
+    println!("peak RSS: {:.1} MiB", peak_rss_mib());
+    bench.finish().await;
 }

@@ -10,31 +10,18 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use zhengyin::service::{App, Config, NewDepartment, SealRequest};
+use zhengyin::service::SealRequest;
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{median, peak_rss_mib, Bench};
 
 const FILES: [&str; 3] = [
     "sf-libreoffice-writer.pdf",
     "pdfjs-pdkids-55p.pdf",
     "pdfjs-a3-landscape-1.3.pdf",
 ];
-
-fn median(mut times: Vec<f64>) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
-
-/// Peak resident memory of this process so far, MiB.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
 
 #[tokio::main]
 async fn main() {
@@ -43,29 +30,8 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(50);
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    let work = std::env::temp_dir().join(format!("zhengyin-seal-bench-{}", std::process::id()));
-    let config = Config {
-        data_dir: work.join("data"),
-        database_url: None,
-        public_url: "http://127.0.0.1:8080".into(),
-    };
-    let (app, _) = App::open(&config).await.expect("open installation");
-    app.register_department(
-        &App::local_admin(),
-        NewDepartment {
-            name: "厦门市市场监督管理局".into(),
-            credit_code: "11350200MB0D00002U".into(),
-            division_code: "350200".into(),
-            seal_name: Some("行政审批专用章".into()),
-            seal_code: Some("3502000012345".into()),
-        },
-    )
-    .await
-    .expect("register department");
-    let department = app
-        .local_department("11350200MB0D00002U")
-        .await
-        .expect("department");
+    let bench = Bench::start("seal-bench").await;
+    let (app, department, work) = (&bench.app, &bench.department, &bench.work);
     let pki = work.join("foreign-pki");
     let made = Command::new("bash")
         .arg(shared.join("validate/make-foreign-pki.sh"))
@@ -82,7 +48,7 @@ async fn main() {
         let mut ours = Vec::with_capacity(runs);
         for _ in 0..runs {
             let started = Instant::now();
-            app.seal_document(&department, pdf.clone(), SealRequest::default())
+            app.seal_document(department, pdf.clone(), SealRequest::default())
                 .await
                 .expect("seal");
             ours.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -123,6 +89,5 @@ async fn main() {
         "peak RSS of the zhengyin process: {:.1} MiB",
         peak_rss_mib()
     );
-    app.close().await;
-    let _ = std::fs::remove_dir_all(&work);
+    bench.finish().await;
 }

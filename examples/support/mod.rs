@@ -1,0 +1,76 @@
+//! What the benchmark examples share: a fresh installation with one department, and
+//! statistics.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use zhengyin::service::{App, Config, NewDepartment, Principal};
+
+/// A fresh SQLite installation in a temporary directory, with 厦门市市场监督管理局 registered.
+pub struct Bench {
+    /// The running application.
+    pub app: Arc<App>,
+    /// The department's principal.
+    pub department: Principal,
+    /// Scratch space, removed by [`Bench::finish`]; the installation is in its `data`.
+    pub work: PathBuf,
+}
+
+impl Bench {
+    /// Opens the installation under a directory named after `name` and the process.
+    pub async fn start(name: &str) -> Bench {
+        let work = std::env::temp_dir().join(format!("zhengyin-{name}-{}", std::process::id()));
+        let config = Config {
+            data_dir: work.join("data"),
+            database_url: None,
+            public_url: "http://127.0.0.1:8080".into(),
+        };
+        let (app, _) = App::open(&config).await.expect("open installation");
+        app.register_department(
+            &App::local_admin(),
+            NewDepartment {
+                name: "厦门市市场监督管理局".into(),
+                credit_code: "11350200MB0D00002U".into(),
+                division_code: "350200".into(),
+                seal_name: Some("行政审批专用章".into()),
+                seal_code: Some("3502000012345".into()),
+            },
+        )
+        .await
+        .expect("register department");
+        let department = app
+            .local_department("11350200MB0D00002U")
+            .await
+            .expect("department");
+        Bench {
+            app,
+            department,
+            work,
+        }
+    }
+
+    /// Closes the application and removes the scratch space.
+    pub async fn finish(self) {
+        self.app.close().await;
+        let _ = std::fs::remove_dir_all(&self.work);
+    }
+}
+
+/// The median of `times`.
+pub fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Peak resident memory of this process so far, MiB.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
