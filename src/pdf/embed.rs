@@ -43,10 +43,13 @@ pub enum EmbedError {
 /// The signature field: one name, one signature, shown in one or more places (a cross-page
 /// seal shows on every page).
 ///
-/// The first place is the field's widget; every further place is a locked `/Stamp`
-/// annotation written in the same signed update, so removing or changing one breaks the
-/// signature. (One field with a widget per page would be neater, but poppler then reports a
-/// signature per widget and verifies none of them.)
+/// One place: the field and its widget are one dictionary. Several places (a cross-page
+/// seal): the field lists one locked widget per place in `/Kids`, all written in the same
+/// signed update, so removing or changing one breaks the signature. The kids carry no
+/// `/Parent`: poppler 22.12 takes a kid with `/Parent` for a field of its own, reports a
+/// signature per page and finds none of them signed; without it, poppler, pyHanko and qpdf
+/// all read one signature with several widgets (pyHanko then also accepts the kids as part
+/// of a new signature when the field is added after other signatures).
 #[derive(Debug, Clone)]
 pub struct SignatureField {
     /// Fully qualified field name (`/T`), unique within the document.
@@ -167,22 +170,35 @@ pub fn prepare(
 
     let sig_id = doc.new_object_id();
     let mut changed = vec![];
-    let (first, others) = field
-        .widgets
-        .split_first()
-        .ok_or_else(|| EmbedError::Damaged("a signature field needs a widget".into()))?;
-    let page_id = page_of(first)?;
-    let mut merged = widget_dictionary(first, page_id, b"Widget");
-    merged.extend(&field_dictionary(field, sig_id));
-    let field_id = doc.add_object(merged);
-    changed.push(add_annotation(doc, page_id, field_id)?);
-    for widget in others {
-        let page_id = page_of(widget)?;
-        let mut stamp = widget_dictionary(widget, page_id, b"Stamp");
-        stamp.set("Contents", text_string(&field.name));
-        let stamp_id = doc.add_object(stamp);
-        changed.push(add_annotation(doc, page_id, stamp_id)?);
-    }
+    let field_id = match field.widgets.as_slice() {
+        [] => {
+            return Err(EmbedError::Damaged(
+                "a signature field needs a widget".into(),
+            ))
+        }
+        [only] => {
+            let page_id = page_of(only)?;
+            let mut merged = widget_dictionary(only, page_id);
+            merged.extend(&field_dictionary(field, sig_id));
+            let field_id = doc.add_object(merged);
+            changed.push(add_annotation(doc, page_id, field_id)?);
+            field_id
+        }
+        widgets => {
+            let field_id = doc.new_object_id();
+            let mut kids = Vec::with_capacity(widgets.len());
+            for widget in widgets {
+                let page_id = page_of(widget)?;
+                let kid_id = doc.add_object(widget_dictionary(widget, page_id));
+                changed.push(add_annotation(doc, page_id, kid_id)?);
+                kids.push(Object::Reference(kid_id));
+            }
+            let mut dict = field_dictionary(field, sig_id);
+            dict.set("Kids", kids);
+            doc.objects.insert(field_id, Object::Dictionary(dict));
+            field_id
+        }
+    };
     changed.extend(register_field(doc, catalog_id, field_id)?);
 
     let mut ids: Vec<ObjectId> = doc
@@ -265,11 +281,11 @@ fn field_dictionary(field: &SignatureField, sig_id: ObjectId) -> Dictionary {
     dict
 }
 
-/// A printable, locked annotation of `subtype` with its appearance.
-fn widget_dictionary(widget: &Widget, page_id: ObjectId, subtype: &[u8]) -> Dictionary {
+/// A printable, locked widget annotation with its appearance.
+fn widget_dictionary(widget: &Widget, page_id: ObjectId) -> Dictionary {
     let mut dict = Dictionary::new();
     dict.set("Type", Object::Name(b"Annot".to_vec()));
-    dict.set("Subtype", Object::Name(subtype.to_vec()));
+    dict.set("Subtype", Object::Name(b"Widget".to_vec()));
     dict.set("F", 132); // Print + Locked
     dict.set("P", page_id);
     dict.set(

@@ -555,37 +555,36 @@ impl<'a> Diff<'a> {
                     .filter(|old| number(old).is_none())
                     .and_then(dict),
             };
-            self.annotation(page, twin, annot);
+            self.annotation(page, number(item), twin, annot);
         }
     }
 
-    fn annotation(&mut self, page: usize, old: Option<&'a Dictionary>, new: &'a Dictionary) {
+    fn annotation(
+        &mut self,
+        page: usize,
+        num: Option<u32>,
+        old: Option<&'a Dictionary>,
+        new: &'a Dictionary,
+    ) {
         let subtype = name_of(new, b"Subtype").unwrap_or(b"?");
         let merged = new.has(b"T") || new.has(b"FT");
         if subtype == b"Widget" || merged {
-            let parent = get(new, b"Parent").filter(|_| !merged);
-            let field = match self.new.dict(parent) {
-                Some(field) => self.field_info(parent.and_then(|p| self.old_twin(p)), field),
+            let owner = match get(new, b"Parent").filter(|_| !merged) {
+                Some(parent) => self
+                    .new
+                    .dict(Some(parent))
+                    .map(|field| (field, self.old_twin(parent))),
+                None if !merged => num.and_then(|num| self.kids_owner(num)),
+                None => None,
+            };
+            let field = match owner {
+                Some((field, old_field)) => self.field_info(old_field, field),
                 None => self.field_info(old, new),
             };
             if old.is_none() {
                 self.new_widget(&field, &format!(" on page {page}"));
             }
             return self.field_entries(old, new, &field);
-        }
-        if old.is_none() && subtype == b"Stamp" {
-            if let Some(name) = self.slice_of_new_signature(new) {
-                self.note(
-                    ChangeKind::SignatureOnly,
-                    format!("cross-page seal slice of new signature '{name}' on page {page}"),
-                );
-                for (key, value) in new.iter() {
-                    if !matches!(key.as_slice(), b"P" | b"Parent") {
-                        self.visit(value, Scope::Signature, "cross-page seal slice");
-                    }
-                }
-                return;
-            }
         }
         let label = format!("annotation /{} on page {page}", text(subtype));
         match old {
@@ -602,27 +601,17 @@ impl<'a> Diff<'a> {
         }
     }
 
-    /// The field name of the signature this new stamp annotation shows a slice of: a locked
-    /// (`/F` bit 8), printed `/Stamp` whose `/Contents` names a signature field that gets its
-    /// value in this same update. That is how a cross-page seal (骑缝章) shows on pages
-    /// beyond its widget's, and it is as much part of the new signature as its widget.
-    fn slice_of_new_signature(&self, stamp: &Dictionary) -> Option<String> {
-        let flags = get(stamp, b"F").and_then(|f| f.as_i64().ok()).unwrap_or(0);
-        if flags & 128 == 0 {
-            return None;
-        }
-        let name = match get(stamp, b"Contents")? {
-            Object::String(bytes, _) => text(bytes),
-            _ => return None,
-        };
-        let signed_field = |revision: &Revision| {
-            revision.objects.values().filter_map(dict).any(|d| {
-                name_of(d, b"FT") == Some(b"Sig")
-                    && d.has(b"V")
-                    && matches!(get(d, b"T"), Some(Object::String(t, _)) if text(t) == name)
-            })
-        };
-        (signed_field(self.new) && !signed_field(self.old)).then_some(name)
+    /// The field (new and previous version) whose `/Kids` lists widget `num`: how a widget
+    /// without `/Parent` is tied to its field (see `embed`'s cross-page seals).
+    fn kids_owner(&self, num: u32) -> Option<(&'a Dictionary, Option<&'a Dictionary>)> {
+        let (owner, field) = self.new.objects.iter().find_map(|(owner, obj)| {
+            let field = dict(obj)?;
+            let kids = self.new.array(get(field, b"Kids"));
+            kids.iter()
+                .any(|kid| number(kid) == Some(num))
+                .then_some((*owner, field))
+        })?;
+        Some((field, self.old.objects.get(&owner).and_then(dict)))
     }
 
     fn new_widget(&mut self, field: &Field, place: &str) {

@@ -301,11 +301,19 @@ impl App {
             FontProgram::new(NOTO_SERIF_SC).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let renderer =
             Renderer::new(NOTO_SERIF_SC).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        // Licence kinds beyond the built-in six (or replacing them) are TOML files in
+        // `<data dir>/templates`.
+        let extra_templates = config.data_dir.join("templates");
+        let templates = if extra_templates.is_dir() {
+            Templates::load_dir(&extra_templates)?
+        } else {
+            Templates::builtin()?
+        };
         let app = Arc::new(App {
             store,
             master,
             root,
-            templates: Templates::builtin()?,
+            templates,
             renderer,
             font,
             public_url: config.public_url.trim_end_matches('/').to_string(),
@@ -526,8 +534,9 @@ impl App {
                 )));
             }
         }
+        let now = OffsetDateTime::now_utc();
         let template = self.templates.get(&request.kind)?;
-        let checked = template.check(&request.fields)?;
+        let mut checked = template.check(&request.fields, now.date())?;
         let (department, seal, key) = self
             .signing_seal(department_id, request.seal_id.as_deref())
             .await?;
@@ -535,10 +544,12 @@ impl App {
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let type_code = LicenceTypeCode::parse(&template.type_code)
             .map_err(|e| ServiceError::Internal(format!("template type code: {e}")))?;
-        let now = OffsetDateTime::now_utc();
+        let division = crate::domain::DivisionCode::parse(&department.division_code)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
 
         let mut tx = self.store.begin().await?;
         let serial_number = write::next_serial(&mut tx, department_id, &template.kind).await?;
+        template.assign_number(&mut checked, &division, serial_number, now.date())?;
         let serial = Serial::from_sequence(serial_number);
         let version = Version::first();
         let identifier = LicenceId::new(&type_code, &issuer_code, &serial, version);
@@ -612,7 +623,7 @@ impl App {
             issuer_name: department_name,
             issued_on: now.date(),
         };
-        let document = template.layout(fields, &facts);
+        let document = template.layout(fields, &facts, &self.renderer);
         let unsigned = self
             .renderer
             .render(&document)
