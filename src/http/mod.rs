@@ -23,7 +23,8 @@ use serde::de::DeserializeOwned;
 use time::Date;
 
 use crate::service::{
-    App, IssueRequest, NewDepartment, NewSeal, Placement, Principal, SealRequest, ServiceError,
+    App, IssueRequest, NewDepartment, NewSeal, NewVersionRequest, Placement, Principal,
+    SealRequest, ServiceError, StatusRequest, VersionKind,
 };
 
 /// Largest request body accepted (a PDF to verify).
@@ -41,6 +42,10 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/v1/licences", post(issue_licence))
         .route("/api/v1/licences/{id}/pdf", get(licence_pdf))
+        .route("/api/v1/licences/{id}/versions", post(change_licence))
+        .route("/api/v1/licences/{id}/renewals", post(renew_licence))
+        .route("/api/v1/licences/{id}/status", post(set_licence_status))
+        .route("/api/v1/licences/{id}/history", get(licence_history))
         .route("/api/v1/verify/licences/{id}", get(verify_licence))
         .route("/api/v1/verify/qr", post(verify_qr))
         .route("/api/v1/verify/pdf", post(verify_pdf))
@@ -269,6 +274,46 @@ async fn licence_pdf(
         pdf,
     )
         .into_response())
+}
+
+async fn change_licence(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<NewVersionRequest>,
+) -> Result<Response, ApiError> {
+    let changed = app
+        .new_licence_version(&caller, &id, request, VersionKind::Change)
+        .await?;
+    Ok((StatusCode::CREATED, Json(changed)).into_response())
+}
+
+async fn renew_licence(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<NewVersionRequest>,
+) -> Result<Response, ApiError> {
+    let renewed = app
+        .new_licence_version(&caller, &id, request, VersionKind::Renewal)
+        .await?;
+    Ok((StatusCode::CREATED, Json(renewed)).into_response())
+}
+
+async fn set_licence_status(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<StatusRequest>,
+) -> Result<Response, ApiError> {
+    Ok(Json(app.set_licence_status(&caller, &id, request).await?).into_response())
+}
+
+async fn licence_history(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(app.licence_history(&id).await?).into_response())
 }
 
 /// `?on=YYYY-MM-DD`: was the licence valid on that day?

@@ -82,6 +82,42 @@ impl Template {
         })
     }
 
+    /// Checks a new version of a licence (a change or a renewal): the previous version's stored
+    /// values with `changes` laid over them (a key set to `null` is removed), checked as on
+    /// `issued_on`. The licence number stays what it was.
+    pub fn check_change(
+        &self,
+        previous: &Value,
+        changes: &Value,
+        issued_on: Date,
+    ) -> Result<CheckedFields, LicenceError> {
+        let mut merged = previous.as_object().cloned().unwrap_or_default();
+        let number_key = self.number.as_ref().map(|spec| spec.key.clone());
+        let number = number_key
+            .as_ref()
+            .and_then(|key| merged.remove(key))
+            .and_then(|value| value.as_str().map(str::to_string));
+        match changes {
+            Value::Null => {}
+            Value::Object(changes) => {
+                for (key, value) in changes {
+                    if value.is_null() {
+                        merged.remove(key);
+                    } else {
+                        merged.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            _ => return Err(field_error("fields", "must be a JSON object")),
+        }
+        let mut checked = self.check(&Value::Object(merged), issued_on)?;
+        if let (Some(key), Some(number)) = (number_key, number) {
+            checked.values.insert(key, FieldValue::Text(number.clone()));
+            checked.number = Some(number);
+        }
+        Ok(checked)
+    }
+
     /// Makes the licence number at issue time from the issuing department's division code, the
     /// licence's serial (within department and kind) and the issue date, and records it in
     /// `fields` (`number`, and `values` under the template's number key). Kinds without a

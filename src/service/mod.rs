@@ -27,9 +27,13 @@ pub use crate::seal::Placement;
 use crate::seal::{self, Stamp};
 use crate::storage::{self, write, StorageError, Store};
 
+mod lifecycle;
 mod seals;
 mod verification;
 
+pub use lifecycle::{
+    LicenceEventView, NewVersionRequest, StatusAction, StatusRequest, VersionKind,
+};
 pub use seals::{NewSeal, SealRequest, SealView};
 pub use verification::{
     LicenceVerification, PdfVerification, SealOrigin, StatusOn, TrustRootView, VerifiedSignature,
@@ -553,6 +557,19 @@ impl App {
         let serial = Serial::from_sequence(serial_number);
         let version = Version::first();
         let identifier = LicenceId::new(&type_code, &issuer_code, &serial, version);
+        let issued_event = lifecycle::signed_event(
+            &key,
+            &seal.id,
+            lifecycle::event(
+                principal,
+                &identifier.stem(),
+                "issue",
+                STATUS_VALID,
+                i64::from(version.get()),
+                "签发",
+                now,
+            )?,
+        )?;
         let app = Arc::clone(self);
         let page = LicencePage {
             kind: request.kind.clone(),
@@ -591,6 +608,7 @@ impl App {
             pdf_sha256: pdf_sha256.clone(),
         };
         write::licence(&mut tx, &licence, &version_record).await?;
+        write::licence_event(&mut tx, &issued_event).await?;
         write::audit(
             &mut tx,
             &audit_event(

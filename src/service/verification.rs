@@ -38,9 +38,8 @@ pub struct StatusOn {
     pub date: String,
     /// It was issued by then, not yet replaced by a newer version, and within its validity.
     pub valid: bool,
-    /// `valid`, `not_yet_issued`, `not_yet_valid`, `superseded`, `expired`, or the licence's
-    /// current status when that is not 有效 (suspension and revocation dates are not recorded
-    /// yet, so they count from the start).
+    /// `valid`, `not_yet_issued`, `not_yet_valid`, `superseded`, `expired`, `suspended`,
+    /// `revoked` or `cancelled`, as the licence's history says it was on that day.
     pub status: String,
 }
 
@@ -428,7 +427,9 @@ impl App {
         }))
     }
 
-    /// Whether `version` of `licence` was in force on `day`.
+    /// Whether `version` of `licence` was in force on `day`, from the licence's signed event
+    /// history: the last event on or before that day gives the status and the version in
+    /// force then.
     async fn status_on(
         &self,
         licence: &storage::LicenceRecord,
@@ -436,24 +437,21 @@ impl App {
         day: Date,
     ) -> Result<StatusOn, ServiceError> {
         let date = day.to_string();
-        let issued_on = version.issued_at.get(..10).unwrap_or_default();
-        let replaced_on = self
-            .store
-            .licence_version_of(&licence.stem, version.version + 1)
-            .await?
-            .map(|next| next.issued_at.get(..10).unwrap_or_default().to_string());
-        let status = if date.as_str() < issued_on {
-            "not_yet_issued".to_string()
-        } else if replaced_on.as_deref().is_some_and(|r| date.as_str() >= r) {
-            "superseded".to_string()
-        } else if date < version.valid_from {
-            "not_yet_valid".to_string()
-        } else if version.valid_to.as_ref().is_some_and(|to| &date > to) {
-            "expired".to_string()
-        } else if licence.status != super::STATUS_VALID {
-            super::status_name(&licence.status).to_string()
-        } else {
-            "valid".to_string()
+        let events = self.store.licence_events(&licence.stem).await?;
+        let in_force = events
+            .iter()
+            .rev()
+            .find(|e| e.at.get(..10).is_some_and(|on| on <= date.as_str()));
+        let status = match in_force {
+            None => "not_yet_issued".to_string(),
+            Some(e) if e.version > version.version => "superseded".to_string(),
+            Some(e) if e.version < version.version => "not_yet_issued".to_string(),
+            Some(e) if e.status != super::STATUS_VALID => super::status_name(&e.status).to_string(),
+            Some(_) if date < version.valid_from => "not_yet_valid".to_string(),
+            Some(_) if version.valid_to.as_ref().is_some_and(|to| &date > to) => {
+                "expired".to_string()
+            }
+            Some(_) => "valid".to_string(),
         };
         Ok(StatusOn {
             date,

@@ -274,6 +274,35 @@ impl Store {
         Ok(row.map(seal_from_row))
     }
 
+    /// A licence's events, oldest first.
+    pub async fn licence_events(
+        &self,
+        stem: &str,
+    ) -> Result<Vec<LicenceEventRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT id, stem, at, action, status, version, reason, actor, seal_id, signature \
+             FROM licence_events WHERE stem = $1 ORDER BY at, id",
+        )
+        .bind(stem)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| LicenceEventRecord {
+                id: row.get(0),
+                stem: row.get(1),
+                at: row.get(2),
+                action: row.get(3),
+                status: row.get(4),
+                version: row.get(5),
+                reason: row.get(6),
+                actor: row.get(7),
+                seal_id: row.get(8),
+                signature: row.get(9),
+            })
+            .collect())
+    }
+
     /// The newest audit events, newest first.
     pub async fn recent_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StorageError> {
         let rows = sqlx::query(
@@ -422,6 +451,48 @@ pub mod write {
         .bind(&v.pdf_sha256)
         .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// Records a licence event and sets the licence's status and current version to the
+    /// event's.
+    pub async fn licence_event(tx: &mut Tx, e: &LicenceEventRecord) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO licence_events (id, stem, at, action, status, version, reason, actor, seal_id, signature) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&e.id)
+        .bind(&e.stem)
+        .bind(&e.at)
+        .bind(&e.action)
+        .bind(&e.status)
+        .bind(e.version)
+        .bind(&e.reason)
+        .bind(&e.actor)
+        .bind(&e.seal_id)
+        .bind(&e.signature)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("UPDATE licences SET status = $1, current_version = $2 WHERE stem = $3")
+            .bind(&e.status)
+            .bind(e.version)
+            .bind(&e.stem)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the holder's name shown for a licence (a new version may rename the holder).
+    pub async fn licence_holder_name(
+        tx: &mut Tx,
+        stem: &str,
+        name: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query("UPDATE licences SET holder_name = $1 WHERE stem = $2")
+            .bind(name)
+            .bind(stem)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 
@@ -651,6 +722,31 @@ pub struct LicenceVersionRecord {
     pub pdf: Vec<u8>,
     /// Hex SHA-256 of the PDF.
     pub pdf_sha256: String,
+}
+
+/// One state change of a licence.
+#[derive(Debug, Clone)]
+pub struct LicenceEventRecord {
+    /// Random id.
+    pub id: String,
+    /// The licence.
+    pub stem: String,
+    /// RFC 3339 UTC.
+    pub at: String,
+    /// `issue`, `change`, `renew`, `suspend`, `resume`, `revoke` or `cancel`.
+    pub action: String,
+    /// Status code after the event.
+    pub status: String,
+    /// Current version after the event.
+    pub version: i64,
+    /// Why (as the department gave it).
+    pub reason: String,
+    /// Who, e.g. `department:<credit code>`.
+    pub actor: String,
+    /// The seal whose key signed the event.
+    pub seal_id: String,
+    /// Base64 ECDSA signature over the event's canonical JSON (see the service layer).
+    pub signature: String,
 }
 
 /// One entry of the audit trail.

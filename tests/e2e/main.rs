@@ -4,6 +4,7 @@ mod agreement;
 mod browser;
 mod common;
 mod corpus;
+mod lifecycle;
 mod sealing;
 mod skeleton;
 mod verification;

@@ -1,0 +1,238 @@
+//! A licence's life over the API: a permit from a template other than the business licence,
+//! changed (a new version; the old one stays retrievable and verifies as superseded),
+//! renewed, suspended, resumed and revoked; only by its issuing department; every event
+//! signed, and "was it valid on DATE" answered from that history.
+
+use serde_json::{json, Value};
+
+use crate::common::{register, validate, Server};
+
+const MARKET: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
+const OTHER: (&str, &str) = ("福州市市场监督管理局", "11350100MB0E00003C");
+
+fn food_permit() -> Value {
+    json!({
+        "name": "厦门市思明区鹭味轩餐饮有限公司",
+        "credit_code": "91350203MA34B6N844",
+        "legal_representative": "林志强",
+        "address": "福建省厦门市思明区中山路128号",
+        "premises": "福建省厦门市思明区中山路128号一层、二层",
+        "business_form": "餐饮服务经营者",
+        "business_items": ["预包装食品销售（含冷藏冷冻食品）", "热食类食品制售"],
+        "supervising_agency": "厦门市思明区市场监督管理局中山市场监督管理所",
+        "signatory": "王立新"
+    })
+}
+
+async fn post(client: &reqwest::Client, url: String, key: &str, body: Value) -> reqwest::Response {
+    client
+        .post(url)
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn json_of(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(actual, status, "{body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permit_is_changed_renewed_suspended_and_revoked_with_signed_history() {
+    let server = Server::start(None).await;
+    let client = reqwest::Client::new();
+    let market = register(&client, &server, MARKET.0, MARKET.1).await;
+    let other = register(&client, &server, OTHER.0, OTHER.1).await;
+    let (key, other_key) = (
+        market["api_key"].as_str().unwrap(),
+        other["api_key"].as_str().unwrap(),
+    );
+    let base = &server.base;
+
+    let issued = json_of(
+        post(
+            &client,
+            format!("{base}/api/v1/licences"),
+            key,
+            json!({ "kind": "food_business_permit", "fields": food_permit() }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let first = issued["identifier"].as_str().unwrap().to_string();
+    assert_eq!(issued["kind_name"], "食品经营许可证");
+    assert!(issued["valid_to"].is_string(), "five years: {issued}");
+    let work = tempfile::tempdir().unwrap();
+    let download = |id: String| {
+        let request = client.get(format!("{base}/api/v1/licences/{id}/pdf"));
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .to_vec()
+        }
+    };
+    let first_pdf = work.path().join("v1.pdf");
+    std::fs::write(&first_pdf, download(first.clone()).await).unwrap();
+    assert_eq!(validate(&server.root_pem(), &first_pdf), 0);
+
+    // Another department may not change it.
+    let url = |path: &str| format!("{base}/api/v1/licences/{first}/{path}");
+    let change = json!({ "fields": { "premises": "福建省厦门市思明区中山路130号" }, "reason": "经营场所变更" });
+    let denied = post(&client, url("versions"), other_key, change.clone()).await;
+    assert_eq!(denied.status(), 403);
+    let no_reason = post(
+        &client,
+        url("versions"),
+        key,
+        json!({ "fields": {}, "reason": " " }),
+    )
+    .await;
+    assert_eq!(json_of(no_reason, 422).await["field"], "reason");
+
+    // A change: version 2, same stem and licence number; version 1 superseded.
+    let changed = json_of(post(&client, url("versions"), key, change).await, 201).await;
+    let second = changed["identifier"].as_str().unwrap().to_string();
+    assert_eq!(changed["version"], 2);
+    assert_ne!(second, first);
+    assert_eq!(
+        second[..second.len() - 6],
+        first[..first.len() - 6],
+        "same stem"
+    );
+    let old: Value = client
+        .get(format!("{base}/api/v1/verify/licences/{first}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(old["genuine"], true, "{old}");
+    assert_eq!(old["licence"]["status"], "superseded");
+    let second_pdf = work.path().join("v2.pdf");
+    std::fs::write(&second_pdf, download(second.clone()).await).unwrap();
+    assert_eq!(validate(&server.root_pem(), &second_pdf), 0);
+    let text = std::process::Command::new("pdftotext")
+        .arg(&second_pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    let text: String = String::from_utf8_lossy(&text.stdout)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(text.contains("中山路130号"), "{text}");
+
+    // Renewal: version 3. Then suspend, resume, revoke; nothing further after revocation.
+    let renewed = json_of(
+        post(
+            &client,
+            url("renewals"),
+            key,
+            json!({ "reason": "有效期届满延续" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(renewed["version"], 3);
+    for (action, status) in [
+        ("suspend", "suspended"),
+        ("resume", "valid"),
+        ("revoke", "revoked"),
+    ] {
+        let answer = json_of(
+            post(
+                &client,
+                url("status"),
+                key,
+                json!({ "action": action, "reason": "监督检查" }),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(answer["status"], status, "{action}: {answer}");
+    }
+    let again = post(
+        &client,
+        url("status"),
+        key,
+        json!({ "action": "resume", "reason": "x" }),
+    )
+    .await;
+    assert_eq!(again.status(), 409);
+    let after = post(&client, url("renewals"), key, json!({ "reason": "x" })).await;
+    assert_eq!(after.status(), 409);
+    let now: Value = client
+        .get(format!("{base}/api/v1/verify/licences/{first}"))
+        .query(&[("on", "2020-01-01")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["status_on"]["status"], "not_yet_issued", "{now}");
+    let third = renewed["identifier"].as_str().unwrap();
+    let today_date = time::OffsetDateTime::now_utc().date().to_string();
+    for (id, status) in [(first.as_str(), "superseded"), (third, "revoked")] {
+        let on: Value = client
+            .get(format!("{base}/api/v1/verify/licences/{id}"))
+            .query(&[("on", today_date.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(on["status_on"]["status"], status, "{id}: {on}");
+        assert_eq!(on["status_on"]["valid"], false);
+    }
+
+    // The history: six events, each signed by the department's seal.
+    let history: Value = client
+        .get(format!("{base}/api/v1/licences/{second}/history"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["issue", "change", "renew", "suspend", "resume", "revoke"]
+    );
+    for event in history.as_array().unwrap() {
+        assert_eq!(event["signature_valid"], true, "{event}");
+        assert!(event["statement"]
+            .as_str()
+            .unwrap()
+            .contains(&event["reason"].as_str().unwrap().to_string()));
+    }
+    let today: Value = client
+        .get(format!("{base}/api/v1/verify/licences/{second}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(today["licence"]["status"], "superseded", "{today}");
+}
