@@ -24,7 +24,7 @@ use time::Date;
 
 use crate::service::{
     App, IssueRequest, NewDepartment, NewSeal, NewVersionRequest, Placement, Principal,
-    SealRequest, ServiceError, StatusRequest, VersionKind,
+    SealRequest, SearchQuery, ServiceError, StatusRequest, VersionKind,
 };
 
 /// Largest request body accepted (a PDF to verify).
@@ -40,7 +40,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/departments/{id}/seals",
             post(add_seal).get(list_seals),
         )
-        .route("/api/v1/licences", post(issue_licence))
+        .route("/api/v1/licences", post(issue_licence).get(search_licences))
         .route("/api/v1/licences/{id}/pdf", get(licence_pdf))
         .route("/api/v1/licences/{id}/versions", post(change_licence))
         .route("/api/v1/licences/{id}/renewals", post(renew_licence))
@@ -274,6 +274,15 @@ async fn licence_pdf(
         pdf,
     )
         .into_response())
+}
+
+async fn search_licences(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+    Ok(Json(app.search_licences(&caller, query).await?).into_response())
 }
 
 async fn change_licence(

@@ -29,12 +29,14 @@ use crate::storage::{self, write, StorageError, Store};
 
 mod lifecycle;
 mod seals;
+mod search;
 mod verification;
 
 pub use lifecycle::{
     LicenceEventView, NewVersionRequest, StatusAction, StatusRequest, VersionKind,
 };
 pub use seals::{NewSeal, SealRequest, SealView};
+pub use search::{SearchPage, SearchQuery};
 pub use verification::{
     LicenceVerification, PdfVerification, SealOrigin, StatusOn, TrustRootView, VerifiedSignature,
 };

@@ -225,6 +225,84 @@ impl Store {
 }
 
 impl Store {
+    /// Licences matching `filter`, newest first, with their current versions (without the PDF
+    /// bytes: `pdf` is empty), `limit` from `offset`; and how many match in all.
+    pub async fn search_licences(
+        &self,
+        filter: &LicenceFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<(LicenceRecord, LicenceVersionRecord)>), StorageError> {
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        for (column, value) in [
+            ("l.holder_code", &filter.holder_code),
+            ("l.kind", &filter.kind),
+            ("l.status", &filter.status),
+            ("l.department_id", &filter.department_id),
+        ] {
+            if let Some(value) = value {
+                values.push(value.clone());
+                conditions.push(format!("{column} = ${}", values.len()));
+            }
+        }
+        let filter_sql = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM licences l{filter_sql}");
+        let mut count = sqlx::query(&count_sql);
+        for value in &values {
+            count = count.bind(value.clone());
+        }
+        let total: i64 = count.fetch_one(&self.pool).await?.get(0);
+        let page_sql = format!(
+            "SELECT l.stem, l.kind, l.department_id, l.holder_code, l.holder_name, \
+             l.current_version, l.status, l.created_at, v.identifier, v.version, v.fields, \
+             v.valid_from, v.valid_to, v.issued_at, v.seal_id, v.pdf_sha256 \
+             FROM licences l JOIN licence_versions v \
+             ON v.stem = l.stem AND v.version = l.current_version{filter_sql} \
+             ORDER BY l.created_at DESC, l.stem LIMIT ${} OFFSET ${}",
+            values.len() + 1,
+            values.len() + 2
+        );
+        let mut page = sqlx::query(&page_sql);
+        for value in &values {
+            page = page.bind(value.clone());
+        }
+        let rows = page.bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        let found = rows
+            .into_iter()
+            .map(|row| {
+                let licence = LicenceRecord {
+                    stem: row.get(0),
+                    kind: row.get(1),
+                    department_id: row.get(2),
+                    holder_code: row.get(3),
+                    holder_name: row.get(4),
+                    current_version: row.get(5),
+                    status: row.get(6),
+                    created_at: row.get(7),
+                };
+                let version = LicenceVersionRecord {
+                    identifier: row.get(8),
+                    stem: licence.stem.clone(),
+                    version: row.get(9),
+                    fields: row.get(10),
+                    valid_from: row.get(11),
+                    valid_to: row.get(12),
+                    issued_at: row.get(13),
+                    seal_id: row.get(14),
+                    pdf: Vec::new(),
+                    pdf_sha256: row.get(15),
+                };
+                (licence, version)
+            })
+            .collect();
+        Ok((total, found))
+    }
+
     /// The licence version whose signed PDF has this hex SHA-256, with its licence.
     pub async fn licence_by_pdf_digest(
         &self,
@@ -722,6 +800,19 @@ pub struct LicenceVersionRecord {
     pub pdf: Vec<u8>,
     /// Hex SHA-256 of the PDF.
     pub pdf_sha256: String,
+}
+
+/// What to search licences by; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct LicenceFilter {
+    /// Holder's credit code or ID number.
+    pub holder_code: Option<String>,
+    /// Template kind.
+    pub kind: Option<String>,
+    /// Status code (`01` …).
+    pub status: Option<String>,
+    /// Issuing department.
+    pub department_id: Option<String>,
 }
 
 /// One state change of a licence.

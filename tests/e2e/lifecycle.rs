@@ -236,3 +236,143 @@ async fn a_permit_is_changed_renewed_suspended_and_revoked_with_signed_history()
         .unwrap();
     assert_eq!(today["licence"]["status"], "superseded", "{today}");
 }
+
+/// Issues three licences (two kinds, two holders), revokes one, and searches.
+async fn search_the_library(database_url: Option<String>) {
+    let server = Server::start(database_url).await;
+    let client = reqwest::Client::new();
+    let market = register(&client, &server, MARKET.0, MARKET.1).await;
+    let other = register(&client, &server, OTHER.0, OTHER.1).await;
+    let (key, other_key) = (
+        market["api_key"].as_str().unwrap(),
+        other["api_key"].as_str().unwrap(),
+    );
+    let base = &server.base;
+    let business = json!({
+        "credit_code": "91350100M000100Y43",
+        "name": "厦门市鹭岛数字科技有限公司",
+        "entity_type": "有限责任公司(自然人投资或控股)",
+        "legal_representative": "陈明辉",
+        "business_scope": "一般项目:软件开发。",
+        "registered_capital": "10000000",
+        "established_on": "2021-03-15",
+        "address": "福建省厦门市思明区软件园二期观日路24号301室"
+    });
+    let mut identifiers = Vec::new();
+    for (kind, fields) in [
+        ("food_business_permit", food_permit()),
+        ("business_licence", business.clone()),
+        ("business_licence", business),
+    ] {
+        let issued = json_of(
+            post(
+                &client,
+                format!("{base}/api/v1/licences"),
+                key,
+                json!({ "kind": kind, "fields": fields }),
+            )
+            .await,
+            201,
+        )
+        .await;
+        identifiers.push(issued["identifier"].as_str().unwrap().to_string());
+    }
+    let revoked = json_of(
+        post(
+            &client,
+            format!("{base}/api/v1/licences/{}/status", identifiers[2]),
+            key,
+            json!({ "action": "revoke", "reason": "以欺骗手段取得" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(revoked["status"], "revoked");
+
+    let search = |query: Vec<(&'static str, String)>, key: String| {
+        let request = client
+            .get(format!("{base}/api/v1/licences"))
+            .bearer_auth(key)
+            .query(&query);
+        async move { request.send().await.unwrap() }
+    };
+    let all = json_of(search(vec![], other_key.into()).await, 200).await;
+    assert_eq!(all["total"], 3);
+    assert_eq!(
+        all["items"][0]["identifier"], identifiers[2],
+        "newest first"
+    );
+    let by_holder = json_of(
+        search(
+            vec![("holder", "91350100M000100Y43".into())],
+            other_key.into(),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(by_holder["total"], 2);
+    let valid_business = json_of(
+        search(
+            vec![
+                ("kind", "business_licence".into()),
+                ("status", "valid".into()),
+            ],
+            key.into(),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(valid_business["total"], 1);
+    assert_eq!(valid_business["items"][0]["identifier"], identifiers[1]);
+    let paged = json_of(
+        search(
+            vec![("per_page", "2".into()), ("page", "2".into())],
+            key.into(),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(paged["total"], 3);
+    assert_eq!(paged["items"].as_array().unwrap().len(), 1);
+    assert_eq!(paged["items"][0]["identifier"], identifiers[0]);
+    let own = json_of(
+        search(vec![("own", "true".into())], other_key.into()).await,
+        200,
+    )
+    .await;
+    assert_eq!(own["total"], 0);
+    for (query, field) in [
+        (vec![("holder", "12345".to_string())], "holder"),
+        (vec![("status", "lost".to_string())], "status"),
+        (vec![("per_page", "1000".to_string())], "per_page"),
+        (vec![("kind", "driving_licence".to_string())], "kind"),
+    ] {
+        let problem = json_of(search(query, key.into()).await, 422).await;
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+    let anonymous = client
+        .get(format!("{base}/api/v1/licences"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    server.app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_library_is_searched_on_sqlite() {
+    search_the_library(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_library_is_searched_on_postgres() {
+    let Some(url) = crate::common::fresh_postgres().await else {
+        return;
+    };
+    search_the_library(Some(url.clone())).await;
+    crate::common::drop_postgres(&url).await;
+}
