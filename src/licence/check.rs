@@ -205,13 +205,22 @@ fn last_day(start: Date, years: u8) -> Date {
 fn canonical_value(field: &Field, raw: &Value) -> Result<Option<FieldValue>, String> {
     match (&field.kind, raw) {
         (FieldKind::List(_), Value::Array(items)) => list_value(items),
+        // One string (a CSV cell, say): items separated by ；, ; or line breaks.
+        (FieldKind::List(_), Value::String(joined)) => list_value(
+            &joined
+                .split(['；', ';', '\n', '\r'])
+                .filter(|item| !item.trim().is_empty())
+                .map(|item| Value::String(item.to_string()))
+                .collect::<Vec<_>>(),
+        ),
         (FieldKind::List(_), _) => Err(NOT_A_LIST.into()),
         (kind, Value::String(s)) => Ok(text_value(kind, s.trim())?.map(FieldValue::Text)),
         _ => Err("must be a string".into()),
     }
 }
 
-const NOT_A_LIST: &str = "must be a JSON array of strings";
+const NOT_A_LIST: &str =
+    "must be a JSON array of strings, or one string with the items separated by ；";
 /// Longest `text` value, in characters.
 const MAX_TEXT: usize = 200;
 /// Longest `long_text` value, or all items of a `list` together.

@@ -822,8 +822,15 @@ fn fields_are_checked_by_type() {
     let food = templates.get("food_business_permit").unwrap();
     let fields = sample("food_business_permit").fields;
 
+    let mut joined = fields.clone();
+    joined["business_items"] = json!("热食类食品制售；冷食类食品制售;");
+    let checked = food.check(&joined, ISSUED_ON).unwrap();
+    assert_eq!(
+        checked.values["business_items"],
+        FieldValue::List(vec!["热食类食品制售".into(), "冷食类食品制售".into()])
+    );
     let mut wrong = fields.clone();
-    wrong["business_items"] = json!("热食类食品制售");
+    wrong["business_items"] = json!(12);
     assert_field_error(food, &wrong, "business_items", "JSON array of strings");
     wrong["business_items"] = json!(["热食类食品制售", " "]);
     assert_field_error(food, &wrong, "business_items", "item 2");

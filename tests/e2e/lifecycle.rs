@@ -376,3 +376,114 @@ async fn the_library_is_searched_on_postgres() {
     search_the_library(Some(url.clone())).await;
     crate::common::drop_postgres(&url).await;
 }
+
+#[test]
+fn bulk_import_reports_bad_rows_and_resumes() {
+    let data = tempfile::tempdir().unwrap();
+    let zhengyin = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zhengyin"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let added = zhengyin(&[
+        "dept",
+        "add",
+        "--name",
+        MARKET.0,
+        "--credit-code",
+        MARKET.1,
+        "--division-code",
+        "350200",
+    ]);
+    assert!(added.status.success());
+    let row = |credit_code: &str, name: &str| {
+        json!({
+            "credit_code": credit_code,
+            "name": name,
+            "entity_type": "有限责任公司(自然人投资或控股)",
+            "legal_representative": "陈明辉",
+            "business_scope": "一般项目:软件开发。",
+            "registered_capital": "500000",
+            "established_on": "2022-06-01",
+            "address": "福建省厦门市思明区软件园二期观日路24号"
+        })
+        .to_string()
+    };
+    let file = data.path().join("rows.jsonl");
+    let write_rows = |second: &str| {
+        let lines = [
+            row("91350100M000100Y43", "厦门市甲科技有限公司"),
+            row(second, "厦门市乙科技有限公司"),
+            String::new(),
+            row("91350100M000100Y43", "厦门市丙科技有限公司"),
+        ];
+        std::fs::write(&file, lines.join("\n")).unwrap();
+    };
+    write_rows("91350100M000100Y44");
+    let import = |path: &std::path::Path, kind: &str| {
+        let out = zhengyin(&[
+            "licence",
+            "import",
+            path.to_str().unwrap(),
+            "--kind",
+            kind,
+            "--dept",
+            MARKET.1,
+        ]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = import(&file, "business_licence");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("line 2: fields.credit_code"), "{stderr}");
+    assert!(
+        stderr.contains("issued 2, skipped 0 already imported, failed 1"),
+        "{stderr}"
+    );
+    let state = data.path().join("rows.jsonl.imported");
+    let lines = |path: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(lines(&state), ["1", "4"]);
+
+    // Again: nothing new is issued; with the row fixed, only that row is.
+    let (code, stderr) = import(&file, "business_licence");
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("issued 0, skipped 2 already imported, failed 1"),
+        "{stderr}"
+    );
+    write_rows("91350100M000100Y43");
+    let (code, stderr) = import(&file, "business_licence");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("issued 1, skipped 2 already imported, failed 0"),
+        "{stderr}"
+    );
+    assert_eq!(lines(&state), ["1", "4", "2"]);
+
+    // CSV: a header of field keys; a list field as one cell with items separated by ；.
+    let csv = data.path().join("food.csv");
+    std::fs::write(
+        &csv,
+        "name,credit_code,legal_representative,address,premises,business_form,business_items,supervising_agency,signatory\n\
+         厦门市思明区鹭味轩餐饮有限公司,91350203MA34B6N844,林志强,福建省厦门市思明区中山路128号,福建省厦门市思明区中山路128号一层,餐饮服务经营者,热食类食品制售；冷食类食品制售,厦门市思明区市场监督管理局中山所,王立新\n",
+    )
+    .unwrap();
+    let (code, stderr) = import(&csv, "food_business_permit");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lines(&data.path().join("food.csv.imported")), ["2"]);
+    let (code, stderr) = import(&data.path().join("rows.txt"), "business_licence");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(".csv or a .jsonl"), "{stderr}");
+}

@@ -1,6 +1,8 @@
 //! The command line: `serve`, and the same operations as the API for an operator of this
 //! installation (who holds its data directory and so acts as administrator).
 
+mod import;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -152,6 +154,22 @@ enum DeptCommand {
 
 #[derive(Debug, Subcommand)]
 enum LicenceCommand {
+    /// Issue many licences of one kind from a CSV (header row of field keys) or JSON Lines
+    /// file as a department; failed rows are reported by line number, and a run resumes where
+    /// it stopped (state in FILE.imported). Exit 1 if a row failed.
+    Import {
+        /// The `.csv` or `.jsonl` file.
+        file: PathBuf,
+        /// Licence kind, e.g. `food_business_permit`.
+        #[arg(long)]
+        kind: String,
+        /// Credit code of the issuing department.
+        #[arg(long)]
+        dept: String,
+        /// Seal to sign with (default: the department's first).
+        #[arg(long = "seal")]
+        seal_id: Option<String>,
+    },
     /// Issue a licence from a JSON file `{"kind": …, "fields": {…}}` as a department.
     Issue {
         /// The request file.
@@ -246,6 +264,21 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| describe(&e))?;
             print_json(&seals)
+        }
+        Command::Licence {
+            command:
+                LicenceCommand::Import {
+                    file,
+                    kind,
+                    dept,
+                    seal_id,
+                },
+        } => {
+            let principal = app
+                .local_department(&dept)
+                .await
+                .map_err(|e| describe(&e))?;
+            import::run(&app, &principal, &file, &kind, seal_id).await
         }
         Command::Licence {
             command: LicenceCommand::Issue { json, dept, out },

@@ -1,0 +1,161 @@
+//! `zhengyin licence import`: issues many licences of one kind from a CSV file (a header row
+//! of field keys; list fields as one cell with items separated by ；) or a JSON Lines file (one
+//! JSON object of fields per line), with a progress bar.
+//!
+//! Each licence is issued in its own transaction, so nothing is half-written. A row that fails
+//! is reported with its line number and the rest go on. Every issued row is appended to a
+//! state file beside the input (`FILE.imported`: line number, tab, identifier), and rows listed
+//! there are skipped, so an interrupted run resumes where it stopped. (A crash between a
+//! licence's commit and its state line would issue that one row again on resume.)
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value};
+
+use super::describe;
+use crate::service::{App, IssueRequest, Principal, ServiceError};
+
+/// One row of the input: where it is, and its fields.
+struct Row {
+    /// 1-based line number in the file.
+    line: u64,
+    fields: Value,
+}
+
+/// The state file of an input file.
+fn state_path(input: &Path) -> PathBuf {
+    let mut name = input.as_os_str().to_owned();
+    name.push(".imported");
+    PathBuf::from(name)
+}
+
+/// Reads every row of a `.csv` or `.jsonl` file.
+fn read_rows(input: &Path) -> Result<Vec<Row>, String> {
+    let shown = input.display();
+    match input.extension().and_then(|e| e.to_str()) {
+        Some("csv") => {
+            let mut reader = csv::Reader::from_path(input).map_err(|e| format!("{shown}: {e}"))?;
+            let headers = reader
+                .headers()
+                .map_err(|e| format!("{shown}: header row: {e}"))?
+                .clone();
+            let mut rows = Vec::new();
+            for record in reader.records() {
+                let record = record.map_err(|e| format!("{shown}: {e}"))?;
+                let line = record.position().map_or(0, |p| p.line());
+                let fields: Map<String, Value> = headers
+                    .iter()
+                    .zip(record.iter())
+                    .filter(|(_, value)| !value.trim().is_empty())
+                    .map(|(key, value)| (key.trim().to_string(), Value::String(value.to_string())))
+                    .collect();
+                rows.push(Row {
+                    line,
+                    fields: Value::Object(fields),
+                });
+            }
+            Ok(rows)
+        }
+        Some("jsonl") => {
+            let text = std::fs::read_to_string(input).map_err(|e| format!("{shown}: {e}"))?;
+            let mut rows = Vec::new();
+            for (index, text) in text.lines().enumerate() {
+                if text.trim().is_empty() {
+                    continue;
+                }
+                let line = index as u64 + 1;
+                let fields = serde_json::from_str(text)
+                    .map_err(|e| format!("{shown}: line {line}: not JSON: {e}"))?;
+                rows.push(Row { line, fields });
+            }
+            Ok(rows)
+        }
+        _ => Err(format!("{shown}: give a .csv or a .jsonl file")),
+    }
+}
+
+/// Line numbers already imported, from the state file.
+fn imported_lines(state: &Path) -> Result<HashSet<u64>, String> {
+    match std::fs::read_to_string(state) {
+        Ok(text) => Ok(text
+            .lines()
+            .filter_map(|l| l.split('\t').next()?.parse().ok())
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashSet::new()),
+        Err(e) => Err(format!("{}: {e}", state.display())),
+    }
+}
+
+/// Imports `input` as licences of `kind` issued by `principal`; exit code 0 if every row is
+/// issued (now or before), 1 if some failed.
+pub async fn run(
+    app: &Arc<App>,
+    principal: &Principal,
+    input: &Path,
+    kind: &str,
+    seal_id: Option<String>,
+) -> Result<ExitCode, String> {
+    let rows = read_rows(input)?;
+    let state = state_path(input);
+    let done = imported_lines(&state)?;
+    let pending: Vec<Row> = rows
+        .into_iter()
+        .filter(|row| !done.contains(&row.line))
+        .collect();
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&state)
+        .map_err(|e| format!("{}: {e}", state.display()))?;
+    let bar = ProgressBar::new(pending.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} licences, {per_sec}, {eta} left")
+            .map_err(|e| e.to_string())?,
+    );
+    let (mut issued, mut failed) = (0u64, 0u64);
+    for row in pending {
+        let request = IssueRequest {
+            kind: kind.to_string(),
+            fields: row.fields,
+            issuer: None,
+            seal_id: seal_id.clone(),
+        };
+        match app.issue_licence(principal, request).await {
+            Ok(licence) => {
+                writeln!(log, "{}\t{}", row.line, licence.identifier)
+                    .and_then(|()| log.flush())
+                    .map_err(|e| format!("{}: {e}", state.display()))?;
+                issued += 1;
+            }
+            Err(e @ (ServiceError::Unavailable(_) | ServiceError::Internal(_))) => {
+                bar.abandon();
+                return Err(format!(
+                    "line {}: {}; stopped (run again to resume)",
+                    row.line,
+                    describe(&e)
+                ));
+            }
+            Err(e) => {
+                bar.suspend(|| eprintln!("line {}: {}", row.line, describe(&e)));
+                failed += 1;
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "issued {issued}, skipped {} already imported, failed {failed} (state: {})",
+        done.len(),
+        state.display()
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
