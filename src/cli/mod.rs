@@ -297,7 +297,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| describe(&e))?;
             if let Some(out) = out {
                 let (_, pdf) = app
-                    .licence_pdf(&issued.identifier)
+                    .licence_pdf(Some(&principal), &issued.identifier, None)
                     .await
                     .map_err(|e| describe(&e))?;
                 std::fs::write(&out, pdf).map_err(|e| format!("{}: {e}", out.display()))?;

@@ -258,11 +258,24 @@ async fn issue_licence(
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
+/// `?reason=…` of a licence download.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DownloadReason {
+    reason: Option<String>,
+}
+
 async fn licence_pdf(
     State(app): State<Arc<App>>,
+    OptionalCaller(caller): OptionalCaller,
     Path(id): Path<String>,
+    query: Result<Query<DownloadReason>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (identifier, pdf) = app.licence_pdf(&id).await?;
+    let Query(DownloadReason { reason }) =
+        query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+    let (identifier, pdf) = app
+        .licence_pdf(caller.as_ref(), &id, reason.as_deref())
+        .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_string()),

@@ -674,8 +674,45 @@ impl App {
     }
 
     /// The signed PDF of a licence version (a full identifier, or a stem for the newest).
-    pub async fn licence_pdf(&self, id: &str) -> Result<(String, Vec<u8>), ServiceError> {
-        let (_, version) = self.find_version(id).await?;
+    ///
+    /// A department other than the issuer states why it downloads (证照库里有的, 由部门自行下载);
+    /// every download is recorded, with that reason.
+    pub async fn licence_pdf(
+        &self,
+        caller: Option<&Principal>,
+        id: &str,
+        reason: Option<&str>,
+    ) -> Result<(String, Vec<u8>), ServiceError> {
+        let (licence, version) = self.find_version(id).await?;
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if reason.is_some_and(|r| r.chars().count() > 500) {
+            return Err(ServiceError::InvalidField {
+                field: "reason".into(),
+                message: "must be at most 500 characters".into(),
+            });
+        }
+        if let Some(Principal::Department { department_id, .. }) = caller {
+            if *department_id != licence.department_id && reason.is_none() {
+                return Err(ServiceError::InvalidField {
+                    field: "reason".into(),
+                    message:
+                        "a department downloads another department's licence with a stated reason"
+                            .into(),
+                });
+            }
+        }
+        let event = storage::AuditEvent {
+            id: random_id()?,
+            at: now_rfc3339(),
+            actor: caller.map_or_else(|| "anonymous".to_string(), Principal::actor),
+            action: "licence.download".into(),
+            object: version.identifier.clone(),
+            digest: Some(version.pdf_sha256.clone()),
+            outcome: reason.map_or_else(|| "ok".to_string(), |r| format!("ok; reason: {r}")),
+        };
+        let mut tx = self.store.begin().await?;
+        write::audit(&mut tx, &event).await?;
+        tx.commit().await.map_err(StorageError::from)?;
         Ok((version.identifier, version.pdf))
     }
 

@@ -360,6 +360,57 @@ async fn search_the_library(database_url: Option<String>) {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+
+    // Another department downloads with a stated reason; every download is recorded.
+    let pdf_url = format!("{base}/api/v1/licences/{}/pdf", identifiers[0]);
+    let download = |key: Option<&str>, reason: Option<&str>| {
+        let mut request = client.get(&pdf_url);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(reason) = reason {
+            request = request.query(&[("reason", reason)]);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let unexplained = download(Some(other_key), None).await;
+    assert_eq!(json_of(unexplained, 422).await["field"], "reason");
+    for (who, reason) in [
+        (Some(other_key), Some("办理食品经营许可变更核验")),
+        (Some(key), None),
+        (None, None),
+    ] {
+        let response = download(who, reason).await;
+        assert_eq!(response.status(), 200);
+        assert!(response.bytes().await.unwrap().starts_with(b"%PDF-"));
+    }
+    let events: Value = client
+        .get(format!("{base}/api/v1/audit/events?limit=100"))
+        .bearer_auth(&server.admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let downloads: Vec<(String, String)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "licence.download")
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().into(),
+                e["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(downloads.len(), 3, "{downloads:?}");
+    assert!(downloads.contains(&(
+        format!("department:{}", OTHER.1),
+        "ok; reason: 办理食品经营许可变更核验".to_string()
+    )));
+    assert!(downloads.iter().any(|(actor, _)| actor == "anonymous"));
     server.app.close().await;
 }
 
