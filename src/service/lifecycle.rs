@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{
-    audit_event, hex, random_id, rfc3339, seals, sha256, status_name, today, App, LicencePage,
-    LicenceView, Principal, ServiceError, STATUS_VALID,
+    audit_event, random_id, rfc3339, status_name, today, App, LicenceView, Principal, ServiceError,
+    STATUS_VALID,
 };
 use crate::domain::LicenceId;
 use crate::pki::SealKey;
@@ -289,32 +289,18 @@ impl App {
                 now,
             )?,
         )?;
-        let app = Arc::clone(self);
-        let page = LicencePage {
-            kind: licence.kind.clone(),
-            fields: checked.clone(),
-            identifier: identifier.to_string(),
-            department_name: department.name.clone(),
-            impression: seals::impression_of(&department.name, &seal),
-            issued_at: now,
-        };
-        let pdf = tokio::task::spawn_blocking(move || app.render_and_seal(&page, &key))
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))??;
-        let pdf_sha256 = hex(&sha256(&pdf));
-        let version_record = storage::LicenceVersionRecord {
-            identifier: identifier.to_string(),
-            stem: licence.stem.clone(),
-            version,
-            fields: serde_json::to_string(&checked.values)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            valid_from: checked.valid_from.to_string(),
-            valid_to: checked.valid_to.map(|d| d.to_string()),
-            issued_at: rfc3339(now),
-            seal_id: seal.id.clone(),
-            pdf,
-            pdf_sha256: pdf_sha256.clone(),
-        };
+        let version_record = self
+            .sealed_version(
+                &licence.kind,
+                &checked,
+                &identifier,
+                &department,
+                &seal,
+                key,
+                now,
+            )
+            .await?;
+        let pdf_sha256 = version_record.pdf_sha256.clone();
         let mut tx = self.store.begin().await?;
         write::licence_version(&mut tx, &version_record).await?;
         write::licence_event(&mut tx, &record).await?;

@@ -572,20 +572,18 @@ impl App {
                 now,
             )?,
         )?;
-        let app = Arc::clone(self);
-        let page = LicencePage {
-            kind: request.kind.clone(),
-            fields: checked.clone(),
-            identifier: identifier.to_string(),
-            department_name: department.name.clone(),
-            impression: seals::impression_of(&department.name, &seal),
-            issued_at: now,
-        };
-        let pdf = tokio::task::spawn_blocking(move || app.render_and_seal(&page, &key))
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))??;
-
-        let pdf_sha256 = hex(&sha256(&pdf));
+        let version_record = self
+            .sealed_version(
+                &template.kind,
+                &checked,
+                &identifier,
+                &department,
+                &seal,
+                key,
+                now,
+            )
+            .await?;
+        let pdf_sha256 = version_record.pdf_sha256.clone();
         let licence = storage::LicenceRecord {
             stem: identifier.stem(),
             kind: template.kind.clone(),
@@ -595,19 +593,6 @@ impl App {
             current_version: i64::from(version.get()),
             status: STATUS_VALID.into(),
             created_at: rfc3339(now),
-        };
-        let version_record = storage::LicenceVersionRecord {
-            identifier: identifier.to_string(),
-            stem: identifier.stem(),
-            version: i64::from(version.get()),
-            fields: serde_json::to_string(&checked.values)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            valid_from: checked.valid_from.to_string(),
-            valid_to: checked.valid_to.map(|d| d.to_string()),
-            issued_at: rfc3339(now),
-            seal_id: seal.id.clone(),
-            pdf,
-            pdf_sha256: pdf_sha256.clone(),
         };
         write::licence(&mut tx, &licence, &version_record).await?;
         write::licence_event(&mut tx, &issued_event).await?;
@@ -623,6 +608,46 @@ impl App {
         .await?;
         tx.commit().await.map_err(StorageError::from)?;
         Ok(self.view(&licence, &version_record, &department, today()))
+    }
+
+    /// Renders version `identifier` of a licence, seals it with `key` (off the async runtime)
+    /// and returns the version record to store.
+    #[allow(clippy::too_many_arguments)]
+    async fn sealed_version(
+        self: &Arc<Self>,
+        kind: &str,
+        checked: &crate::licence::CheckedFields,
+        identifier: &LicenceId,
+        department: &storage::DepartmentRecord,
+        seal: &storage::SealRecord,
+        key: SealKey,
+        now: OffsetDateTime,
+    ) -> Result<storage::LicenceVersionRecord, ServiceError> {
+        let app = Arc::clone(self);
+        let page = LicencePage {
+            kind: kind.to_string(),
+            fields: checked.clone(),
+            identifier: identifier.to_string(),
+            department_name: department.name.clone(),
+            impression: seals::impression_of(&department.name, seal),
+            issued_at: now,
+        };
+        let pdf = tokio::task::spawn_blocking(move || app.render_and_seal(&page, &key))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        Ok(storage::LicenceVersionRecord {
+            identifier: identifier.to_string(),
+            stem: identifier.stem(),
+            version: i64::from(identifier.version().get()),
+            fields: serde_json::to_string(&checked.values)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            valid_from: checked.valid_from.to_string(),
+            valid_to: checked.valid_to.map(|d| d.to_string()),
+            issued_at: rfc3339(now),
+            seal_id: seal.id.clone(),
+            pdf_sha256: hex(&sha256(&pdf)),
+            pdf,
+        })
     }
 
     /// Renders a licence page and seals it with `key`.
