@@ -24,6 +24,7 @@ impl Bench {
             data_dir: work.join("data"),
             database_url: None,
             public_url: "http://127.0.0.1:8080".into(),
+            holder_issuer: None,
         };
         let (app, _) = App::open(&config).await.expect("open installation");
         app.register_department(

@@ -2,11 +2,12 @@
 //! of field keys; list fields as one cell with items separated by ；) or a JSON Lines file (one
 //! JSON object of fields per line), with a progress bar.
 //!
-//! Each licence is issued in its own transaction, so nothing is half-written. A row that fails
-//! is reported with its line number and the rest go on. Every issued row is appended to a
-//! state file beside the input (`FILE.imported`: line number, tab, identifier), and rows listed
-//! there are skipped, so an interrupted run resumes where it stopped. (A crash between a
-//! licence's commit and its state line would issue that one row again on resume.)
+//! Rows are issued a few at a time, each licence in its own transaction, so nothing is
+//! half-written. A row that fails is reported with its line number and the rest go on. Every
+//! issued row is appended to a state file beside the input (`FILE.imported`: line number, tab,
+//! identifier), and rows listed there are skipped, so an interrupted run resumes where it
+//! stopped. (A crash between a licence's commit and its state line would issue that one row
+//! again on resume.)
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
+use tokio::task::JoinSet;
 
 use super::describe;
 use crate::service::{App, IssueRequest, Principal, ServiceError};
@@ -79,6 +81,12 @@ fn read_rows(input: &Path) -> Result<Vec<Row>, String> {
     }
 }
 
+/// How many rows are issued at once: one more than the cores, so one waits on the database
+/// while the others render.
+fn in_flight() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) + 1
+}
+
 /// Line numbers already imported, from the state file.
 fn imported_lines(state: &Path) -> Result<HashSet<u64>, String> {
     match std::fs::read_to_string(state) {
@@ -118,34 +126,49 @@ pub async fn run(
             .map_err(|e| e.to_string())?,
     );
     let (mut issued, mut failed) = (0u64, 0u64);
-    for row in pending {
-        let request = IssueRequest {
-            kind: kind.to_string(),
-            fields: row.fields,
-            issuer: None,
-            seal_id: seal_id.clone(),
+    let mut stopped = None;
+    let mut rows = pending.into_iter();
+    let mut running = JoinSet::new();
+    loop {
+        // Rendering and sealing run on the blocking pool, so a few rows in flight keep every
+        // core busy; after a storage failure no new row starts and the running ones finish.
+        while stopped.is_none() && running.len() < in_flight() {
+            let Some(row) = rows.next() else { break };
+            let (app, principal) = (Arc::clone(app), principal.clone());
+            let request = IssueRequest {
+                kind: kind.to_string(),
+                fields: row.fields,
+                issuer: None,
+                seal_id: seal_id.clone(),
+            };
+            running.spawn(async move { (row.line, app.issue_licence(&principal, request).await) });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
         };
-        match app.issue_licence(principal, request).await {
+        let (line, result) = joined.map_err(|e| format!("an import task failed: {e}"))?;
+        match result {
             Ok(licence) => {
-                writeln!(log, "{}\t{}", row.line, licence.identifier)
+                writeln!(log, "{line}\t{}", licence.identifier)
                     .and_then(|()| log.flush())
                     .map_err(|e| format!("{}: {e}", state.display()))?;
                 issued += 1;
             }
             Err(e @ (ServiceError::Unavailable(_) | ServiceError::Internal(_))) => {
-                bar.abandon();
-                return Err(format!(
-                    "line {}: {}; stopped (run again to resume)",
-                    row.line,
-                    describe(&e)
-                ));
+                stopped.get_or_insert(format!("line {line}: {}", describe(&e)));
             }
             Err(e) => {
-                bar.suspend(|| eprintln!("line {}: {}", row.line, describe(&e)));
+                bar.suspend(|| eprintln!("line {line}: {}", describe(&e)));
                 failed += 1;
             }
         }
         bar.inc(1);
+    }
+    if let Some(reason) = stopped {
+        bar.abandon();
+        return Err(format!(
+            "{reason}; stopped after issuing {issued} (run again to resume)"
+        ));
     }
     bar.finish_and_clear();
     eprintln!(

@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::licence::credential;
 use crate::service::{
-    App, Config, FirstRun, IssueRequest, NewDepartment, NewSeal, Placement, Principal, SealRequest,
+    App, Config, FirstRun, HolderIssuer, HolderTokenRequest, IssueRequest, NewDepartment, NewSeal,
+    Placement, Principal, SealRequest,
 };
 
 /// zhengyin (证印): electronic licences and electronic seals.
@@ -40,10 +42,52 @@ struct GlobalArgs {
         global = true
     )]
     public_url: String,
+    /// `iss` of an external identity provider whose ES256 JWTs (`sub` = credit code or ID
+    /// number) sign holders in, besides this installation's own holder tokens.
+    #[arg(
+        long,
+        env = "ZHENGYIN_HOLDER_ISSUER",
+        global = true,
+        requires = "holder_key"
+    )]
+    holder_issuer: Option<String>,
+    /// That provider's signing key: a PEM file with its P-256 `PUBLIC KEY`.
+    #[arg(
+        long,
+        env = "ZHENGYIN_HOLDER_KEY",
+        global = true,
+        requires = "holder_issuer"
+    )]
+    holder_key: Option<PathBuf>,
+    /// The `aud` that provider's tokens carry, if any.
+    #[arg(long, env = "ZHENGYIN_HOLDER_AUDIENCE", global = true)]
+    holder_audience: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check a licence QR code offline, with no service and no database: its signature against
+    /// a certificate bundle fetched beforehand from `GET /api/v1/certificates`. Prints the
+    /// signed facts as JSON; exit 1 if the code does not check out.
+    VerifyQr {
+        /// The QR code's text; or give --image.
+        #[arg(required_unless_present = "image", conflicts_with = "image")]
+        text: Option<String>,
+        /// A PNG photo or screenshot of the QR code.
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// The PEM bundle of root and seal certificates.
+        #[arg(long)]
+        certs: PathBuf,
+    },
+    /// Commands on this installation (its data directory and database).
+    #[command(flatten)]
+    Installation(InstallationCommand),
+}
+
+/// What works on an installation, opened (or initialised) first.
+#[derive(Debug, Subcommand)]
+enum InstallationCommand {
     /// Start the HTTP service (initialises a new data directory on first run).
     Serve {
         /// Address to listen on.
@@ -93,6 +137,11 @@ enum Command {
         /// User password of an encrypted PDF.
         #[arg(long, env = "ZHENGYIN_PDF_PASSWORD")]
         password: Option<String>,
+    },
+    /// Holders (持证主体).
+    Holder {
+        #[command(subcommand)]
+        command: HolderCommand,
     },
     /// Verify the seals on a PDF against this installation's root and the registered foreign
     /// roots; prints the JSON report; exit 1 if any seal is not valid.
@@ -153,6 +202,18 @@ enum DeptCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum HolderCommand {
+    /// Issue a holder token (as the identity provider would after login); prints it as JSON.
+    Token {
+        /// The holder's credit code or ID number.
+        holder_code: String,
+        /// Hours until it expires.
+        #[arg(long, default_value_t = 8)]
+        hours: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum LicenceCommand {
     /// Issue many licences of one kind from a CSV (header row of field keys) or JSON Lines
     /// file as a department; failed rows are reported by line number, and a run resumes where
@@ -196,16 +257,32 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn execute(cli: Cli) -> Result<ExitCode, String> {
+    let command = match cli.command {
+        Command::VerifyQr { text, image, certs } => {
+            return verify_qr_offline(text.as_deref(), image.as_deref(), &certs)
+        }
+        Command::Installation(command) => command,
+    };
+    let holder_issuer = match (cli.global.holder_issuer, cli.global.holder_key) {
+        (Some(issuer), Some(key)) => Some(HolderIssuer {
+            issuer,
+            audience: cli.global.holder_audience,
+            public_key_pem: std::fs::read_to_string(&key)
+                .map_err(|e| format!("{}: {e}", key.display()))?,
+        }),
+        _ => None,
+    };
     let config = Config {
         data_dir: cli.global.data_dir.unwrap_or_else(default_data_dir),
         database_url: cli.global.database_url,
         public_url: cli.global.public_url,
+        holder_issuer,
     };
     let (app, first_run) = App::open(&config).await.map_err(|e| describe(&e))?;
     announce(&config, &first_run);
-    let result = match cli.command {
-        Command::Serve { listen } => serve(Arc::clone(&app), &listen).await,
-        Command::Dept {
+    let result = match command {
+        InstallationCommand::Serve { listen } => serve(Arc::clone(&app), &listen).await,
+        InstallationCommand::Dept {
             command:
                 DeptCommand::Add {
                     name,
@@ -228,7 +305,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| describe(&e))?;
             print_json(&registered)
         }
-        Command::Dept {
+        InstallationCommand::Dept {
             command:
                 DeptCommand::AddSeal {
                     dept,
@@ -255,7 +332,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| describe(&e))?;
             print_json(&seal)
         }
-        Command::Dept {
+        InstallationCommand::Dept {
             command: DeptCommand::Seals { dept },
         } => {
             let department_id = department_id(&app, &dept).await?;
@@ -265,7 +342,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| describe(&e))?;
             print_json(&seals)
         }
-        Command::Licence {
+        InstallationCommand::Licence {
             command:
                 LicenceCommand::Import {
                     file,
@@ -280,7 +357,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| describe(&e))?;
             import::run(&app, &principal, &file, &kind, seal_id).await
         }
-        Command::Licence {
+        InstallationCommand::Licence {
             command: LicenceCommand::Issue { json, dept, out },
         } => {
             let text =
@@ -304,7 +381,20 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
             }
             print_json(&issued)
         }
-        Command::Seal {
+        InstallationCommand::Holder {
+            command: HolderCommand::Token { holder_code, hours },
+        } => {
+            let request = HolderTokenRequest {
+                holder_code,
+                hours: Some(hours),
+            };
+            let token = app
+                .issue_holder_token(&App::local_admin(), request)
+                .await
+                .map_err(|e| describe(&e))?;
+            print_json(&token)
+        }
+        InstallationCommand::Seal {
             input,
             output,
             seal_id,
@@ -342,7 +432,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
             eprintln!("sealed {} → {}", input.display(), output.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { file, password } => {
+        InstallationCommand::Verify { file, password } => {
             let pdf = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let verification = app
                 .verify_pdf(None, pdf, password)
@@ -397,6 +487,7 @@ fn announce(config: &Config, first_run: &FirstRun) {
 }
 
 async fn serve(app: Arc<App>, listen: &str) -> Result<ExitCode, String> {
+    app.spawn_expiry_sweep();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -428,11 +519,38 @@ fn describe(e: &crate::service::ServiceError) -> String {
     }
 }
 
+/// `zhengyin verify-qr`: the offline check of a licence QR code.
+fn verify_qr_offline(
+    text: Option<&str>,
+    image: Option<&std::path::Path>,
+    certs: &std::path::Path,
+) -> Result<ExitCode, String> {
+    let text = match (text, image) {
+        (Some(text), _) => text.to_string(),
+        (None, Some(image)) => {
+            let png = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
+            credential::read_qr_png(&png).map_err(|e| format!("{}: {e}", image.display()))?
+        }
+        (None, None) => return Err("give the QR code's text or --image FILE.png".into()),
+    };
+    let bundle = std::fs::read(certs).map_err(|e| format!("{}: {e}", certs.display()))?;
+    let set = credential::CertificateSet::from_pem(&bundle)
+        .map_err(|e| format!("{}: {e}", certs.display()))?;
+    let today = time::OffsetDateTime::now_utc().date();
+    match credential::verify_offline(&text, &set, today) {
+        Ok(check) => print_json(&check),
+        Err(e) => {
+            eprintln!("not genuine: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 /// The id of the department with this credit code.
 async fn department_id(app: &App, credit_code: &str) -> Result<String, String> {
     match app.local_department(credit_code).await {
         Ok(Principal::Department { department_id, .. }) => Ok(department_id),
-        Ok(Principal::Admin { .. }) => Err("not a department".into()),
+        Ok(_) => Err("not a department".into()),
         Err(e) => Err(describe(&e)),
     }
 }

@@ -45,12 +45,14 @@ macro_rules! string_conversions {
 
 pub mod credit_code;
 pub mod division_code;
+pub mod holder_code;
 pub mod id_number;
 pub mod licence_id;
 pub mod money;
 
 pub use credit_code::CreditCode;
 pub use division_code::DivisionCode;
+pub use holder_code::HolderCode;
 pub use id_number::IdNumber;
 pub use licence_id::{LicenceId, LicenceTypeCode, Serial, Version};
 pub use money::{capital_numerals, Money};

@@ -23,8 +23,8 @@ use serde::de::DeserializeOwned;
 use time::Date;
 
 use crate::service::{
-    App, IssueRequest, NewDepartment, NewSeal, NewVersionRequest, Placement, Principal,
-    SealRequest, SearchQuery, ServiceError, StatusRequest, VersionKind,
+    App, HolderTokenRequest, IssueRequest, NewDepartment, NewSeal, NewVersionRequest, Placement,
+    Principal, SealRequest, SearchQuery, ServiceError, StatusRequest, VersionKind,
 };
 
 /// Largest request body accepted (a PDF to verify).
@@ -35,6 +35,9 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/root.pem", get(root_certificate))
+        .route("/api/v1/certificates", get(published_certificates))
+        .route("/api/v1/holder-tokens", post(issue_holder_token))
+        .route("/api/v1/holder/licences", get(holder_licences))
         .route("/api/v1/departments", post(register_department))
         .route(
             "/api/v1/departments/{id}/seals",
@@ -42,6 +45,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/v1/licences", post(issue_licence).get(search_licences))
         .route("/api/v1/licences/{id}/pdf", get(licence_pdf))
+        .route("/api/v1/licences/{id}/qr.png", get(licence_qr_png))
         .route("/api/v1/licences/{id}/versions", post(change_licence))
         .route("/api/v1/licences/{id}/renewals", post(renew_licence))
         .route("/api/v1/licences/{id}/status", post(set_licence_status))
@@ -65,7 +69,7 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// The authenticated caller, from `Authorization: Bearer <api key>`.
+/// The authenticated caller, from `Authorization: Bearer <api key or holder token>`.
 struct Caller(Principal);
 
 impl FromRequestParts<Arc<App>> for Caller {
@@ -240,6 +244,30 @@ async fn root_certificate(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
+async fn published_certificates(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        app.published_certificates().await?,
+    )
+        .into_response())
+}
+
+async fn issue_holder_token(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    JsonBody(request): JsonBody<HolderTokenRequest>,
+) -> Result<Response, ApiError> {
+    let token = app.issue_holder_token(&caller, request).await?;
+    Ok((StatusCode::CREATED, Json(token)).into_response())
+}
+
+async fn holder_licences(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    Ok(Json(app.holder_licences(&caller).await?).into_response())
+}
+
 async fn register_department(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -265,28 +293,55 @@ struct DownloadReason {
     reason: Option<String>,
 }
 
+impl DownloadReason {
+    fn parse(
+        query: Result<Query<DownloadReason>, QueryRejection>,
+    ) -> Result<Option<String>, ApiError> {
+        let Query(DownloadReason { reason }) =
+            query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+        Ok(reason)
+    }
+}
+
+/// A downloaded file, shown inline and saved as `{identifier}.{extension}`.
+fn download(content_type: &str, identifier: &str, extension: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{identifier}.{extension}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 async fn licence_pdf(
     State(app): State<Arc<App>>,
     OptionalCaller(caller): OptionalCaller,
     Path(id): Path<String>,
     query: Result<Query<DownloadReason>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(DownloadReason { reason }) =
-        query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+    let reason = DownloadReason::parse(query)?;
     let (identifier, pdf) = app
         .licence_pdf(caller.as_ref(), &id, reason.as_deref())
         .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{identifier}.pdf\""),
-            ),
-        ],
-        pdf,
-    )
-        .into_response())
+    Ok(download("application/pdf", &identifier, "pdf", pdf))
+}
+
+async fn licence_qr_png(
+    State(app): State<Arc<App>>,
+    OptionalCaller(caller): OptionalCaller,
+    Path(id): Path<String>,
+    query: Result<Query<DownloadReason>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let reason = DownloadReason::parse(query)?;
+    let (identifier, png) = app
+        .licence_qr_png(caller.as_ref(), &id, reason.as_deref())
+        .await?;
+    Ok(download("image/png", &identifier, "png", png))
 }
 
 async fn search_licences(

@@ -315,11 +315,7 @@ fn licence_verdict(answer: &LicenceVerification) -> String {
             }
         );
     }
-    let _ = write!(
-        html,
-        "<p><a href=\"{}\">下载证照 PDF</a></p></section>",
-        escape(&licence.pdf_url)
-    );
+    html.push_str("</section>");
     html
 }
 

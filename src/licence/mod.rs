@@ -52,6 +52,7 @@
 //! clear of each other.
 
 mod check;
+pub mod credential;
 mod layout;
 mod number;
 mod template;

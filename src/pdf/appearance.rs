@@ -143,8 +143,7 @@ pub fn add_seal_xobject(
         ("Resources", Object::Dictionary(resources)),
     ]);
     let mut stream = Stream::new(dict, content);
-    // Compression only fails on an I/O error writing to memory; uncompressed is still valid.
-    let _ = stream.compress();
+    super::flate(&mut stream);
     Ok(doc.add_object(stream))
 }
 

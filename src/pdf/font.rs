@@ -247,7 +247,7 @@ impl SubsetFont {
             Dictionary::from_iter([("Subtype", Object::Name(b"CIDFontType0C".to_vec()))]),
             self.cff.clone(),
         );
-        compress(&mut file);
+        super::flate(&mut file);
         let file_id = doc.add_object(file);
 
         let m = &self.descriptor;
@@ -286,7 +286,7 @@ impl SubsetFont {
         let cid_font_id = doc.add_object(cid_font);
 
         let mut to_unicode = Stream::new(Dictionary::new(), self.to_unicode_cmap().into_bytes());
-        compress(&mut to_unicode);
+        super::flate(&mut to_unicode);
         let to_unicode_id = doc.add_object(to_unicode);
 
         // For a CIDFontType0 descendant the Type0 /BaseFont is "<CIDFont name>-<CMap name>"
@@ -339,12 +339,6 @@ impl SubsetFont {
         s.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
         s
     }
-}
-
-/// Flate-compresses `stream` when that makes it smaller (lopdf always has flate2).
-fn compress(stream: &mut Stream) {
-    // Compression only fails on an I/O error writing to memory; uncompressed is still valid.
-    let _ = stream.compress();
 }
 
 /// The six-uppercase-letter subset tag, derived from the glyph set (FNV-1a, base 26), so

@@ -66,3 +66,28 @@ fn parse(pdf: &[u8], password: Option<&str>) -> Result<Document, LoadError> {
         e => LoadError::Unreadable(e.to_string()),
     })
 }
+
+/// Flate-compresses a stream that has no filter yet, when that makes it smaller. Uses the
+/// fastest level: lopdf's own `Stream::compress` uses level 9, and deflating the page content
+/// and font subset at that level was a third of the time of issuing a licence; level 1 takes a
+/// fifth of the time for files about 12% larger.
+pub(crate) fn flate(stream: &mut lopdf::Stream) {
+    use std::io::Write;
+    if stream.dict.has(b"Filter") {
+        return;
+    }
+    let mut encoder = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(stream.content.len() / 2),
+        flate2::Compression::fast(),
+    );
+    // Writing to memory cannot fail; if it did, the stream stays uncompressed, still valid.
+    if encoder.write_all(&stream.content).is_err() {
+        return;
+    }
+    if let Ok(compressed) = encoder.finish() {
+        if compressed.len() < stream.content.len() {
+            stream.dict.set("Filter", "FlateDecode");
+            stream.set_content(compressed);
+        }
+    }
+}

@@ -780,6 +780,14 @@ impl Renderer {
                     let dark = code.to_colors();
                     let corner = point(*x_mm, y_mm + size_mm);
                     let side = pp::Pt(size_mm * PT_PER_MM);
+                    // The modules are drawn in a coordinate system of one unit per module,
+                    // y downwards from the code's top-left corner, so the path has small
+                    // integer coordinates: a fraction of the bytes of millimetre decimals.
+                    let origin = point(
+                        x_mm + QR_QUIET_ZONE as f32 * module,
+                        y_mm + QR_QUIET_ZONE as f32 * module,
+                    );
+                    let scale = module * PT_PER_MM;
                     // One ring per horizontal run of dark modules, all wound the same way and
                     // filled as one path, so abutting runs leave no seams.
                     let mut rings = Vec::new();
@@ -796,10 +804,10 @@ impl Renderer {
                                 col += 1;
                             }
                             let at = |c: usize, r: usize| pp::LinePoint {
-                                p: point(
-                                    x_mm + (QR_QUIET_ZONE + c) as f32 * module,
-                                    y_mm + (QR_QUIET_ZONE + r) as f32 * module,
-                                ),
+                                p: pp::Point {
+                                    x: pp::Pt(c as f32),
+                                    y: pp::Pt(r as f32),
+                                },
                                 bezier: false,
                             };
                             rings.push(pp::PolygonRing {
@@ -826,6 +834,12 @@ impl Renderer {
                                 winding_order: None,
                             },
                         },
+                        pp::Op::SaveGraphicsState,
+                        pp::Op::SetTransformationMatrix {
+                            matrix: pp::CurTransMat::Raw([
+                                scale, 0.0, 0.0, -scale, origin.x.0, origin.y.0,
+                            ]),
+                        },
                         pp::Op::SetFillColor {
                             col: rgb(Rgb(0, 0, 0)),
                         },
@@ -836,6 +850,7 @@ impl Renderer {
                                 winding_order: pp::WindingOrder::NonZero,
                             },
                         },
+                        pp::Op::RestoreGraphicsState,
                     ]);
                 }
             }
@@ -863,7 +878,11 @@ fn save(pdf: &pp::PdfDocument) -> Result<Vec<u8>, RenderError> {
     {
         return Err(RenderError::PdfWrite(w.msg.clone()));
     }
-    lo.compress();
+    for object in lo.objects.values_mut() {
+        if let lopdf::Object::Stream(stream) = object {
+            super::flate(stream);
+        }
+    }
     let write_error = |e: &dyn std::fmt::Display| RenderError::PdfWrite(e.to_string());
     let mut out = Vec::with_capacity(128 * 1024);
     // First pass with a fixed placeholder, second with the digest of the first.

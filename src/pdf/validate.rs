@@ -32,14 +32,12 @@ use x509_parser::prelude::FromDer;
 
 use super::revisions::{self, ChangeKind, RevisionChange};
 use super::sign::SigningCertificateV2;
+use crate::pki::chain::chain_to_anchor;
 
 /// `id-ct-TSTInfo` (RFC 3161), the eContentType of a timestamp token; not in const-oid's db.
 const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 /// How deep the AcroForm field tree may nest before we stop walking it.
 const MAX_FIELD_DEPTH: usize = 32;
-/// How many issuers a certificate chain may have before we give up.
-const MAX_CHAIN_LEN: usize = 8;
-
 /// The root certificates we trust, as DER.
 #[derive(Clone, Debug, Default)]
 pub struct TrustAnchors {
@@ -956,81 +954,6 @@ fn verifier(
         .ok_or_else(|| {
             format!("unsupported signature algorithm {sig} (digest {digest_alg}) for a {key} key")
         })
-}
-
-/// Checks the signer may sign at `at` and finds a chain through `pool` (the certificates in
-/// the CMS) to one of `anchors`; returns the anchor's subject or the reason there is none.
-/// Anchors are trusted as given: their own validity period is not checked.
-fn chain_to_anchor(
-    signer: &X509Certificate,
-    pool: &[X509Certificate],
-    anchors: &[X509Certificate],
-    at: OffsetDateTime,
-) -> Result<String, String> {
-    if !valid_at(signer, at) {
-        return Err(format!(
-            "the signer certificate is not valid at {} (valid {} to {})",
-            rfc3339(at),
-            rfc3339(signer.validity().not_before.to_datetime()),
-            rfc3339(signer.validity().not_after.to_datetime())
-        ));
-    }
-    match signer.key_usage() {
-        Ok(Some(ku)) if !(ku.value.digital_signature() || ku.value.non_repudiation()) => {
-            return Err(
-                "the signer certificate's keyUsage allows neither digitalSignature nor nonRepudiation"
-                    .into(),
-            )
-        }
-        Err(e) => return Err(format!("the signer certificate's keyUsage is unreadable: {e}")),
-        _ => {}
-    }
-    if let Some(anchor) = anchors.iter().find(|a| a.as_raw() == signer.as_raw()) {
-        return Ok(anchor.subject().to_string());
-    }
-    let mut visited = Vec::new();
-    path_to_anchor(signer, pool, anchors, at, &mut visited).ok_or_else(|| {
-        format!(
-            "no chain of valid certificates from the signer to a trust anchor (signer issuer: {})",
-            signer.issuer()
-        )
-    })
-}
-
-/// Depth-first search upwards; `visited` pool certificates are never expanded twice.
-fn path_to_anchor(
-    cert: &X509Certificate,
-    pool: &[X509Certificate],
-    anchors: &[X509Certificate],
-    at: OffsetDateTime,
-    visited: &mut Vec<usize>,
-) -> Option<String> {
-    if let Some(anchor) = anchors.iter().find(|a| issued_by(cert, a)) {
-        return Some(anchor.subject().to_string());
-    }
-    if visited.len() >= MAX_CHAIN_LEN {
-        return None;
-    }
-    for (i, ca) in pool.iter().enumerate() {
-        if visited.contains(&i) || !ca.is_ca() || !valid_at(ca, at) || !issued_by(cert, ca) {
-            continue;
-        }
-        visited.push(i);
-        if let Some(anchor) = path_to_anchor(ca, pool, anchors, at, visited) {
-            return Some(anchor);
-        }
-    }
-    None
-}
-
-fn issued_by(cert: &X509Certificate, issuer: &X509Certificate) -> bool {
-    cert.issuer().as_raw() == issuer.subject().as_raw()
-        && cert.verify_signature(Some(issuer.public_key())).is_ok()
-}
-
-fn valid_at(cert: &X509Certificate, at: OffsetDateTime) -> bool {
-    let validity = cert.validity();
-    validity.not_before.to_datetime() <= at && at <= validity.not_after.to_datetime()
 }
 
 fn summary(cert: &X509Certificate) -> CertSummary {

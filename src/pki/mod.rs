@@ -5,6 +5,8 @@
 //! sealed under the [`MasterKey`]; [`SealKey`] holds the plaintext key in memory for signing and
 //! never prints it.
 
+pub mod chain;
+pub mod jws;
 mod master_key;
 
 pub use master_key::MasterKey;
@@ -14,7 +16,9 @@ use rcgen::{
     KeyUsagePurpose, SerialNumber,
 };
 use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
+use ring::signature::{
+    EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED_SIGNING,
+};
 use time::{Duration, OffsetDateTime};
 
 /// Errors of the PKI layer.
@@ -107,6 +111,21 @@ impl RootCa {
         &self.certificate_der
     }
 
+    /// Makes a key for one of the installation's own services (e.g. the holder-token signer)
+    /// and a certificate for it under this root: CN `name`, keyUsage digitalSignature.
+    pub fn issue_service_key(
+        &self,
+        name: &str,
+        years: i64,
+        master: &MasterKey,
+    ) -> Result<IssuedKey, PkiError> {
+        let mut params = CertificateParams::default();
+        params.distinguished_name =
+            distinguished_name(&[(DnType::CountryName, "CN"), (DnType::CommonName, name)]);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        self.issue(params, years, master)
+    }
+
     /// Makes a seal key and a certificate for it, signed by this root: subject names the
     /// department (O, organizationIdentifier = credit code) and the seal (CN, OU); keyUsage
     /// digitalSignature + nonRepudiation; valid for `years`.
@@ -116,8 +135,6 @@ impl RootCa {
         years: i64,
         master: &MasterKey,
     ) -> Result<IssuedKey, PkiError> {
-        let pkcs8 = generate_pkcs8()?;
-        let key = KeyPair::try_from(pkcs8.as_slice())?;
         let mut params = CertificateParams::default();
         let mut dn = distinguished_name(&[
             (DnType::CountryName, "CN"),
@@ -137,6 +154,18 @@ impl RootCa {
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::ContentCommitment,
         ];
+        self.issue(params, years, master)
+    }
+
+    /// Generates a key and signs `params` (plus serial, validity and authority key id) for it.
+    fn issue(
+        &self,
+        mut params: CertificateParams,
+        years: i64,
+        master: &MasterKey,
+    ) -> Result<IssuedKey, PkiError> {
+        let pkcs8 = generate_pkcs8()?;
+        let key = KeyPair::try_from(pkcs8.as_slice())?;
         params.serial_number = Some(random_serial()?);
         params.use_authority_key_identifier_extension = true;
         let now = OffsetDateTime::now_utc();
@@ -154,6 +183,8 @@ impl RootCa {
 /// A seal's private key, unsealed in memory, with its certificate.
 pub struct SealKey {
     key: EcdsaKeyPair,
+    /// The same key for JOSE/COSE, whose ECDSA signatures are r‖s rather than DER.
+    fixed: EcdsaKeyPair,
     certificate_der: Vec<u8>,
 }
 
@@ -174,14 +205,13 @@ impl SealKey {
         master: &MasterKey,
     ) -> Result<SealKey, PkiError> {
         let pkcs8 = master.open(sealed_key, &certificate_der)?;
-        let key = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_ASN1_SIGNING,
-            &pkcs8,
-            &SystemRandom::new(),
-        )
-        .map_err(|_| PkiError::Malformed("seal key is not a P-256 PKCS#8 key"))?;
+        let open = |algorithm| {
+            EcdsaKeyPair::from_pkcs8(algorithm, &pkcs8, &SystemRandom::new())
+                .map_err(|_| PkiError::Malformed("seal key is not a P-256 PKCS#8 key"))
+        };
         Ok(SealKey {
-            key,
+            key: open(&ECDSA_P256_SHA256_ASN1_SIGNING)?,
+            fixed: open(&ECDSA_P256_SHA256_FIXED_SIGNING)?,
             certificate_der,
         })
     }
@@ -194,6 +224,15 @@ impl SealKey {
     /// ECDSA P-256 / SHA-256 signature (DER) over `message`.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
         self.key
+            .sign(&SystemRandom::new(), message)
+            .map(|signature| signature.as_ref().to_vec())
+            .map_err(|_| PkiError::KeyGeneration)
+    }
+
+    /// ECDSA P-256 / SHA-256 signature over `message` as the 64 bytes r‖s, the form JWS
+    /// (`ES256`, RFC 7518 §3.4) and COSE use.
+    pub fn sign_fixed(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
+        self.fixed
             .sign(&SystemRandom::new(), message)
             .map(|signature| signature.as_ref().to_vec())
             .map_err(|_| PkiError::KeyGeneration)

@@ -3,13 +3,15 @@
 //! department changes its own licences; every change is an event signed with the department's
 //! seal key and recorded; nothing is deleted, and every version stays retrievable.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine;
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::format_description::well_known::Iso8601;
+use time::{Date, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{
@@ -22,6 +24,12 @@ use crate::storage::{self, write, StorageError};
 
 /// Longest reason for a change.
 const MAX_REASON_CHARS: usize = 500;
+/// Status code of an expired licence on the national platform (失效).
+const STATUS_EXPIRED: &str = "05";
+/// Who records expiries.
+const EXPIRY_ACTOR: &str = "system:expiry";
+/// Lapsed licences handled per query by the expiry sweep.
+const EXPIRY_BATCH: i64 = 500;
 
 /// A change or renewal: field values to change (the rest stay as they were).
 #[derive(Debug, Clone, Deserialize)]
@@ -98,9 +106,9 @@ impl StatusAction {
 pub struct LicenceEventView {
     /// When, RFC 3339.
     pub at: String,
-    /// `issue`, `change`, `renew`, `suspend`, `resume`, `revoke` or `cancel`.
+    /// `issue`, `change`, `renew`, `suspend`, `resume`, `revoke`, `cancel` or `expire`.
     pub action: String,
-    /// Status code after it (`01` 有效, `02` 暂扣, `03` 撤销, `04` 注销).
+    /// Status code after it (`01` 有效, `02` 暂扣, `03` 撤销, `04` 注销, `05` 失效).
     pub status_code: String,
     /// Version in force after it.
     pub version: i64,
@@ -161,9 +169,10 @@ pub(super) fn signed_event(
     Ok(event)
 }
 
-/// A new event record (unsigned) for `stem` by `principal` at `at`.
+/// A new event record (unsigned) for `stem` by `actor` (see `Principal::actor`), in effect
+/// from `at`.
 pub(super) fn event(
-    principal: &Principal,
+    actor: String,
     stem: &str,
     action: &str,
     status: &str,
@@ -179,7 +188,7 @@ pub(super) fn event(
         status: status.to_string(),
         version,
         reason: reason.to_string(),
-        actor: principal.actor(),
+        actor,
         seal_id: String::new(),
         signature: String::new(),
     })
@@ -280,7 +289,7 @@ impl App {
             &key,
             &seal.id,
             event(
-                principal,
+                principal.actor(),
                 &licence.stem,
                 action,
                 STATUS_VALID,
@@ -344,7 +353,7 @@ impl App {
             &key,
             &seal.id,
             event(
-                principal,
+                principal.actor(),
                 &licence.stem,
                 action,
                 status,
@@ -400,6 +409,86 @@ impl App {
             });
         }
         Ok(views)
+    }
+}
+
+impl App {
+    /// Records the expiry (失效, status `05`) of every licence still recorded as valid whose
+    /// validity ended before `today`: an event signed with the issuing department's seal key,
+    /// in effect from the day after the last valid day, and an audit entry by `system:expiry`.
+    /// Returns how many expired. Running it again records nothing new.
+    pub async fn record_expiries(&self, today: Date) -> Result<usize, ServiceError> {
+        let mut keys: HashMap<String, (String, SealKey)> = HashMap::new();
+        let mut expired = 0;
+        loop {
+            let lapsed = self
+                .store
+                .lapsed_licences(&today.to_string(), EXPIRY_BATCH)
+                .await?;
+            if lapsed.is_empty() {
+                return Ok(expired);
+            }
+            for (licence, valid_to) in lapsed {
+                let (seal_id, key) = match keys.entry(licence.department_id.clone()) {
+                    Entry::Occupied(known) => known.into_mut(),
+                    Entry::Vacant(new) => {
+                        let (_, seal, key) = self.signing_seal(new.key(), None).await?;
+                        new.insert((seal.id, key))
+                    }
+                };
+                let last_day = Date::parse(&valid_to, &Iso8601::DATE)
+                    .map_err(|e| ServiceError::Internal(format!("stored valid_to: {e}")))?;
+                let effective = last_day
+                    .next_day()
+                    .unwrap_or(last_day)
+                    .midnight()
+                    .assume_utc();
+                let record = signed_event(
+                    key,
+                    seal_id,
+                    event(
+                        EXPIRY_ACTOR.into(),
+                        &licence.stem,
+                        "expire",
+                        STATUS_EXPIRED,
+                        licence.current_version,
+                        &format!("有效期届满（至 {valid_to}）"),
+                        effective,
+                    )?,
+                )?;
+                let audit = storage::AuditEvent {
+                    id: random_id()?,
+                    at: rfc3339(OffsetDateTime::now_utc()),
+                    actor: EXPIRY_ACTOR.into(),
+                    action: "licence.expire".into(),
+                    object: licence.stem.clone(),
+                    digest: None,
+                    outcome: "ok".into(),
+                };
+                let mut tx = self.store.begin().await?;
+                write::licence_event(&mut tx, &record).await?;
+                write::audit(&mut tx, &audit).await?;
+                tx.commit().await.map_err(StorageError::from)?;
+                expired += 1;
+            }
+        }
+    }
+
+    /// Runs [`App::record_expiries`] now and then every hour, in the background, for as long
+    /// as the process lives; failures are logged and retried at the next round.
+    pub fn spawn_expiry_sweep(self: &Arc<Self>) {
+        let app = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every_hour.tick().await;
+                match app.record_expiries(today()).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "recorded expired licences"),
+                    Err(e) => tracing::warn!(error = %e, "recording expired licences failed"),
+                }
+            }
+        });
     }
 }
 

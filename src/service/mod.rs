@@ -16,8 +16,9 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use crate::domain::{
-    CreditCode, DivisionCode, IdNumber, LicenceId, LicenceTypeCode, Serial, Version,
+    CreditCode, DivisionCode, HolderCode, IdNumber, LicenceId, LicenceTypeCode, Serial, Version,
 };
+use crate::licence::credential::{self, LicenceClaims};
 use crate::licence::{LicenceError, PageFacts, Templates};
 use crate::pdf::appearance::SealImpression;
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
@@ -27,11 +28,13 @@ pub use crate::seal::Placement;
 use crate::seal::{self, Stamp};
 use crate::storage::{self, write, StorageError, Store};
 
+mod holders;
 mod lifecycle;
 mod seals;
 mod search;
 mod verification;
 
+pub use holders::{HolderIssuer, HolderToken, HolderTokenRequest};
 pub use lifecycle::{
     LicenceEventView, NewVersionRequest, StatusAction, StatusRequest, VersionKind,
 };
@@ -43,6 +46,8 @@ pub use verification::{
 
 /// Name of the root CA's entry in the key table.
 const ROOT_KEY: &str = "root-ca";
+/// Name of the holder-token signer's entry in the key table.
+const HOLDER_TOKEN_KEY: &str = "holder-tokens";
 /// Seal certificates are valid this many years.
 const SEAL_CERT_YEARS: i64 = 5;
 /// Status code of a valid licence on the national platform (有效).
@@ -52,7 +57,7 @@ const STATUS_VALID: &str = "01";
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// No credentials, or credentials that match no key (401).
-    #[error("missing or invalid API key")]
+    #[error("missing or invalid credentials: an API key or a holder token")]
     Unauthenticated,
     /// The caller is known but may not do this (403).
     #[error("{0}")]
@@ -126,6 +131,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Base URL printed into QR codes, e.g. `https://zz.example.gov.cn`.
     pub public_url: String,
+    /// An external identity provider whose tokens identify holders, besides ours.
+    pub holder_issuer: Option<HolderIssuer>,
 }
 
 /// Who is calling.
@@ -143,13 +150,29 @@ pub enum Principal {
         /// Its credit code.
         credit_code: String,
     },
+    /// A licence holder (a company or a citizen), signed in with a holder token.
+    Holder {
+        /// Its credit code or ID number.
+        holder_code: HolderCode,
+    },
 }
 
 impl Principal {
+    /// Refuses anyone but an administrator, saying that only an administrator does `what`.
+    fn require_admin(&self, what: &str) -> Result<(), ServiceError> {
+        match self {
+            Principal::Admin { .. } => Ok(()),
+            _ => Err(ServiceError::Forbidden(format!(
+                "only an administrator {what}"
+            ))),
+        }
+    }
+
     fn actor(&self) -> String {
         match self {
             Principal::Admin { key_id } => format!("admin:{key_id}"),
             Principal::Department { credit_code, .. } => format!("department:{credit_code}"),
+            Principal::Holder { holder_code } => format!("holder:{holder_code}"),
         }
     }
 }
@@ -263,6 +286,10 @@ pub struct App {
     renderer: Renderer,
     font: FontProgram,
     public_url: String,
+    /// Signs the holder tokens this installation issues.
+    holder_signer: SealKey,
+    /// Checks holder tokens, ours and an external provider's.
+    holder_verifier: holders::HolderVerifier,
     /// Verified API keys (SHA-256 of the whole key → principal) so that argon2 runs once per
     /// key and process, not on every request.
     key_cache: Mutex<HashMap<[u8; 32], Principal>>,
@@ -298,6 +325,32 @@ impl App {
             }
         };
         let root = RootCa::open(root_record.certificate, &root_record.sealed_key, &master)?;
+        let holder_record = match store.pki_key(HOLDER_TOKEN_KEY).await? {
+            Some(record) => record,
+            None => {
+                let issued =
+                    root.issue_service_key("证印 zhengyin 持证主体身份令牌", 20, &master)?;
+                let record = storage::PkiKeyRecord {
+                    certificate: issued.certificate_der,
+                    sealed_key: issued.sealed_key,
+                };
+                store
+                    .insert_pki_key(HOLDER_TOKEN_KEY, &record, &now_rfc3339())
+                    .await?;
+                record
+            }
+        };
+        let holder_signer = SealKey::open(
+            holder_record.certificate,
+            &holder_record.sealed_key,
+            &master,
+        )?;
+        let public_url = config.public_url.trim_end_matches('/').to_string();
+        let holder_verifier = holders::HolderVerifier::new(
+            &holder_signer,
+            &public_url,
+            config.holder_issuer.clone(),
+        )?;
         std::fs::write(
             config.data_dir.join("certs").join("root.pem"),
             pem("CERTIFICATE", root.certificate_der()),
@@ -322,7 +375,9 @@ impl App {
             templates,
             renderer,
             font,
-            public_url: config.public_url.trim_end_matches('/').to_string(),
+            public_url,
+            holder_signer,
+            holder_verifier,
             key_cache: Mutex::new(HashMap::new()),
         });
         if !app.store.has_admin_key().await? {
@@ -344,8 +399,12 @@ impl App {
         self.store.close().await;
     }
 
-    /// Resolves an API key (`zy_<id>_<secret>`) to a principal.
+    /// Resolves a bearer credential to a principal: an API key (`zy_<id>_<secret>`) or a
+    /// holder token (a JWT).
     pub async fn authenticate(&self, api_key: &str) -> Result<Principal, ServiceError> {
+        if holders::is_token(api_key) {
+            return self.authenticate_holder(api_key);
+        }
         let fingerprint = sha256(api_key.as_bytes());
         if let Some(principal) = self.cached_principal(&fingerprint) {
             return Ok(principal);
@@ -446,11 +505,7 @@ impl App {
         principal: &Principal,
         new: NewDepartment,
     ) -> Result<RegisteredDepartment, ServiceError> {
-        if !matches!(principal, Principal::Admin { .. }) {
-            return Err(ServiceError::Forbidden(
-                "only an administrator registers departments".into(),
-            ));
-        }
+        principal.require_admin("registers departments")?;
         let invalid = |field: &str, message: String| ServiceError::InvalidField {
             field: field.into(),
             message,
@@ -553,8 +608,7 @@ impl App {
         let division = crate::domain::DivisionCode::parse(&department.division_code)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
 
-        let mut tx = self.store.begin().await?;
-        let serial_number = write::next_serial(&mut tx, department_id, &template.kind).await?;
+        let serial_number = self.reserve_serial(department_id, &template.kind).await?;
         template.assign_number(&mut checked, &division, serial_number, now.date())?;
         let serial = Serial::from_sequence(serial_number);
         let version = Version::first();
@@ -563,7 +617,7 @@ impl App {
             &key,
             &seal.id,
             lifecycle::event(
-                principal,
+                principal.actor(),
                 &identifier.stem(),
                 "issue",
                 STATUS_VALID,
@@ -594,6 +648,7 @@ impl App {
             status: STATUS_VALID.into(),
             created_at: rfc3339(now),
         };
+        let mut tx = self.store.begin().await?;
         write::licence(&mut tx, &licence, &version_record).await?;
         write::licence_event(&mut tx, &issued_event).await?;
         write::audit(
@@ -610,6 +665,28 @@ impl App {
         Ok(self.view(&licence, &version_record, &department, today()))
     }
 
+    /// Takes the department's next serial number for a kind, in a transaction of its own, so
+    /// that the rendering and sealing that follow hold no lock and licences are issued in
+    /// parallel. A licence that then fails leaves its number unused: numbers are unique, not
+    /// gapless.
+    async fn reserve_serial(&self, department_id: &str, kind: &str) -> Result<u64, ServiceError> {
+        // Two first issues of a kind may both try to create its counter; the loser retries.
+        for _ in 0..3 {
+            let mut tx = self.store.begin().await?;
+            match write::next_serial(&mut tx, department_id, kind).await {
+                Ok(serial) => {
+                    tx.commit().await.map_err(StorageError::from)?;
+                    return Ok(serial);
+                }
+                Err(StorageError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Unavailable(
+            "the serial number counter is contended; try again".into(),
+        ))
+    }
+
     /// Renders version `identifier` of a licence, seals it with `key` (off the async runtime)
     /// and returns the version record to store.
     #[allow(clippy::too_many_arguments)]
@@ -624,6 +701,21 @@ impl App {
         now: OffsetDateTime,
     ) -> Result<storage::LicenceVersionRecord, ServiceError> {
         let app = Arc::clone(self);
+        let claims = LicenceClaims {
+            iss: department.credit_code.clone(),
+            sub: identifier.to_string(),
+            iat: now.unix_timestamp(),
+            kn: self.templates.get(kind)?.name.clone(),
+            hc: checked.holder_code.clone(),
+            hn: checked.holder_name.clone(),
+            vf: checked.valid_from.to_string(),
+            vt: checked.valid_to.map(|d| d.to_string()),
+        };
+        let qr_text = credential::qr_text(
+            &self.public_url,
+            &identifier.to_string(),
+            &credential::sign(&claims, &key)?,
+        );
         let page = LicencePage {
             kind: kind.to_string(),
             fields: checked.clone(),
@@ -631,6 +723,7 @@ impl App {
             department_name: department.name.clone(),
             impression: seals::impression_of(&department.name, seal),
             issued_at: now,
+            qr_text: qr_text.clone(),
         };
         let pdf = tokio::task::spawn_blocking(move || app.render_and_seal(&page, &key))
             .await
@@ -647,6 +740,7 @@ impl App {
             seal_id: seal.id.clone(),
             pdf_sha256: hex(&sha256(&pdf)),
             pdf,
+            qr_payload: Some(qr_text),
         })
     }
 
@@ -659,12 +753,13 @@ impl App {
             department_name,
             impression,
             issued_at: now,
+            qr_text,
         } = page;
         let now = *now;
         let template = self.templates.get(kind)?;
         let facts = PageFacts {
             identifier,
-            qr_payload: &format!("{}/verify/licences/{identifier}", self.public_url),
+            qr_payload: qr_text,
             issuer_name: department_name,
             issued_on: now.date(),
         };
@@ -698,10 +793,8 @@ impl App {
             .map_err(|e| ServiceError::Internal(format!("sealing the licence: {e}")))
     }
 
-    /// The signed PDF of a licence version (a full identifier, or a stem for the newest).
-    ///
-    /// A department other than the issuer states why it downloads (证照库里有的, 由部门自行下载);
-    /// every download is recorded, with that reason.
+    /// The signed PDF of a licence version (a full identifier, or a stem for the newest), for
+    /// a caller allowed to have it ([`App::may_download`]); every download is recorded.
     pub async fn licence_pdf(
         &self,
         caller: Option<&Principal>,
@@ -709,6 +802,21 @@ impl App {
         reason: Option<&str>,
     ) -> Result<(String, Vec<u8>), ServiceError> {
         let (licence, version) = self.find_version(id).await?;
+        let reason = self.may_download(caller, &licence, reason)?;
+        self.record_download(caller, "licence.download", &version, reason)
+            .await?;
+        Ok((version.identifier, version.pdf))
+    }
+
+    /// Who may download a licence (PDF or QR image): its holder, its issuing department, an
+    /// administrator, and another department with a stated reason (证照库里有的, 由部门自行下载).
+    /// Returns the reason, trimmed.
+    fn may_download<'r>(
+        &self,
+        caller: Option<&Principal>,
+        licence: &storage::LicenceRecord,
+        reason: Option<&'r str>,
+    ) -> Result<Option<&'r str>, ServiceError> {
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         if reason.is_some_and(|r| r.chars().count() > 500) {
             return Err(ServiceError::InvalidField {
@@ -716,29 +824,74 @@ impl App {
                 message: "must be at most 500 characters".into(),
             });
         }
-        if let Some(Principal::Department { department_id, .. }) = caller {
-            if *department_id != licence.department_id && reason.is_none() {
-                return Err(ServiceError::InvalidField {
-                    field: "reason".into(),
-                    message:
-                        "a department downloads another department's licence with a stated reason"
-                            .into(),
-                });
+        match caller {
+            None => Err(ServiceError::Unauthenticated),
+            Some(Principal::Admin { .. }) => Ok(reason),
+            Some(Principal::Holder { holder_code }) => {
+                if holder_code.to_string() == licence.holder_code {
+                    Ok(reason)
+                } else {
+                    Err(ServiceError::Forbidden(
+                        "a holder downloads only its own licences".into(),
+                    ))
+                }
+            }
+            Some(Principal::Department { department_id, .. }) => {
+                if *department_id != licence.department_id && reason.is_none() {
+                    return Err(ServiceError::InvalidField {
+                        field: "reason".into(),
+                        message:
+                            "a department downloads another department's licence with a stated reason"
+                                .into(),
+                    });
+                }
+                Ok(reason)
             }
         }
+    }
+
+    /// Records a download of a licence version, with the stated reason.
+    async fn record_download(
+        &self,
+        caller: Option<&Principal>,
+        action: &str,
+        version: &storage::LicenceVersionRecord,
+        reason: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let outcome = reason.map_or_else(|| "ok".to_string(), |r| format!("ok; reason: {r}"));
+        self.record(
+            caller,
+            action,
+            &version.identifier,
+            Some(&version.pdf_sha256),
+            &outcome,
+        )
+        .await
+    }
+
+    /// Appends one event to the audit trail, in a transaction of its own: who (anonymous when
+    /// `caller` is `None`), did what, to what, and how it ended.
+    async fn record(
+        &self,
+        caller: Option<&Principal>,
+        action: &str,
+        object: &str,
+        digest: Option<&str>,
+        outcome: &str,
+    ) -> Result<(), ServiceError> {
         let event = storage::AuditEvent {
             id: random_id()?,
             at: now_rfc3339(),
             actor: caller.map_or_else(|| "anonymous".to_string(), Principal::actor),
-            action: "licence.download".into(),
-            object: version.identifier.clone(),
-            digest: Some(version.pdf_sha256.clone()),
-            outcome: reason.map_or_else(|| "ok".to_string(), |r| format!("ok; reason: {r}")),
+            action: action.into(),
+            object: object.into(),
+            digest: digest.map(str::to_string),
+            outcome: outcome.chars().take(600).collect(),
         };
         let mut tx = self.store.begin().await?;
         write::audit(&mut tx, &event).await?;
         tx.commit().await.map_err(StorageError::from)?;
-        Ok((version.identifier, version.pdf))
+        Ok(())
     }
 
     async fn find_version(
@@ -843,6 +996,8 @@ struct LicencePage {
     department_name: String,
     impression: SealImpression,
     issued_at: OffsetDateTime,
+    /// The QR code's text: verification URL and signed payload.
+    qr_text: String,
 }
 
 /// The licence's state on `today`, from its status code and validity period.

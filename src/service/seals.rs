@@ -228,11 +228,7 @@ impl App {
         department_id: &str,
         new: NewSeal,
     ) -> Result<SealView, ServiceError> {
-        if !matches!(principal, Principal::Admin { .. }) {
-            return Err(ServiceError::Forbidden(
-                "only an administrator registers seals".into(),
-            ));
-        }
+        principal.require_admin("registers seals")?;
         let department = self
             .store
             .department(department_id)
@@ -272,7 +268,7 @@ impl App {
             Principal::Department {
                 department_id: own, ..
             } if own == department_id => {}
-            Principal::Department { .. } => {
+            Principal::Department { .. } | Principal::Holder { .. } => {
                 return Err(ServiceError::Forbidden(
                     "a department sees only its own seals".into(),
                 ))

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{today, App, LicenceView, Principal, ServiceError};
-use crate::domain::{CreditCode, IdNumber};
+use crate::domain::HolderCode;
 use crate::storage::{write, LicenceFilter, StorageError};
 
 /// Largest page.
@@ -19,7 +19,7 @@ pub struct SearchQuery {
     pub holder: Option<String>,
     /// Licence kind, e.g. `food_business_permit`.
     pub kind: Option<String>,
-    /// `valid` (有效), `suspended`, `revoked` or `cancelled`.
+    /// `valid` (有效), `suspended`, `revoked`, `cancelled` or `expired` (recorded as 失效).
     pub status: Option<String>,
     /// Only licences issued by the caller's own department.
     #[serde(default)]
@@ -57,15 +57,18 @@ impl App {
         principal: &Principal,
         query: SearchQuery,
     ) -> Result<SearchPage, ServiceError> {
+        if matches!(principal, Principal::Holder { .. }) {
+            return Err(ServiceError::Forbidden(
+                "holders list their own licences at /api/v1/holder/licences".into(),
+            ));
+        }
         let holder_code = match query.holder.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(code) => Some(match CreditCode::parse(code) {
-                Ok(credit_code) => credit_code.to_string(),
-                Err(_) => IdNumber::parse(code)
+            Some(code) => Some(
+                HolderCode::parse(code)
                     .map_err(|_| invalid("holder", "is neither a credit code nor an ID number"))?
-                    .as_str()
                     .to_string(),
-            }),
+            ),
         };
         if let Some(kind) = &query.kind {
             self.templates.get(kind)?;
@@ -76,10 +79,11 @@ impl App {
             Some("suspended") => Some("02"),
             Some("revoked") => Some("03"),
             Some("cancelled") => Some("04"),
+            Some("expired") => Some("05"),
             Some(_) => {
                 return Err(invalid(
                     "status",
-                    "must be valid, suspended, revoked or cancelled",
+                    "must be valid, suspended, revoked, cancelled or expired",
                 ))
             }
         };
@@ -91,7 +95,7 @@ impl App {
                     "an administrator has no licences of its own",
                 ))
             }
-            (_, false) => None,
+            (_, _) => None,
         };
         let page = query.page.unwrap_or(1);
         let per_page = query.per_page.unwrap_or(20);
@@ -107,19 +111,9 @@ impl App {
             status: status.map(str::to_string),
             department_id,
         };
-        let (total, found) = self
-            .store
-            .search_licences(&filter, per_page, (page - 1) * per_page)
+        let (total, items) = self
+            .licence_views(&filter, per_page, (page - 1) * per_page)
             .await?;
-        let mut items = Vec::with_capacity(found.len());
-        for (licence, version) in &found {
-            let department = self
-                .store
-                .department(&licence.department_id)
-                .await?
-                .ok_or_else(|| ServiceError::Internal("licence without department".into()))?;
-            items.push(self.view(licence, version, &department, today()));
-        }
         let mut tx = self.store.begin().await?;
         let described = format!(
             "holder={} kind={} status={} own={} page={page}",
@@ -140,5 +134,26 @@ impl App {
             per_page,
             items,
         })
+    }
+
+    /// Licences matching `filter` as of today, `limit` from `offset`, newest first; and how
+    /// many match in all.
+    pub(super) async fn licence_views(
+        &self,
+        filter: &LicenceFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<LicenceView>), ServiceError> {
+        let (total, found) = self.store.search_licences(filter, limit, offset).await?;
+        let mut views = Vec::with_capacity(found.len());
+        for (licence, version) in &found {
+            let department = self
+                .store
+                .department(&licence.department_id)
+                .await?
+                .ok_or_else(|| ServiceError::Internal("licence without department".into()))?;
+            views.push(self.view(licence, version, &department, today()));
+        }
+        Ok((total, views))
     }
 }

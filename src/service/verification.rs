@@ -11,6 +11,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::{
     hex, now_rfc3339, random_id, sha256, today, App, LicenceView, Principal, ServiceError,
 };
+use crate::licence::credential::{self, LicenceClaims};
 use crate::pdf::appearance::SealShape;
 use crate::pdf::validate::{self, PdfReport, SignatureReport, TrustAnchors, Verdict};
 use crate::storage::{self, write, StorageError};
@@ -29,6 +30,21 @@ pub struct LicenceVerification {
     pub status_on: Option<StatusOn>,
     /// Why `genuine` is false, if it is.
     pub problems: Vec<String>,
+    /// The check of a scanned QR code's signed payload, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_signature: Option<QrSignature>,
+}
+
+/// The online check of a QR code's signed payload: the same check a counter does offline.
+#[derive(Debug, Clone, Serialize)]
+pub struct QrSignature {
+    /// The department's signature holds under a published certificate, and the payload
+    /// matches its URL.
+    pub valid: bool,
+    /// The signed facts, when the signature holds.
+    pub claims: Option<LicenceClaims>,
+    /// What is wrong, when it does not.
+    pub problem: Option<String>,
 }
 
 /// Whether a licence version was in force on a day.
@@ -123,6 +139,34 @@ impl App {
         id: &str,
         on: Option<Date>,
     ) -> Result<LicenceVerification, ServiceError> {
+        let answer = self.check_licence(id, on).await?;
+        self.record_licence_verification(caller, "verify.licence", &answer)
+            .await?;
+        Ok(answer)
+    }
+
+    /// Records a licence verification: its identifier and the answer.
+    async fn record_licence_verification(
+        &self,
+        caller: Option<&Principal>,
+        action: &str,
+        answer: &LicenceVerification,
+    ) -> Result<(), ServiceError> {
+        let outcome = if answer.genuine {
+            answer.licence.status.clone()
+        } else {
+            "not_genuine".into()
+        };
+        self.record(caller, action, &answer.licence.identifier, None, &outcome)
+            .await
+    }
+
+    /// The answer of [`App::verify_licence`], unrecorded.
+    async fn check_licence(
+        &self,
+        id: &str,
+        on: Option<Date>,
+    ) -> Result<LicenceVerification, ServiceError> {
         let (licence, version) = self.find_version(id).await?;
         let department = self
             .store
@@ -154,49 +198,76 @@ impl App {
             Some(day) => Some(self.status_on(&licence, &version, day).await?),
             None => None,
         };
-        let view = self.view(&licence, &version, &department, today());
-        let outcome = if genuine {
-            view.status.clone()
-        } else {
-            "not_genuine".into()
-        };
-        self.record_verification(
-            caller,
-            "verify.licence",
-            &version.identifier,
-            None,
-            &outcome,
-        )
-        .await?;
         Ok(LicenceVerification {
             genuine,
-            licence: view,
+            licence: self.view(&licence, &version, &department, today()),
             status_on,
             problems,
+            qr_signature: None,
         })
     }
 
-    /// Verifies the licence a QR code names: its payload is the verification URL printed on
-    /// the licence (`…/verify/licences/ID`) or a bare identifier.
+    /// Verifies the licence a QR code names, from its text as scanned: the verification URL
+    /// printed on the licence with its signed payload, or a bare identifier or token. The
+    /// payload's signature is checked as a counter would offline, and the licence as by
+    /// [`App::verify_licence`]; a payload that fails makes the answer not genuine.
     pub async fn verify_qr(
         &self,
         caller: Option<&Principal>,
         payload: &str,
         on: Option<Date>,
     ) -> Result<LicenceVerification, ServiceError> {
-        let payload = payload.trim();
-        let id = match payload.rsplit_once("/verify/licences/") {
-            Some((_, rest)) => rest.split(['?', '#', '/']).next().unwrap_or_default(),
-            None => payload,
-        };
-        if id.is_empty() || id.contains(char::is_whitespace) {
-            return Err(ServiceError::InvalidField {
-                field: "payload".into(),
-                message: "not a licence QR code: expected a verification URL or an identifier"
-                    .into(),
-            });
+        let not_a_code = || {
+            ServiceError::InvalidField {
+            field: "payload".into(),
+            message: "not a licence QR code: expected a verification URL, an identifier or a signed payload"
+                .into(),
         }
-        self.verify_licence(caller, id, on).await
+        };
+        let scanned = credential::scan(payload);
+        let qr_signature = match scanned.token {
+            None => None,
+            Some(_) => {
+                let certificates = self.certificate_set().await?;
+                Some(
+                    match credential::verify_offline(payload, &certificates, today()) {
+                        Ok(check) => QrSignature {
+                            valid: true,
+                            claims: Some(check.claims),
+                            problem: None,
+                        },
+                        Err(e) => QrSignature {
+                            valid: false,
+                            claims: None,
+                            problem: Some(e.to_string()),
+                        },
+                    },
+                )
+            }
+        };
+        let signed_id = qr_signature
+            .as_ref()
+            .and_then(|check| check.claims.as_ref())
+            .map(|claims| claims.sub.clone());
+        let id = scanned
+            .identifier
+            .map(str::to_string)
+            .or(signed_id)
+            .filter(|id| !id.contains(char::is_whitespace))
+            .ok_or_else(not_a_code)?;
+        let mut answer = self.check_licence(&id, on).await?;
+        if let Some(check) = &qr_signature {
+            if let Some(problem) = &check.problem {
+                answer.genuine = false;
+                answer
+                    .problems
+                    .push(format!("the QR code's signed payload: {problem}"));
+            }
+        }
+        answer.qr_signature = qr_signature;
+        self.record_licence_verification(caller, "verify.qr", &answer)
+            .await?;
+        Ok(answer)
     }
 
     /// Verifies the seals on an uploaded PDF against our root and the foreign roots in force,
@@ -214,7 +285,7 @@ impl App {
             Err(e) => {
                 let outcome = format!("refused: {e}");
                 let object = format!("sha256:{digest}");
-                self.record_verification(caller, "verify.pdf", &object, Some(&digest), &outcome)
+                self.record(caller, "verify.pdf", &object, Some(&digest), &outcome)
                     .await?;
                 return Err(e);
             }
@@ -251,7 +322,7 @@ impl App {
                 foreign,
             });
         }
-        self.record_verification(
+        self.record(
             caller,
             "verify.pdf",
             &format!("sha256:{digest}"),
@@ -274,11 +345,7 @@ impl App {
         principal: &Principal,
         pem: &str,
     ) -> Result<TrustRootView, ServiceError> {
-        if !matches!(principal, Principal::Admin { .. }) {
-            return Err(ServiceError::Forbidden(
-                "only an administrator registers trust roots".into(),
-            ));
-        }
+        principal.require_admin("registers trust roots")?;
         let invalid = |message: String| ServiceError::InvalidField {
             field: "body".into(),
             message,
@@ -338,11 +405,7 @@ impl App {
         principal: &Principal,
         id: &str,
     ) -> Result<TrustRootView, ServiceError> {
-        if !matches!(principal, Principal::Admin { .. }) {
-            return Err(ServiceError::Forbidden(
-                "only an administrator removes trust roots".into(),
-            ));
-        }
+        principal.require_admin("removes trust roots")?;
         let record = self
             .store
             .trust_root(id)
@@ -373,11 +436,7 @@ impl App {
         principal: &Principal,
         limit: i64,
     ) -> Result<Vec<storage::AuditEvent>, ServiceError> {
-        if !matches!(principal, Principal::Admin { .. }) {
-            return Err(ServiceError::Forbidden(
-                "only an administrator reads the audit trail".into(),
-            ));
-        }
+        principal.require_admin("reads the audit trail")?;
         Ok(self.store.recent_audit_events(limit.clamp(1, 1000)).await?)
     }
 
@@ -458,30 +517,6 @@ impl App {
             valid: status == "valid",
             status,
         })
-    }
-
-    /// Appends a verification to the audit trail: who asked, about what, and the verdict.
-    async fn record_verification(
-        &self,
-        caller: Option<&Principal>,
-        action: &str,
-        object: &str,
-        digest: Option<&str>,
-        outcome: &str,
-    ) -> Result<(), ServiceError> {
-        let event = storage::AuditEvent {
-            id: random_id()?,
-            at: now_rfc3339(),
-            actor: caller.map_or_else(|| "anonymous".to_string(), Principal::actor),
-            action: action.into(),
-            object: object.into(),
-            digest: digest.map(str::to_string),
-            outcome: outcome.chars().take(200).collect(),
-        };
-        let mut tx = self.store.begin().await?;
-        write::audit(&mut tx, &event).await?;
-        tx.commit().await.map_err(StorageError::from)?;
-        Ok(())
     }
 }
 

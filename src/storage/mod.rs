@@ -174,25 +174,35 @@ impl Store {
         Ok(row.map(seal_from_row))
     }
 
+    /// Every seal certificate with its department's name and credit code, oldest first: what
+    /// the installation publishes for offline verification.
+    pub async fn seal_certificates(&self) -> Result<Vec<PublishedSeal>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT d.name, d.credit_code, s.name, s.certificate FROM seals s \
+             JOIN departments d ON d.id = s.department_id ORDER BY s.created_at, s.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| PublishedSeal {
+                department: row.get(0),
+                credit_code: row.get(1),
+                seal_name: row.get(2),
+                certificate: row.get(3),
+            })
+            .collect())
+    }
+
     /// The licence a stem identifies.
     pub async fn licence(&self, stem: &str) -> Result<Option<LicenceRecord>, StorageError> {
-        let row = sqlx::query(
-            "SELECT stem, kind, department_id, holder_code, holder_name, current_version, status, created_at \
-             FROM licences WHERE stem = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {LICENCE_COLUMNS} FROM licences l WHERE l.stem = $1"
+        ))
         .bind(stem)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|row| LicenceRecord {
-            stem: row.get(0),
-            kind: row.get(1),
-            department_id: row.get(2),
-            holder_code: row.get(3),
-            holder_name: row.get(4),
-            current_version: row.get(5),
-            status: row.get(6),
-            created_at: row.get(7),
-        }))
+        Ok(row.as_ref().map(licence_from_row))
     }
 
     /// One version of a licence by its full identifier.
@@ -258,9 +268,8 @@ impl Store {
         }
         let total: i64 = count.fetch_one(&self.pool).await?.get(0);
         let page_sql = format!(
-            "SELECT l.stem, l.kind, l.department_id, l.holder_code, l.holder_name, \
-             l.current_version, l.status, l.created_at, v.identifier, v.version, v.fields, \
-             v.valid_from, v.valid_to, v.issued_at, v.seal_id, v.pdf_sha256 \
+            "SELECT {LICENCE_COLUMNS}, v.identifier, v.version, v.fields, \
+             v.valid_from, v.valid_to, v.issued_at, v.seal_id, v.pdf_sha256, v.qr_payload \
              FROM licences l JOIN licence_versions v \
              ON v.stem = l.stem AND v.version = l.current_version{filter_sql} \
              ORDER BY l.created_at DESC, l.stem LIMIT ${} OFFSET ${}",
@@ -275,16 +284,7 @@ impl Store {
         let found = rows
             .into_iter()
             .map(|row| {
-                let licence = LicenceRecord {
-                    stem: row.get(0),
-                    kind: row.get(1),
-                    department_id: row.get(2),
-                    holder_code: row.get(3),
-                    holder_name: row.get(4),
-                    current_version: row.get(5),
-                    status: row.get(6),
-                    created_at: row.get(7),
-                };
+                let licence = licence_from_row(&row);
                 let version = LicenceVersionRecord {
                     identifier: row.get(8),
                     stem: licence.stem.clone(),
@@ -296,11 +296,35 @@ impl Store {
                     seal_id: row.get(14),
                     pdf: Vec::new(),
                     pdf_sha256: row.get(15),
+                    qr_payload: row.get(16),
                 };
                 (licence, version)
             })
             .collect();
         Ok((total, found))
+    }
+
+    /// Licences still recorded as valid (`01`) whose newest version's validity ended before
+    /// `day` (`YYYY-MM-DD`), with that version's last valid day; at most `limit`.
+    pub async fn lapsed_licences(
+        &self,
+        day: &str,
+        limit: i64,
+    ) -> Result<Vec<(LicenceRecord, String)>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {LICENCE_COLUMNS}, v.valid_to FROM licences l JOIN licence_versions v \
+             ON v.stem = l.stem AND v.version = l.current_version \
+             WHERE l.status = '01' AND v.valid_to IS NOT NULL AND v.valid_to < $1 \
+             ORDER BY v.valid_to, l.stem LIMIT $2"
+        ))
+        .bind(day)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| (licence_from_row(row), row.get(8)))
+            .collect())
     }
 
     /// The licence version whose signed PDF has this hex SHA-256, with its licence.
@@ -319,7 +343,6 @@ impl Store {
     }
 }
 
-/// Writes that belong inside a caller's transaction.
 impl Store {
     /// The foreign trust roots in force (not removed), oldest first.
     pub async fn active_trust_roots(&self) -> Result<Vec<TrustRootRecord>, StorageError> {
@@ -514,8 +537,8 @@ pub mod write {
         v: &LicenceVersionRecord,
     ) -> Result<(), StorageError> {
         sqlx::query(
-            "INSERT INTO licence_versions (identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf, pdf_sha256) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO licence_versions (identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf, pdf_sha256, qr_payload) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&v.identifier)
         .bind(&v.stem)
@@ -527,6 +550,7 @@ pub mod write {
         .bind(&v.seal_id)
         .bind(&v.pdf)
         .bind(&v.pdf_sha256)
+        .bind(&v.qr_payload)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -627,7 +651,10 @@ const SEAL_COLUMNS: &str =
     "SELECT id, department_id, name, seal_code, certificate, sealed_key, created_at, shape, person_name FROM seals";
 const TRUST_ROOT_COLUMNS: &str =
     "SELECT id, subject, certificate, sha256, added_at, removed_at FROM trust_roots";
-const VERSION_COLUMNS: &str = "SELECT identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf, pdf_sha256 FROM licence_versions";
+const VERSION_COLUMNS: &str = "SELECT identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf, pdf_sha256, qr_payload FROM licence_versions";
+/// The columns of [`licence_from_row`], from `licences l`.
+const LICENCE_COLUMNS: &str = "l.stem, l.kind, l.department_id, l.holder_code, l.holder_name, \
+     l.current_version, l.status, l.created_at";
 
 fn department_from_row(row: AnyRow) -> DepartmentRecord {
     DepartmentRecord {
@@ -676,6 +703,20 @@ fn version_from_row(row: AnyRow) -> LicenceVersionRecord {
         seal_id: row.get(7),
         pdf: row.get(8),
         pdf_sha256: row.get(9),
+        qr_payload: row.get(10),
+    }
+}
+
+fn licence_from_row(row: &AnyRow) -> LicenceRecord {
+    LicenceRecord {
+        stem: row.get(0),
+        kind: row.get(1),
+        department_id: row.get(2),
+        holder_code: row.get(3),
+        holder_name: row.get(4),
+        current_version: row.get(5),
+        status: row.get(6),
+        created_at: row.get(7),
     }
 }
 
@@ -724,6 +765,19 @@ pub struct SealRecord {
     pub shape: String,
     /// The person a name seal (square or oval) belongs to.
     pub person_name: Option<String>,
+}
+
+/// A seal certificate as published, with whose it is.
+#[derive(Debug, Clone)]
+pub struct PublishedSeal {
+    /// Department name.
+    pub department: String,
+    /// Department credit code.
+    pub credit_code: String,
+    /// Seal name.
+    pub seal_name: String,
+    /// DER certificate.
+    pub certificate: Vec<u8>,
 }
 
 /// A foreign root certificate trusted for verification.
@@ -800,6 +854,9 @@ pub struct LicenceVersionRecord {
     pub pdf: Vec<u8>,
     /// Hex SHA-256 of the PDF.
     pub pdf_sha256: String,
+    /// Text of the QR code printed on it (URL and signed payload); `None` for versions
+    /// issued before QR codes were signed.
+    pub qr_payload: Option<String>,
 }
 
 /// What to search licences by; `None` matches everything.
@@ -822,9 +879,9 @@ pub struct LicenceEventRecord {
     pub id: String,
     /// The licence.
     pub stem: String,
-    /// RFC 3339 UTC.
+    /// When it took effect, RFC 3339 UTC.
     pub at: String,
-    /// `issue`, `change`, `renew`, `suspend`, `resume`, `revoke` or `cancel`.
+    /// `issue`, `change`, `renew`, `suspend`, `resume`, `revoke`, `cancel` or `expire`.
     pub action: String,
     /// Status code after the event.
     pub status: String,

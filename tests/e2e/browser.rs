@@ -10,7 +10,7 @@ use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{register, shared, tamper, Server};
+use crate::common::{business_licence_fields, register, shared, tamper, Server};
 
 /// The W3C web element identifier: the key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -223,20 +223,6 @@ impl WebDriver {
     }
 }
 
-/// The fields of a business licence (营业执照), as in the skeleton test.
-fn business_licence_fields() -> Value {
-    json!({
-        "credit_code": "91350100M000100Y43",
-        "name": "厦门市鹭岛数字科技有限公司",
-        "entity_type": "有限责任公司(自然人投资或控股)",
-        "legal_representative": "陈明辉",
-        "business_scope": "一般项目:软件开发;信息技术咨询服务。",
-        "registered_capital": "10000000",
-        "established_on": "2021-03-15",
-        "address": "福建省厦门市思明区软件园二期观日路24号301室"
-    })
-}
-
 /// Issues a business licence and seals a corpus PDF over the API, then checks what the web page
 /// shows for each in Chromium.
 #[tokio::test(flavor = "multi_thread")]
@@ -265,6 +251,7 @@ async fn verification_page_in_a_browser() {
     let identifier = issued["identifier"].as_str().unwrap().to_string();
     let pdf = client
         .get(format!("{}/api/v1/licences/{identifier}/pdf", server.base))
+        .bearer_auth(key)
         .send()
         .await
         .unwrap();

@@ -5,24 +5,10 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{register, validate, Server};
+use crate::common::{food_permit, register, validate, Server};
 
 const MARKET: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
 const OTHER: (&str, &str) = ("福州市市场监督管理局", "11350100MB0E00003C");
-
-fn food_permit() -> Value {
-    json!({
-        "name": "厦门市思明区鹭味轩餐饮有限公司",
-        "credit_code": "91350203MA34B6N844",
-        "legal_representative": "林志强",
-        "address": "福建省厦门市思明区中山路128号",
-        "premises": "福建省厦门市思明区中山路128号一层、二层",
-        "business_form": "餐饮服务经营者",
-        "business_items": ["预包装食品销售（含冷藏冷冻食品）", "热食类食品制售"],
-        "supervising_agency": "厦门市思明区市场监督管理局中山市场监督管理所",
-        "signatory": "王立新"
-    })
-}
 
 async fn post(client: &reqwest::Client, url: String, key: &str, body: Value) -> reqwest::Response {
     client
@@ -32,6 +18,16 @@ async fn post(client: &reqwest::Client, url: String, key: &str, body: Value) -> 
         .send()
         .await
         .unwrap()
+}
+
+/// Issues the food permit as the department with `key`; the JSON answer.
+async fn issue_food_permit(client: &reqwest::Client, base: &str, key: &str) -> Value {
+    let body = json!({ "kind": "food_business_permit", "fields": food_permit() });
+    json_of(
+        post(client, format!("{base}/api/v1/licences"), key, body).await,
+        201,
+    )
+    .await
 }
 
 async fn json_of(response: reqwest::Response, status: u16) -> Value {
@@ -53,23 +49,15 @@ async fn a_permit_is_changed_renewed_suspended_and_revoked_with_signed_history()
     );
     let base = &server.base;
 
-    let issued = json_of(
-        post(
-            &client,
-            format!("{base}/api/v1/licences"),
-            key,
-            json!({ "kind": "food_business_permit", "fields": food_permit() }),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let issued = issue_food_permit(&client, base, key).await;
     let first = issued["identifier"].as_str().unwrap().to_string();
     assert_eq!(issued["kind_name"], "食品经营许可证");
     assert!(issued["valid_to"].is_string(), "five years: {issued}");
     let work = tempfile::tempdir().unwrap();
     let download = |id: String| {
-        let request = client.get(format!("{base}/api/v1/licences/{id}/pdf"));
+        let request = client
+            .get(format!("{base}/api/v1/licences/{id}/pdf"))
+            .bearer_auth(key);
         async move {
             request
                 .send()
@@ -375,10 +363,12 @@ async fn search_the_library(database_url: Option<String>) {
     };
     let unexplained = download(Some(other_key), None).await;
     assert_eq!(json_of(unexplained, 422).await["field"], "reason");
+    let anonymous = download(None, None).await;
+    assert_eq!(json_of(anonymous, 401).await["status"], 401);
     for (who, reason) in [
         (Some(other_key), Some("办理食品经营许可变更核验")),
         (Some(key), None),
-        (None, None),
+        (Some(server.admin_key.as_str()), None),
     ] {
         let response = download(who, reason).await;
         assert_eq!(response.status(), 200);
@@ -410,7 +400,88 @@ async fn search_the_library(database_url: Option<String>) {
         format!("department:{}", OTHER.1),
         "ok; reason: 办理食品经营许可变更核验".to_string()
     )));
-    assert!(downloads.iter().any(|(actor, _)| actor == "anonymous"));
+    assert!(downloads
+        .iter()
+        .any(|(actor, _)| actor.starts_with("admin:")));
+    assert!(!downloads.iter().any(|(actor, _)| actor == "anonymous"));
+    server.app.close().await;
+}
+
+/// Expiry is recorded as a signed 失效 event from the day after the last valid day; "valid on
+/// DATE" still answers from history, and an expired licence is no longer renewed.
+#[tokio::test(flavor = "multi_thread")]
+async fn expiry_is_recorded_as_a_signed_event() {
+    let server = Server::start(None).await;
+    let client = reqwest::Client::new();
+    let market = register(&client, &server, MARKET.0, MARKET.1).await;
+    let key = market["api_key"].as_str().unwrap();
+    let base = &server.base;
+    let issued = issue_food_permit(&client, base, key).await;
+    let id = issued["identifier"].as_str().unwrap();
+    let last_day = time::Date::parse(
+        issued["valid_to"].as_str().unwrap(),
+        &time::format_description::well_known::Iso8601::DATE,
+    )
+    .unwrap();
+    let day_after = last_day.next_day().unwrap();
+
+    // Nothing lapses before its end; on the day after the last valid day it does, once.
+    assert_eq!(server.app.record_expiries(last_day).await.unwrap(), 0);
+    let later = day_after.next_day().unwrap();
+    assert_eq!(server.app.record_expiries(later).await.unwrap(), 1);
+    assert_eq!(server.app.record_expiries(later).await.unwrap(), 0);
+
+    let history = json_of(
+        client
+            .get(format!("{base}/api/v1/licences/{id}/history"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let expiry = history.as_array().unwrap().last().unwrap();
+    assert_eq!(expiry["action"], "expire");
+    assert_eq!(expiry["status_code"], "05");
+    assert_eq!(expiry["actor"], "system:expiry");
+    assert_eq!(expiry["signature_valid"], true, "{expiry}");
+    assert!(expiry["at"]
+        .as_str()
+        .unwrap()
+        .starts_with(&day_after.to_string()));
+
+    let on = |day: time::Date| {
+        let request = client.get(format!("{base}/api/v1/verify/licences/{id}?on={day}"));
+        async move { json_of(request.send().await.unwrap(), 200).await }
+    };
+    let today_answer = on(time::OffsetDateTime::now_utc().date()).await;
+    assert_eq!(today_answer["licence"]["status_code"], "05");
+    assert_eq!(today_answer["licence"]["status"], "expired");
+    assert_eq!(today_answer["status_on"]["valid"], true, "{today_answer}");
+    assert_eq!(on(last_day).await["status_on"]["valid"], true);
+    let after = on(day_after).await;
+    assert_eq!(after["status_on"]["valid"], false);
+    assert_eq!(after["status_on"]["status"], "expired");
+
+    let found = json_of(
+        client
+            .get(format!("{base}/api/v1/licences?status=expired"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(found["total"], 1);
+    let renewal = post(
+        &client,
+        format!("{base}/api/v1/licences/{id}/renewals"),
+        key,
+        json!({ "reason": "延续" }),
+    )
+    .await;
+    assert_eq!(json_of(renewal, 409).await["status"], 409);
     server.app.close().await;
 }
 
@@ -428,69 +499,98 @@ async fn the_library_is_searched_on_postgres() {
     crate::common::drop_postgres(&url).await;
 }
 
-#[test]
-fn bulk_import_reports_bad_rows_and_resumes() {
-    let data = tempfile::tempdir().unwrap();
-    let zhengyin = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_zhengyin"))
-            .arg("--data-dir")
-            .arg(data.path())
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap()
-    };
-    let added = zhengyin(&[
-        "dept",
-        "add",
-        "--name",
-        MARKET.0,
-        "--credit-code",
-        MARKET.1,
-        "--division-code",
-        "350200",
-    ]);
+/// Runs the CLI on the installation in `data` (SQLite).
+fn cli(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_zhengyin"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+/// A new installation in `data` with the market regulation department.
+fn installation_with_department(data: &std::path::Path) {
+    let added = cli(
+        data,
+        &[
+            "dept",
+            "add",
+            "--name",
+            MARKET.0,
+            "--credit-code",
+            MARKET.1,
+            "--division-code",
+            "350200",
+        ],
+    );
     assert!(added.status.success());
-    let row = |credit_code: &str, name: &str| {
-        json!({
-            "credit_code": credit_code,
-            "name": name,
-            "entity_type": "有限责任公司(自然人投资或控股)",
-            "legal_representative": "陈明辉",
-            "business_scope": "一般项目:软件开发。",
-            "registered_capital": "500000",
-            "established_on": "2022-06-01",
-            "address": "福建省厦门市思明区软件园二期观日路24号"
-        })
-        .to_string()
-    };
-    let file = data.path().join("rows.jsonl");
-    let write_rows = |second: &str| {
-        let lines = [
-            row("91350100M000100Y43", "厦门市甲科技有限公司"),
-            row(second, "厦门市乙科技有限公司"),
-            String::new(),
-            row("91350100M000100Y43", "厦门市丙科技有限公司"),
-        ];
-        std::fs::write(&file, lines.join("\n")).unwrap();
-    };
-    write_rows("91350100M000100Y44");
-    let import = |path: &std::path::Path, kind: &str| {
-        let out = zhengyin(&[
+}
+
+/// `licence import FILE --kind KIND` as the department: exit code and stderr.
+fn import(data: &std::path::Path, file: &std::path::Path, kind: &str) -> (Option<i32>, String) {
+    let out = cli(
+        data,
+        &[
             "licence",
             "import",
-            path.to_str().unwrap(),
+            file.to_str().unwrap(),
             "--kind",
             kind,
             "--dept",
             MARKET.1,
-        ]);
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        ],
+    );
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// One JSON Lines row of a business licence.
+fn company_row(credit_code: &str, name: &str) -> String {
+    json!({
+        "credit_code": credit_code,
+        "name": name,
+        "entity_type": "有限责任公司(自然人投资或控股)",
+        "legal_representative": "陈明辉",
+        "business_scope": "一般项目:软件开发。",
+        "registered_capital": "500000",
+        "established_on": "2022-06-01",
+        "address": "福建省厦门市思明区软件园二期观日路24号"
+    })
+    .to_string()
+}
+
+/// The line numbers in an import's state file, in order (rows are issued a few at a time, so
+/// they are written as they finish).
+fn imported_lines(path: &std::path::Path) -> Vec<u64> {
+    let mut lines: Vec<u64> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().parse().unwrap())
+        .collect();
+    lines.sort_unstable();
+    lines
+}
+
+#[test]
+fn bulk_import_reports_bad_rows_and_resumes() {
+    let data = tempfile::tempdir().unwrap();
+    installation_with_department(data.path());
+    let file = data.path().join("rows.jsonl");
+    let write_rows = |second: &str| {
+        let lines = [
+            company_row("91350100M000100Y43", "厦门市甲科技有限公司"),
+            company_row(second, "厦门市乙科技有限公司"),
+            String::new(),
+            company_row("91350100M000100Y43", "厦门市丙科技有限公司"),
+        ];
+        std::fs::write(&file, lines.join("\n")).unwrap();
     };
-    let (code, stderr) = import(&file, "business_licence");
+    write_rows("91350100M000100Y44");
+    let (code, stderr) = import(data.path(), &file, "business_licence");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("line 2: fields.credit_code"), "{stderr}");
     assert!(
@@ -498,30 +598,23 @@ fn bulk_import_reports_bad_rows_and_resumes() {
         "{stderr}"
     );
     let state = data.path().join("rows.jsonl.imported");
-    let lines = |path: &std::path::Path| -> Vec<String> {
-        std::fs::read_to_string(path)
-            .unwrap()
-            .lines()
-            .map(|l| l.split('\t').next().unwrap().to_string())
-            .collect()
-    };
-    assert_eq!(lines(&state), ["1", "4"]);
+    assert_eq!(imported_lines(&state), [1, 4]);
 
     // Again: nothing new is issued; with the row fixed, only that row is.
-    let (code, stderr) = import(&file, "business_licence");
+    let (code, stderr) = import(data.path(), &file, "business_licence");
     assert_eq!(code, Some(1));
     assert!(
         stderr.contains("issued 0, skipped 2 already imported, failed 1"),
         "{stderr}"
     );
     write_rows("91350100M000100Y43");
-    let (code, stderr) = import(&file, "business_licence");
+    let (code, stderr) = import(data.path(), &file, "business_licence");
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("issued 1, skipped 2 already imported, failed 0"),
         "{stderr}"
     );
-    assert_eq!(lines(&state), ["1", "4", "2"]);
+    assert_eq!(imported_lines(&state), [1, 2, 4]);
 
     // CSV: a header of field keys; a list field as one cell with items separated by ；.
     let csv = data.path().join("food.csv");
@@ -531,10 +624,80 @@ fn bulk_import_reports_bad_rows_and_resumes() {
          厦门市思明区鹭味轩餐饮有限公司,91350203MA34B6N844,林志强,福建省厦门市思明区中山路128号,福建省厦门市思明区中山路128号一层,餐饮服务经营者,热食类食品制售；冷食类食品制售,厦门市思明区市场监督管理局中山所,王立新\n",
     )
     .unwrap();
-    let (code, stderr) = import(&csv, "food_business_permit");
+    let (code, stderr) = import(data.path(), &csv, "food_business_permit");
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(lines(&data.path().join("food.csv.imported")), ["2"]);
-    let (code, stderr) = import(&data.path().join("rows.txt"), "business_licence");
+    assert_eq!(imported_lines(&data.path().join("food.csv.imported")), [2]);
+    let (code, stderr) = import(
+        data.path(),
+        &data.path().join("rows.txt"),
+        "business_licence",
+    );
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains(".csv or a .jsonl"), "{stderr}");
+}
+
+/// 10,000 rows with one bad one (line 5,000): that line is reported, every other row is
+/// issued exactly once, and the library holds exactly those licences.
+#[test]
+fn bulk_import_of_ten_thousand_rows_reports_the_bad_one_by_line() {
+    const ROWS: usize = 10_000;
+    const BAD_LINE: usize = 5_000;
+    let data = tempfile::tempdir().unwrap();
+    installation_with_department(data.path());
+    let rows: Vec<String> = (1..=ROWS)
+        .map(|line| {
+            let code = if line == BAD_LINE {
+                "91350100M000100Y44"
+            } else {
+                "91350100M000100Y43"
+            };
+            company_row(code, &format!("厦门市第{line}号科技有限公司"))
+        })
+        .collect();
+    let file = data.path().join("ten-thousand.jsonl");
+    std::fs::write(&file, rows.join("\n")).unwrap();
+
+    let (code, stderr) = import(data.path(), &file, "business_licence");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("line {BAD_LINE}: fields.credit_code")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("issued 9999, skipped 0 already imported, failed 1"),
+        "{stderr}"
+    );
+    let state = std::fs::read_to_string(data.path().join("ten-thousand.jsonl.imported")).unwrap();
+    let mut lines = std::collections::HashSet::new();
+    let mut identifiers = std::collections::HashSet::new();
+    for entry in state.lines() {
+        let (line, identifier) = entry.split_once('\t').unwrap();
+        assert!(lines.insert(line.parse::<usize>().unwrap()));
+        assert!(identifiers.insert(identifier.to_string()));
+    }
+    assert_eq!(lines.len(), ROWS - 1);
+    assert!(!lines.contains(&BAD_LINE));
+
+    // The library holds exactly the issued licences.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let config = zhengyin::service::Config {
+            data_dir: data.path().to_path_buf(),
+            database_url: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            holder_issuer: None,
+        };
+        let (app, _) = zhengyin::service::App::open(&config).await.unwrap();
+        let query = zhengyin::service::SearchQuery {
+            holder: Some("91350100M000100Y43".into()),
+            per_page: Some(1),
+            ..Default::default()
+        };
+        let found = app
+            .search_licences(&zhengyin::service::App::local_admin(), query)
+            .await
+            .unwrap();
+        assert_eq!(found.total, (ROWS - 1) as i64);
+        app.close().await;
+    });
 }

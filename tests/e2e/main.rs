@@ -4,6 +4,8 @@ mod agreement;
 mod browser;
 mod common;
 mod corpus;
+mod holders;
+mod kinds;
 mod lifecycle;
 mod sealing;
 mod skeleton;

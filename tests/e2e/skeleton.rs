@@ -7,20 +7,9 @@ use std::process::Command;
 use serde_json::{json, Value};
 use zhengyin::pki::MasterKey;
 
-use crate::common::{drop_postgres, fresh_postgres, register, tamper, validate, Server};
-
-fn business_licence_fields() -> Value {
-    json!({
-        "credit_code": "91350100M000100Y43",
-        "name": "厦门市鹭岛数字科技有限公司",
-        "entity_type": "有限责任公司(自然人投资或控股)",
-        "legal_representative": "陈明辉",
-        "business_scope": "一般项目:软件开发;信息技术咨询服务;数据处理和存储支持服务;集成电路设计;网络与信息安全软件开发;人工智能应用软件开发。(除依法须经批准的项目外,凭营业执照依法自主开展经营活动)",
-        "registered_capital": "10000000",
-        "established_on": "2021-03-15",
-        "address": "福建省厦门市思明区软件园二期观日路24号301室"
-    })
-}
+use crate::common::{
+    business_licence_fields, drop_postgres, fresh_postgres, register, tamper, validate, Server,
+};
 
 async fn problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(response.status(), status);
@@ -68,9 +57,17 @@ async fn issue_download_validate_verify(database_url: Option<String>) {
     assert_eq!(issued["version"], 1);
     assert_eq!(issued["status"], "valid");
 
-    // Anyone downloads it; the external validators accept it.
+    // Its department downloads it (anonymous callers may not); the external validators
+    // accept it.
+    let anonymous = client
+        .get(format!("{}/api/v1/licences/{identifier}/pdf", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
     let pdf = client
         .get(format!("{}/api/v1/licences/{identifier}/pdf", server.base))
+        .bearer_auth(key_a)
         .send()
         .await
         .unwrap();

@@ -262,6 +262,7 @@ async fn licences_verify_by_identifier_qr_pdf_and_date() {
     // The licence PDF itself is recognised.
     let pdf = client
         .get(format!("{}/api/v1/licences/{identifier}/pdf", server.base))
+        .bearer_auth(key)
         .send()
         .await
         .unwrap()
