@@ -1,8 +1,9 @@
 //! zhengyin (证印): electronic licences (电子证照) and electronic seals (电子印章).
 //!
 //! Dependencies flow from the edges to the core, never back:
-//! `cli`, `http` → `service` → `licence`, `seal`, `storage`, `pki`, `pdf` → `domain`.
+//! `cli`, `http` → `service` → `licence`, `seal`, `audit`, `storage`, `pki`, `pdf` → `domain`.
 
+pub mod audit;
 pub mod cli;
 pub mod domain;
 pub mod http;

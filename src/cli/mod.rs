@@ -138,6 +138,11 @@ enum InstallationCommand {
         #[arg(long, env = "ZHENGYIN_PDF_PASSWORD")]
         password: Option<String>,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Holders (持证主体).
     Holder {
         #[command(subcommand)]
@@ -199,6 +204,14 @@ enum DeptCommand {
         #[arg(long)]
         dept: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the audit log's Merkle tree from the database and compare it with what the
+    /// log key signed; prints the result as JSON and names the first entry altered, removed or
+    /// reordered (exit 1).
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -381,6 +394,17 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
             }
             print_json(&issued)
         }
+        InstallationCommand::Audit {
+            command: AuditCommand::Check,
+        } => {
+            let check = app.check_audit_log().await.map_err(|e| describe(&e))?;
+            print_json(&check)?;
+            Ok(if check.problem.is_none() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         InstallationCommand::Holder {
             command: HolderCommand::Token { holder_code, hours },
         } => {
@@ -488,6 +512,7 @@ fn announce(config: &Config, first_run: &FirstRun) {
 
 async fn serve(app: Arc<App>, listen: &str) -> Result<ExitCode, String> {
     app.spawn_expiry_sweep();
+    app.spawn_tree_head_signer();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -39,6 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/holder-tokens", post(issue_holder_token))
         .route("/api/v1/holder/licences", get(holder_licences))
         .route("/api/v1/departments", post(register_department))
+        .route("/api/v1/counters", post(add_counter))
         .route(
             "/api/v1/departments/{id}/seals",
             post(add_seal).get(list_seals),
@@ -62,6 +63,10 @@ pub fn router(app: Arc<App>) -> Router {
             axum::routing::delete(remove_trust_root),
         )
         .route("/api/v1/audit/events", get(audit_events))
+        .route("/api/v1/audit/sth", get(signed_tree_head))
+        .route("/api/v1/audit/proof/inclusion", get(inclusion_proof))
+        .route("/api/v1/audit/proof/consistency", get(consistency_proof))
+        .route("/api/v1/audit/entries", get(log_entries))
         .merge(pages::routes())
         .route("/api/v1/seal", post(seal_document))
         .fallback(|| async { ApiError(ServiceError::NotFound("route".into())) })
@@ -266,6 +271,13 @@ async fn holder_licences(
     Caller(caller): Caller,
 ) -> Result<Response, ApiError> {
     Ok(Json(app.holder_licences(&caller).await?).into_response())
+}
+
+async fn add_counter(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    Ok((StatusCode::CREATED, Json(app.add_counter(&caller).await?)).into_response())
 }
 
 async fn register_department(
@@ -513,6 +525,62 @@ async fn audit_events(
         .recent_audit_events(&caller, limit.unwrap_or(100))
         .await?;
     Ok(Json(events).into_response())
+}
+
+async fn signed_tree_head(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    Ok(Json(app.sign_tree_head().await?).into_response())
+}
+
+/// `?entry=N&size=S` of an inclusion proof.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InclusionQuery {
+    entry: u64,
+    size: u64,
+}
+
+async fn inclusion_proof(
+    State(app): State<Arc<App>>,
+    query: Result<Query<InclusionQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(InclusionQuery { entry, size }) =
+        query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+    Ok(Json(app.inclusion_proof(entry, size).await?).into_response())
+}
+
+/// `?from=M&to=N` of a consistency proof.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+async fn consistency_proof(
+    State(app): State<Arc<App>>,
+    query: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(ConsistencyQuery { from, to }) =
+        query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+    Ok(Json(app.consistency_proof(from, to).await?).into_response())
+}
+
+/// `?start=&end=` of the entries listing.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryRange {
+    start: i64,
+    end: i64,
+}
+
+async fn log_entries(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    query: Result<Query<EntryRange>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(EntryRange { start, end }) =
+        query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
+    Ok(Json(app.log_entries(&caller, start, end).await?).into_response())
 }
 
 /// Options of `POST /api/v1/seal`, from the query string or the multipart form.

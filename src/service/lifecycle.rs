@@ -314,7 +314,7 @@ impl App {
         write::licence_version(&mut tx, &version_record).await?;
         write::licence_event(&mut tx, &record).await?;
         write::licence_holder_name(&mut tx, &licence.stem, &checked.holder_name).await?;
-        write::audit(
+        self.log(
             &mut tx,
             &audit_event(
                 principal,
@@ -364,7 +364,7 @@ impl App {
         )?;
         let mut tx = self.store.begin().await?;
         write::licence_event(&mut tx, &record).await?;
-        write::audit(
+        self.log(
             &mut tx,
             &audit_event(principal, &format!("licence.{action}"), &licence.stem, None)?,
         )
@@ -467,7 +467,7 @@ impl App {
                 };
                 let mut tx = self.store.begin().await?;
                 write::licence_event(&mut tx, &record).await?;
-                write::audit(&mut tx, &audit).await?;
+                self.log(&mut tx, &audit).await?;
                 tx.commit().await.map_err(StorageError::from)?;
                 expired += 1;
             }

@@ -28,12 +28,14 @@ pub use crate::seal::Placement;
 use crate::seal::{self, Stamp};
 use crate::storage::{self, write, StorageError, Store};
 
+mod audit;
 mod holders;
 mod lifecycle;
 mod seals;
 mod search;
 mod verification;
 
+pub use audit::{AuditCheck, ConsistencyProof, InclusionProof, LogEntry, SignedTreeHead};
 pub use holders::{HolderIssuer, HolderToken, HolderTokenRequest};
 pub use lifecycle::{
     LicenceEventView, NewVersionRequest, StatusAction, StatusRequest, VersionKind,
@@ -48,6 +50,8 @@ pub use verification::{
 const ROOT_KEY: &str = "root-ca";
 /// Name of the holder-token signer's entry in the key table.
 const HOLDER_TOKEN_KEY: &str = "holder-tokens";
+/// Name of the audit log key's entry in the key table.
+const AUDIT_LOG_KEY: &str = "audit-log";
 /// Seal certificates are valid this many years.
 const SEAL_CERT_YEARS: i64 = 5;
 /// Status code of a valid licence on the national platform (有效).
@@ -150,6 +154,12 @@ pub enum Principal {
         /// Its credit code.
         credit_code: String,
     },
+    /// A service counter (窗口): verifies what people present, and reads and downloads from the
+    /// library with a stated reason; issues nothing.
+    Counter {
+        /// API key id.
+        key_id: String,
+    },
     /// A licence holder (a company or a citizen), signed in with a holder token.
     Holder {
         /// Its credit code or ID number.
@@ -172,6 +182,7 @@ impl Principal {
         match self {
             Principal::Admin { key_id } => format!("admin:{key_id}"),
             Principal::Department { credit_code, .. } => format!("department:{credit_code}"),
+            Principal::Counter { key_id } => format!("counter:{key_id}"),
             Principal::Holder { holder_code } => format!("holder:{holder_code}"),
         }
     }
@@ -216,6 +227,15 @@ pub struct RegisteredDepartment {
     /// Its first seal.
     pub seal: SealView,
     /// The department's API key, shown once.
+    pub api_key: String,
+}
+
+/// A service counter's new API key.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewCounter {
+    /// Its key id (the actor in the audit log is `counter:<key id>`).
+    pub key_id: String,
+    /// The API key, shown once.
     pub api_key: String,
 }
 
@@ -290,6 +310,8 @@ pub struct App {
     holder_signer: SealKey,
     /// Checks holder tokens, ours and an external provider's.
     holder_verifier: holders::HolderVerifier,
+    /// Signs the audit log's tree heads.
+    log_key: SealKey,
     /// Verified API keys (SHA-256 of the whole key → principal) so that argon2 runs once per
     /// key and process, not on every request.
     key_cache: Mutex<HashMap<[u8; 32], Principal>>,
@@ -325,26 +347,22 @@ impl App {
             }
         };
         let root = RootCa::open(root_record.certificate, &root_record.sealed_key, &master)?;
-        let holder_record = match store.pki_key(HOLDER_TOKEN_KEY).await? {
-            Some(record) => record,
-            None => {
-                let issued =
-                    root.issue_service_key("证印 zhengyin 持证主体身份令牌", 20, &master)?;
-                let record = storage::PkiKeyRecord {
-                    certificate: issued.certificate_der,
-                    sealed_key: issued.sealed_key,
-                };
-                store
-                    .insert_pki_key(HOLDER_TOKEN_KEY, &record, &now_rfc3339())
-                    .await?;
-                record
-            }
-        };
-        let holder_signer = SealKey::open(
-            holder_record.certificate,
-            &holder_record.sealed_key,
+        let holder_signer = service_key(
+            &store,
+            &root,
             &master,
-        )?;
+            HOLDER_TOKEN_KEY,
+            "证印 zhengyin 持证主体身份令牌",
+        )
+        .await?;
+        let log_key = service_key(
+            &store,
+            &root,
+            &master,
+            AUDIT_LOG_KEY,
+            "证印 zhengyin 审计日志",
+        )
+        .await?;
         let public_url = config.public_url.trim_end_matches('/').to_string();
         let holder_verifier = holders::HolderVerifier::new(
             &holder_signer,
@@ -378,8 +396,10 @@ impl App {
             public_url,
             holder_signer,
             holder_verifier,
+            log_key,
             key_cache: Mutex::new(HashMap::new()),
         });
+        app.place_unplaced_entries().await?;
         if !app.store.has_admin_key().await? {
             let mut tx = app.store.begin().await?;
             let key = app.new_api_key(&mut tx, "admin", None).await?;
@@ -436,6 +456,7 @@ impl App {
         }
         let principal = match (record.role.as_str(), record.department_id) {
             ("admin", _) => Principal::Admin { key_id: record.id },
+            ("counter", _) => Principal::Counter { key_id: record.id },
             ("department", Some(department_id)) => {
                 let department = self
                     .store
@@ -498,6 +519,25 @@ impl App {
         self.key_cache.lock().ok()?.get(fingerprint).cloned()
     }
 
+    /// Makes an API key for a service counter (admin only); the key is shown once.
+    pub async fn add_counter(&self, principal: &Principal) -> Result<NewCounter, ServiceError> {
+        principal.require_admin("adds service counters")?;
+        let mut tx = self.store.begin().await?;
+        let api_key = self.new_api_key(&mut tx, "counter", None).await?;
+        let key_id = api_key
+            .strip_prefix("zy_")
+            .and_then(|rest| rest.split_once('_'))
+            .map(|(id, _)| id.to_string())
+            .unwrap_or_default();
+        self.log(
+            &mut tx,
+            &audit_event(principal, "counter.add", &format!("counter:{key_id}"), None)?,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(NewCounter { key_id, api_key })
+    }
+
     /// Registers a department with its first seal (admin only): makes the seal key and its
     /// certificate under the root, and the department's API key.
     pub async fn register_department(
@@ -550,7 +590,7 @@ impl App {
         let api_key = self
             .new_api_key(&mut tx, "department", Some(&department.id))
             .await?;
-        write::audit(
+        self.log(
             &mut tx,
             &audit_event(
                 principal,
@@ -651,7 +691,7 @@ impl App {
         let mut tx = self.store.begin().await?;
         write::licence(&mut tx, &licence, &version_record).await?;
         write::licence_event(&mut tx, &issued_event).await?;
-        write::audit(
+        self.log(
             &mut tx,
             &audit_event(
                 principal,
@@ -827,6 +867,13 @@ impl App {
         match caller {
             None => Err(ServiceError::Unauthenticated),
             Some(Principal::Admin { .. }) => Ok(reason),
+            Some(Principal::Counter { .. }) if reason.is_none() => {
+                Err(ServiceError::InvalidField {
+                    field: "reason".into(),
+                    message: "a service counter downloads a licence with a stated reason".into(),
+                })
+            }
+            Some(Principal::Counter { .. }) => Ok(reason),
             Some(Principal::Holder { holder_code }) => {
                 if holder_code.to_string() == licence.holder_code {
                     Ok(reason)
@@ -889,7 +936,7 @@ impl App {
             outcome: outcome.chars().take(600).collect(),
         };
         let mut tx = self.store.begin().await?;
-        write::audit(&mut tx, &event).await?;
+        self.log(&mut tx, &event).await?;
         tx.commit().await.map_err(StorageError::from)?;
         Ok(())
     }
@@ -986,6 +1033,33 @@ impl App {
         write::api_key(tx, &record, &now_rfc3339()).await?;
         Ok(format!("zy_{id}_{secret}"))
     }
+}
+
+/// The key of one of the installation's own services, made under the root on first use.
+async fn service_key(
+    store: &Store,
+    root: &RootCa,
+    master: &MasterKey,
+    name: &str,
+    common_name: &str,
+) -> Result<SealKey, ServiceError> {
+    let record = match store.pki_key(name).await? {
+        Some(record) => record,
+        None => {
+            let issued = root.issue_service_key(common_name, 20, master)?;
+            let record = storage::PkiKeyRecord {
+                certificate: issued.certificate_der,
+                sealed_key: issued.sealed_key,
+            };
+            store.insert_pki_key(name, &record, &now_rfc3339()).await?;
+            record
+        }
+    };
+    Ok(SealKey::open(
+        record.certificate,
+        &record.sealed_key,
+        master,
+    )?)
 }
 
 /// What goes onto a licence's page, handed to the blocking render-and-seal step.

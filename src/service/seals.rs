@@ -243,7 +243,7 @@ impl App {
         )?;
         let mut tx = self.store.begin().await?;
         write::seal(&mut tx, &seal).await?;
-        write::audit(
+        self.log(
             &mut tx,
             &audit_event(
                 principal,
@@ -268,7 +268,7 @@ impl App {
             Principal::Department {
                 department_id: own, ..
             } if own == department_id => {}
-            Principal::Department { .. } | Principal::Holder { .. } => {
+            Principal::Department { .. } | Principal::Counter { .. } | Principal::Holder { .. } => {
                 return Err(ServiceError::Forbidden(
                     "a department sees only its own seals".into(),
                 ))
@@ -348,7 +348,7 @@ impl App {
             other => ServiceError::Internal(format!("sealing a document: {other}")),
         })?;
         let mut tx = self.store.begin().await?;
-        write::audit(
+        self.log(
             &mut tx,
             &audit_event(
                 principal,

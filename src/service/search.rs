@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{today, App, LicenceView, Principal, ServiceError};
 use crate::domain::HolderCode;
-use crate::storage::{write, LicenceFilter, StorageError};
+use crate::storage::{LicenceFilter, StorageError};
 
 /// Largest page.
 const MAX_PER_PAGE: i64 = 100;
@@ -51,7 +51,7 @@ fn invalid(field: &str, message: &str) -> ServiceError {
 }
 
 impl App {
-    /// Searches the licence library (departments and administrators).
+    /// Searches the licence library (departments, service counters and administrators).
     pub async fn search_licences(
         &self,
         principal: &Principal,
@@ -89,11 +89,8 @@ impl App {
         };
         let department_id = match (principal, query.own) {
             (Principal::Department { department_id, .. }, true) => Some(department_id.clone()),
-            (Principal::Admin { .. }, true) => {
-                return Err(invalid(
-                    "own",
-                    "an administrator has no licences of its own",
-                ))
+            (Principal::Admin { .. } | Principal::Counter { .. }, true) => {
+                return Err(invalid("own", "only a department has licences of its own"))
             }
             (_, _) => None,
         };
@@ -122,7 +119,7 @@ impl App {
             filter.status.as_deref().unwrap_or("*"),
             query.own
         );
-        write::audit(
+        self.log(
             &mut tx,
             &super::audit_event(principal, "licence.search", &described, None)?,
         )

@@ -384,7 +384,7 @@ impl App {
         };
         let mut tx = self.store.begin().await?;
         write::trust_root(&mut tx, &record).await?;
-        write::audit(
+        self.log(
             &mut tx,
             &super::audit_event(principal, "trust_root.add", &record.subject, Some(digest))?,
         )
@@ -415,7 +415,7 @@ impl App {
         if !write::remove_trust_root(&mut tx, id, &now_rfc3339()).await? {
             return Err(ServiceError::NotFound(format!("trust root {id} in force")));
         }
-        write::audit(
+        self.log(
             &mut tx,
             &super::audit_event(
                 principal,

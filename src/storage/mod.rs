@@ -3,6 +3,8 @@
 //!
 //! Records here are plain data; the layers above turn them into domain types.
 
+use std::collections::HashMap;
+
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
@@ -343,6 +345,101 @@ impl Store {
     }
 }
 
+/// The audit log.
+impl Store {
+    /// The log's size and the hashes of its right-edge subtrees, unlocked.
+    pub async fn audit_head(&self) -> Result<(i64, Vec<String>), StorageError> {
+        let row = sqlx::query("SELECT size, frontier FROM audit_log_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(audit_head_from_row(&row))
+    }
+
+    /// The stored hashes of these perfect subtrees `(level, index)`; missing ones are absent.
+    pub async fn audit_nodes(
+        &self,
+        ids: &[(u32, u64)],
+    ) -> Result<HashMap<(u32, u64), String>, StorageError> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(50) {
+            let conditions: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "SELECT level, idx, hash FROM audit_nodes WHERE {}",
+                conditions.join(" OR ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (level, index) in chunk {
+                query = query.bind(i64::from(*level)).bind(*index as i64);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let (level, index): (i64, i64) = (row.get(0), row.get(1));
+                found.insert((level as u32, index as u64), row.get(2));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Entries `start..end` of the log, in order.
+    pub async fn audit_entries(
+        &self,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<LoggedAuditEvent>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, object, digest, outcome, seq, leaf_hash, tree_root, root_signature \
+             FROM audit_events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| LoggedAuditEvent {
+                event: audit_event_from_row(row),
+                place: LogPlace {
+                    seq: row.get(7),
+                    leaf_hash: row.get(8),
+                    tree_root: row.get(9),
+                    root_signature: row.get(10),
+                },
+            })
+            .collect())
+    }
+
+    /// Entries written before the log was a Merkle tree, oldest first.
+    pub async fn unplaced_audit_events(&self) -> Result<Vec<AuditEvent>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, object, digest, outcome FROM audit_events \
+             WHERE seq IS NULL ORDER BY at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(audit_event_from_row).collect())
+    }
+
+    /// Every signed tree head, by size then time.
+    pub async fn tree_heads(&self) -> Result<Vec<TreeHeadRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT tree_size, root_hash, signed_at, signature FROM audit_tree_heads \
+             ORDER BY tree_size, signed_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| TreeHeadRecord {
+                tree_size: row.get(0),
+                root_hash: row.get(1),
+                signed_at: row.get(2),
+                signature: row.get(3),
+            })
+            .collect())
+    }
+}
+
 impl Store {
     /// The foreign trust roots in force (not removed), oldest first.
     pub async fn active_trust_roots(&self) -> Result<Vec<TrustRootRecord>, StorageError> {
@@ -413,18 +510,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| AuditEvent {
-                id: row.get(0),
-                at: row.get(1),
-                actor: row.get(2),
-                action: row.get(3),
-                object: row.get(4),
-                digest: row.get(5),
-                outcome: row.get(6),
-            })
-            .collect())
+        Ok(rows.iter().map(audit_event_from_row).collect())
     }
 }
 
@@ -627,10 +713,29 @@ pub mod write {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Appends an audit event.
-    pub async fn audit(tx: &mut Tx, e: &AuditEvent) -> Result<(), StorageError> {
+    /// Locks the head of the audit log until the transaction ends (so entries get their
+    /// places one at a time) and returns its size and the hashes of its right-edge subtrees.
+    pub async fn lock_audit_head(tx: &mut Tx) -> Result<(i64, Vec<String>), StorageError> {
+        let row = sqlx::query(
+            "UPDATE audit_log_head SET size = size WHERE id = 1 RETURNING size, frontier",
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(audit_head_from_row(&row))
+    }
+
+    /// Appends an audit entry at its place in the log, with the subtrees it completes, and
+    /// moves the head on; inside the transaction that locked the head.
+    pub async fn audit_entry(
+        tx: &mut Tx,
+        e: &AuditEvent,
+        place: &LogPlace,
+        nodes: &[StoredNode],
+        frontier: &[String],
+    ) -> Result<(), StorageError> {
         sqlx::query(
-            "INSERT INTO audit_events (id, at, actor, action, object, digest, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO audit_events (id, at, actor, action, object, digest, outcome, seq, leaf_hash, tree_root, root_signature) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&e.id)
         .bind(&e.at)
@@ -639,6 +744,68 @@ pub mod write {
         .bind(&e.object)
         .bind(&e.digest)
         .bind(&e.outcome)
+        .bind(place.seq)
+        .bind(&place.leaf_hash)
+        .bind(&place.tree_root)
+        .bind(&place.root_signature)
+        .execute(&mut **tx)
+        .await?;
+        advance_audit_head(tx, place, nodes, frontier).await
+    }
+
+    /// Gives an entry written before the log was a Merkle tree its place.
+    pub async fn place_audit_entry(
+        tx: &mut Tx,
+        id: &str,
+        place: &LogPlace,
+        nodes: &[StoredNode],
+        frontier: &[String],
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE audit_events SET seq = $1, leaf_hash = $2, tree_root = $3, root_signature = $4 WHERE id = $5",
+        )
+        .bind(place.seq)
+        .bind(&place.leaf_hash)
+        .bind(&place.tree_root)
+        .bind(&place.root_signature)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        advance_audit_head(tx, place, nodes, frontier).await
+    }
+
+    /// Stores the subtrees an entry completed and moves the head past it.
+    async fn advance_audit_head(
+        tx: &mut Tx,
+        place: &LogPlace,
+        nodes: &[StoredNode],
+        frontier: &[String],
+    ) -> Result<(), StorageError> {
+        for (level, index, hash) in nodes {
+            sqlx::query("INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+                .bind(i64::from(*level))
+                .bind(*index as i64)
+                .bind(hash)
+                .execute(&mut **tx)
+                .await?;
+        }
+        sqlx::query("UPDATE audit_log_head SET size = $1, frontier = $2 WHERE id = 1")
+            .bind(place.seq + 1)
+            .bind(frontier.join(","))
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a signed tree head.
+    pub async fn tree_head(tx: &mut Tx, head: &TreeHeadRecord) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO audit_tree_heads (tree_size, root_hash, signed_at, signature) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(head.tree_size)
+        .bind(&head.root_hash)
+        .bind(&head.signed_at)
+        .bind(&head.signature)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -704,6 +871,31 @@ fn version_from_row(row: AnyRow) -> LicenceVersionRecord {
         pdf: row.get(8),
         pdf_sha256: row.get(9),
         qr_payload: row.get(10),
+    }
+}
+
+/// The log's size and the hashes of its right-edge subtrees, from `size, frontier`.
+fn audit_head_from_row(row: &AnyRow) -> (i64, Vec<String>) {
+    let frontier: String = row.get(1);
+    (
+        row.get(0),
+        frontier
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+fn audit_event_from_row(row: &AnyRow) -> AuditEvent {
+    AuditEvent {
+        id: row.get(0),
+        at: row.get(1),
+        actor: row.get(2),
+        action: row.get(3),
+        object: row.get(4),
+        digest: row.get(5),
+        outcome: row.get(6),
     }
 }
 
@@ -914,4 +1106,42 @@ pub struct AuditEvent {
     pub digest: Option<String>,
     /// `ok` or a short failure reason.
     pub outcome: String,
+}
+
+/// A perfect subtree of the audit log to store: level, index and hex hash.
+pub type StoredNode = (u32, u64, String);
+
+/// An audit entry's place in the Merkle log.
+#[derive(Debug, Clone)]
+pub struct LogPlace {
+    /// Position, from 0.
+    pub seq: i64,
+    /// Hex leaf hash.
+    pub leaf_hash: String,
+    /// Hex root of the log of `seq + 1` entries.
+    pub tree_root: String,
+    /// The log key's signature (base64 DER ECDSA) over that tree head.
+    pub root_signature: String,
+}
+
+/// An audit entry with its place in the log.
+#[derive(Debug, Clone)]
+pub struct LoggedAuditEvent {
+    /// The entry.
+    pub event: AuditEvent,
+    /// Where it is.
+    pub place: LogPlace,
+}
+
+/// A tree head signed for publication.
+#[derive(Debug, Clone)]
+pub struct TreeHeadRecord {
+    /// Entries in the tree.
+    pub tree_size: i64,
+    /// Hex root hash.
+    pub root_hash: String,
+    /// RFC 3339 UTC.
+    pub signed_at: String,
+    /// Base64 DER ECDSA signature of the log key.
+    pub signature: String,
 }

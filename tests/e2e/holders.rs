@@ -52,14 +52,24 @@ fn provider_token(key: &rcgen::KeyPair, iss: &str, sub: &str, exp_in_seconds: i6
     .unwrap()
 }
 
-/// Renders the area of page 1 around the QR code (`x`, `y`, `size` in mm) at 300 dpi and
-/// reads it.
+/// Renders the area of page 1 around the QR code (`x`, `y`, `size` in mm) at 300 dpi, without
+/// anti-aliasing (as a printer would), and reads it.
 fn qr_on_page(pdf: &std::path::Path, x: f32, y: f32, size: f32) -> String {
     let px = |mm: f32| ((mm / 25.4) * 300.0) as i64;
     let margin = px(6.0);
     let out = pdf.with_extension("");
     let status = Command::new("pdftoppm")
-        .args(["-r", "300", "-png", "-singlefile", "-f", "1", "-l", "1"])
+        .args([
+            "-r",
+            "300",
+            "-aa",
+            "no",
+            "-aaVector",
+            "no",
+            "-png",
+            "-singlefile",
+        ])
+        .args(["-f", "1", "-l", "1"])
         .args(["-x", &(px(x) - margin).to_string()])
         .args(["-y", &(px(y) - margin).to_string()])
         .args(["-W", &(px(size) + 2 * margin).to_string()])

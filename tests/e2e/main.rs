@@ -1,9 +1,11 @@
 //! One integration binary for the slow end-to-end tests (they share a build and the machine).
 
 mod agreement;
+mod audit;
 mod browser;
 mod common;
 mod corpus;
+mod faults;
 mod holders;
 mod kinds;
 mod lifecycle;

@@ -1,0 +1,494 @@
+//! The audit log as a Merkle tree (see [`crate::audit`]): appending entries inside the
+//! action's own transaction, signed tree heads, inclusion and consistency proofs, and the
+//! full check behind `zhengyin audit check`.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{rfc3339, App, Principal, ServiceError};
+use crate::audit::merkle::{self, Frontier, Hash};
+use crate::audit::{hex, parse_hash, tree_head_statement, Leaf};
+use crate::storage::{self, write, LogPlace, StorageError, StoredNode, TreeHeadRecord};
+
+/// How many entries `audit check` and the entries listing read at a time.
+const PAGE: i64 = 5000;
+/// Most entries listed by one call.
+const MAX_LISTED: i64 = 1000;
+
+/// A tree head signed by the log key.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignedTreeHead {
+    /// Entries in the tree.
+    pub tree_size: u64,
+    /// Hex root hash (RFC 9162 MTH).
+    pub root_hash: String,
+    /// When it was signed, RFC 3339.
+    pub timestamp: String,
+    /// Base64 DER ECDSA P-256/SHA-256 signature of the log key over [`SignedTreeHead::statement`].
+    pub signature: String,
+    /// The signed text.
+    pub statement: String,
+    /// The log key's certificate (PEM), under the installation's root.
+    pub log_certificate: String,
+}
+
+/// An inclusion proof (RFC 9162 §2.1.3).
+#[derive(Debug, Clone, Serialize)]
+pub struct InclusionProof {
+    /// The entry's position.
+    pub entry: u64,
+    /// The tree the proof is for.
+    pub tree_size: u64,
+    /// Hex leaf hash of the entry.
+    pub leaf_hash: String,
+    /// Hex hashes, bottom up.
+    pub proof: Vec<String>,
+}
+
+/// A consistency proof (RFC 9162 §2.1.4).
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsistencyProof {
+    /// The older tree's size.
+    pub from: u64,
+    /// The newer tree's size.
+    pub to: u64,
+    /// Hex hashes.
+    pub proof: Vec<String>,
+}
+
+/// An entry of the log, as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    /// Position.
+    pub seq: i64,
+    /// Random id.
+    pub id: String,
+    /// RFC 3339 UTC.
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub object: String,
+    /// Digest of the object.
+    pub digest: Option<String>,
+    /// How it ended.
+    pub outcome: String,
+    /// Hex leaf hash.
+    pub leaf_hash: String,
+}
+
+/// What `audit check` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditCheck {
+    /// Entries read.
+    pub entries: u64,
+    /// Signed tree heads compared.
+    pub tree_heads: usize,
+    /// The first thing wrong, naming the entry; `None` if the log is intact.
+    pub problem: Option<String>,
+}
+
+impl App {
+    /// Appends `event` to the audit log inside `tx`, the transaction of the action it records:
+    /// takes the next place (locking the log's head until `tx` ends), hashes the entry into
+    /// the tree, and signs the new root with the log key.
+    pub(super) async fn log(
+        &self,
+        tx: &mut storage::Tx,
+        event: &storage::AuditEvent,
+    ) -> Result<(), ServiceError> {
+        let (size, frontier) = write::lock_audit_head(tx).await?;
+        let mut frontier = frontier_of(size, &frontier)?;
+        let (place, nodes) = self.place(&mut frontier, event)?;
+        write::audit_entry(
+            tx,
+            event,
+            &place,
+            &nodes,
+            &frontier
+                .block_hashes()
+                .iter()
+                .map(|h| hex(h))
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Hashes `event` in as the next leaf of `frontier`; its place and the completed nodes.
+    fn place(
+        &self,
+        frontier: &mut Frontier,
+        event: &storage::AuditEvent,
+    ) -> Result<(LogPlace, Vec<StoredNode>), ServiceError> {
+        let seq = frontier.size();
+        let leaf = leaf_of(seq, event).hash();
+        let nodes = frontier
+            .push(leaf)
+            .into_iter()
+            .map(|(id, hash)| (id.level, id.index, hex(&hash)))
+            .collect();
+        let root = frontier.root();
+        let statement = tree_head_statement(seq + 1, &root, &event.at);
+        let signature = self.log_key.sign(statement.as_bytes())?;
+        Ok((
+            LogPlace {
+                seq: seq as i64,
+                leaf_hash: hex(&leaf),
+                tree_root: hex(&root),
+                root_signature: base64::engine::general_purpose::STANDARD.encode(signature),
+            },
+            nodes,
+        ))
+    }
+
+    /// Gives the entries written before the log was a Merkle tree their places, oldest first
+    /// (once, when an older installation is opened).
+    pub(super) async fn place_unplaced_entries(&self) -> Result<(), ServiceError> {
+        for event in self.store.unplaced_audit_events().await? {
+            let mut tx = self.store.begin().await?;
+            let (size, frontier) = write::lock_audit_head(&mut tx).await?;
+            let mut frontier = frontier_of(size, &frontier)?;
+            let (place, nodes) = self.place(&mut frontier, &event)?;
+            let blocks: Vec<String> = frontier.block_hashes().iter().map(|h| hex(h)).collect();
+            write::place_audit_entry(&mut tx, &event.id, &place, &nodes, &blocks).await?;
+            tx.commit().await.map_err(StorageError::from)?;
+        }
+        Ok(())
+    }
+
+    /// Signs and records a tree head for the log as it is now (public: anyone may ask).
+    pub async fn sign_tree_head(&self) -> Result<SignedTreeHead, ServiceError> {
+        let (size, frontier) = self.store.audit_head().await?;
+        let root = frontier_of(size, &frontier)?.root();
+        let now = OffsetDateTime::now_utc();
+        let timestamp = rfc3339(now);
+        let statement = tree_head_statement(size as u64, &root, &timestamp);
+        let signature = base64::engine::general_purpose::STANDARD
+            .encode(self.log_key.sign(statement.as_bytes())?);
+        let record = TreeHeadRecord {
+            tree_size: size,
+            root_hash: hex(&root),
+            signed_at: timestamp.clone(),
+            signature: signature.clone(),
+        };
+        let mut tx = self.store.begin().await?;
+        write::tree_head(&mut tx, &record).await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(SignedTreeHead {
+            tree_size: size as u64,
+            root_hash: record.root_hash,
+            timestamp,
+            signature,
+            statement,
+            log_certificate: super::pem("CERTIFICATE", self.log_key.certificate_der()),
+        })
+    }
+
+    /// Signs a tree head now and then every minute, in the background, while the log grows.
+    pub fn spawn_tree_head_signer(self: &Arc<Self>) {
+        let app = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+            let mut signed_size = None;
+            loop {
+                every_minute.tick().await;
+                let size = match app.store.audit_head().await {
+                    Ok((size, _)) => size,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the audit log head failed");
+                        continue;
+                    }
+                };
+                if signed_size == Some(size) {
+                    continue;
+                }
+                match app.sign_tree_head().await {
+                    Ok(head) => signed_size = Some(head.tree_size as i64),
+                    Err(e) => tracing::warn!(error = %e, "signing a tree head failed"),
+                }
+            }
+        });
+    }
+
+    /// The proof that entry `entry` is in the tree of `size` entries.
+    pub async fn inclusion_proof(
+        &self,
+        entry: u64,
+        size: u64,
+    ) -> Result<InclusionProof, ServiceError> {
+        self.check_size(size, "size").await?;
+        if entry >= size {
+            return Err(invalid("entry", "must be less than size"));
+        }
+        let ranges = merkle::inclusion_ranges(entry, size);
+        let leaf = self.range_hashes(&[(entry, entry + 1)]).await?;
+        Ok(InclusionProof {
+            entry,
+            tree_size: size,
+            leaf_hash: hex(&leaf[0]),
+            proof: self.range_hexes(&ranges).await?,
+        })
+    }
+
+    /// The proof that the tree of `to` entries extends the tree of `from`.
+    pub async fn consistency_proof(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<ConsistencyProof, ServiceError> {
+        self.check_size(to, "to").await?;
+        if from == 0 || from > to {
+            return Err(invalid("from", "must be 1 to `to`"));
+        }
+        let ranges = merkle::consistency_ranges(from, to);
+        Ok(ConsistencyProof {
+            from,
+            to,
+            proof: self.range_hexes(&ranges).await?,
+        })
+    }
+
+    /// Entries `start..end` of the log (administrators).
+    pub async fn log_entries(
+        &self,
+        principal: &Principal,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<LogEntry>, ServiceError> {
+        principal.require_admin("reads the audit log")?;
+        if start < 0 || end < start || end - start > MAX_LISTED {
+            return Err(invalid(
+                "end",
+                &format!("give 0 <= start <= end <= start + {MAX_LISTED}"),
+            ));
+        }
+        Ok(self
+            .store
+            .audit_entries(start, end)
+            .await?
+            .into_iter()
+            .map(|logged| LogEntry {
+                seq: logged.place.seq,
+                id: logged.event.id,
+                at: logged.event.at,
+                actor: logged.event.actor,
+                action: logged.event.action,
+                object: logged.event.object,
+                digest: logged.event.digest,
+                outcome: logged.event.outcome,
+                leaf_hash: logged.place.leaf_hash,
+            })
+            .collect())
+    }
+
+    /// Recomputes the whole tree from the entries in the database and compares it with what
+    /// the log key signed: each entry's own signed root, and every published tree head. Names
+    /// the first entry that was altered, removed or reordered.
+    pub async fn check_audit_log(&self) -> Result<AuditCheck, ServiceError> {
+        let (size, _) = self.store.audit_head().await?;
+        let heads = self.store.tree_heads().await?;
+        let verify = |statement: &str, signature: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(signature)
+                .is_ok_and(|der| self.log_key_verifies(statement.as_bytes(), &der))
+        };
+        let mut frontier = Frontier::default();
+        let mut next_head = heads.iter().peekable();
+        let mut problem = None;
+        while let Some(head) = next_head.next_if(|h| h.tree_size == 0) {
+            problem = problem.or_else(|| self.bad_head(head, &merkle::empty_root(), &verify));
+        }
+        let mut start = 0;
+        'pages: while problem.is_none() && start < size {
+            let page = self.store.audit_entries(start, start + PAGE).await?;
+            for logged in &page {
+                let seq = frontier.size();
+                if logged.place.seq as u64 != seq {
+                    problem = Some(format!(
+                        "entry {seq} is missing: the log continues at entry {}",
+                        logged.place.seq
+                    ));
+                    break 'pages;
+                }
+                frontier.push(leaf_of(seq, &logged.event).hash());
+                let root = frontier.root();
+                let statement = tree_head_statement(seq + 1, &root, &logged.event.at);
+                if !verify(&statement, &logged.place.root_signature) {
+                    problem = Some(format!(
+                        "entry {seq} ({} by {} at {}) was altered or moved: the log key did not \
+                         sign the log that ends with it as it now reads",
+                        logged.event.action, logged.event.actor, logged.event.at
+                    ));
+                    break 'pages;
+                }
+                while let Some(head) = next_head.next_if(|h| h.tree_size as u64 == seq + 1) {
+                    if let Some(bad) = self.bad_head(head, &root, &verify) {
+                        problem = Some(bad);
+                        break 'pages;
+                    }
+                }
+            }
+            if page.is_empty() {
+                problem = Some(format!(
+                    "entry {} is missing: the log's head says it holds {size}",
+                    frontier.size()
+                ));
+                break;
+            }
+            start += PAGE;
+        }
+        if problem.is_none() {
+            // Heads past the end: entries removed from the end.
+            for head in next_head {
+                let root = frontier.root();
+                problem = if head.tree_size as u64 > frontier.size() {
+                    Some(format!(
+                        "entries {} to {} are missing: a tree head signed at {} covers {} entries",
+                        frontier.size(),
+                        head.tree_size - 1,
+                        head.signed_at,
+                        head.tree_size
+                    ))
+                } else {
+                    self.bad_head(head, &root, &verify)
+                };
+                if problem.is_some() {
+                    break;
+                }
+            }
+        }
+        Ok(AuditCheck {
+            entries: frontier.size(),
+            tree_heads: heads.len(),
+            problem,
+        })
+    }
+
+    /// What is wrong with a signed head of the tree whose root is `root`, if anything.
+    fn bad_head(
+        &self,
+        head: &TreeHeadRecord,
+        root: &Hash,
+        verify: &impl Fn(&str, &str) -> bool,
+    ) -> Option<String> {
+        let signed_root = parse_hash(&head.root_hash);
+        let statement = signed_root
+            .map(|r| tree_head_statement(head.tree_size as u64, &r, &head.signed_at))
+            .unwrap_or_default();
+        if signed_root.is_none() || !verify(&statement, &head.signature) {
+            return Some(format!(
+                "the tree head recorded for {} entries at {} is not signed by the log key",
+                head.tree_size, head.signed_at
+            ));
+        }
+        (signed_root != Some(*root)).then(|| {
+            format!(
+                "the entries do not match the tree head signed for {} entries at {}",
+                head.tree_size, head.signed_at
+            )
+        })
+    }
+
+    fn log_key_verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        let Ok((_, certificate)) =
+            x509_parser::parse_x509_certificate(self.log_key.certificate_der())
+        else {
+            return false;
+        };
+        UnparsedPublicKey::new(
+            &ECDSA_P256_SHA256_ASN1,
+            certificate.public_key().subject_public_key.data.as_ref(),
+        )
+        .verify(message, signature)
+        .is_ok()
+    }
+
+    async fn check_size(&self, size: u64, field: &str) -> Result<(), ServiceError> {
+        let (current, _) = self.store.audit_head().await?;
+        if size == 0 || size > current as u64 {
+            return Err(invalid(
+                field,
+                &format!("must be 1 to the log's size, {current}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The MTHs of `ranges` in hex.
+    async fn range_hexes(&self, ranges: &[(u64, u64)]) -> Result<Vec<String>, ServiceError> {
+        Ok(self
+            .range_hashes(ranges)
+            .await?
+            .iter()
+            .map(|h| hex(h))
+            .collect())
+    }
+
+    /// The MTHs of `ranges`, from the stored perfect subtrees.
+    async fn range_hashes(&self, ranges: &[(u64, u64)]) -> Result<Vec<Hash>, ServiceError> {
+        let blocks: Vec<Vec<merkle::NodeId>> =
+            ranges.iter().map(|&(a, b)| merkle::blocks(a, b)).collect();
+        let ids: Vec<(u32, u64)> = blocks
+            .iter()
+            .flatten()
+            .map(|id| (id.level, id.index))
+            .collect();
+        let stored = self.store.audit_nodes(&ids).await?;
+        blocks
+            .iter()
+            .map(|range| {
+                let hashes = range
+                    .iter()
+                    .map(|id| {
+                        stored
+                            .get(&(id.level, id.index))
+                            .and_then(|h| parse_hash(h))
+                            .ok_or_else(|| {
+                                ServiceError::Internal(format!(
+                                    "audit node {}/{} is missing or malformed",
+                                    id.level, id.index
+                                ))
+                            })
+                    })
+                    .collect::<Result<Vec<Hash>, _>>()?;
+                Ok(merkle::fold(&hashes))
+            })
+            .collect()
+    }
+}
+
+/// The leaf of `event` at position `seq`.
+fn leaf_of(seq: u64, event: &storage::AuditEvent) -> Leaf<'_> {
+    Leaf {
+        seq,
+        id: &event.id,
+        at: &event.at,
+        actor: &event.actor,
+        action: &event.action,
+        object: &event.object,
+        digest: event.digest.as_deref(),
+        outcome: &event.outcome,
+    }
+}
+
+/// The frontier stored with the log's head.
+fn frontier_of(size: i64, blocks: &[String]) -> Result<Frontier, ServiceError> {
+    let hashes: Option<Vec<Hash>> = blocks.iter().map(|h| parse_hash(h)).collect();
+    hashes
+        .and_then(|hashes| Frontier::new(size as u64, &hashes))
+        .ok_or_else(|| ServiceError::Internal("the audit log's head is malformed".into()))
+}
+
+fn invalid(field: &str, message: &str) -> ServiceError {
+    ServiceError::InvalidField {
+        field: field.into(),
+        message: message.into(),
+    }
+}

@@ -1,0 +1,265 @@
+//! Crashes lose nothing acknowledged: the server process is killed with SIGKILL while 16
+//! clients issue licences concurrently; after a restart every licence it acknowledged is there
+//! and genuine, 64 issuers at once get distinct identifiers, every licence stored has its
+//! issue entry in the audit log, and `zhengyin audit check` passes. On SQLite and PostgreSQL.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+
+use crate::common::{business_licence_fields, drop_postgres, fresh_postgres};
+
+/// Clients issuing at once.
+const CLIENTS: usize = 16;
+/// Licences the clients set out to issue.
+const PLANNED: usize = 10_000;
+/// Acknowledged issues after which the server is killed.
+const KILL_AFTER: usize = 150;
+/// Issuers at once after the restart.
+const BURST: usize = 64;
+
+/// A `zhengyin serve` process on a random port.
+struct ServerProcess {
+    child: Child,
+    base: String,
+    /// The admin key, on the first start of an installation.
+    admin_key: Option<String>,
+}
+
+impl ServerProcess {
+    fn start(data: &Path, database_url: Option<&str>) -> ServerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_zhengyin"));
+        command
+            .arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped());
+        match database_url {
+            Some(url) => command.env("DATABASE_URL", url),
+            None => command.env_remove("DATABASE_URL"),
+        };
+        let mut child = command.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut admin_key = None;
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("the server printed its address")
+                .unwrap();
+            if let Some(key) = line.strip_prefix("admin API key (shown once, keep it safe): ") {
+                admin_key = Some(key.to_string());
+            }
+            if let Some(address) = line.strip_prefix("zhengyin listening on ") {
+                break address.to_string();
+            }
+        };
+        // Keep reading the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ServerProcess {
+            child,
+            base,
+            admin_key,
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flushing.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+async fn json_of(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(actual, status, "{body}");
+    body
+}
+
+async fn crash_while_issuing(database_url: Option<String>) {
+    let data = tempfile::tempdir().unwrap();
+    let url = database_url.as_deref();
+    let first = ServerProcess::start(data.path(), url);
+    let admin_key = first.admin_key.clone().unwrap();
+    let base = first.base.clone();
+    let client = reqwest::Client::new();
+    let department = json_of(
+        client
+            .post(format!("{base}/api/v1/departments"))
+            .bearer_auth(&admin_key)
+            .json(
+                &json!({"name": "厦门市市场监督管理局", "credit_code": "11350200MB0D00002U",
+                "division_code": "350200"}),
+            )
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let key = department["api_key"].as_str().unwrap().to_string();
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let (client, base, key) = (client.clone(), base.clone(), key.clone());
+        let (acknowledged, started) = (Arc::clone(&acknowledged), Arc::clone(&started));
+        clients.push(tokio::spawn(async move {
+            while started.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < PLANNED {
+                let sent = client
+                    .post(format!("{base}/api/v1/licences"))
+                    .bearer_auth(&key)
+                    .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}))
+                    .send()
+                    .await;
+                let Ok(response) = sent else { return };
+                if response.status() != 201 {
+                    return;
+                }
+                let Ok(issued) = response.json::<Value>().await else {
+                    return;
+                };
+                let id = issued["identifier"].as_str().unwrap().to_string();
+                acknowledged.lock().unwrap().push(id);
+            }
+        }));
+    }
+    while acknowledged.lock().unwrap().len() < KILL_AFTER {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    first.kill();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let unique: HashSet<&String> = acknowledged.iter().collect();
+    assert_eq!(
+        unique.len(),
+        acknowledged.len(),
+        "an identifier was given twice"
+    );
+    eprintln!(
+        "{} acknowledged before SIGKILL ({CLIENTS} clients)",
+        acknowledged.len()
+    );
+
+    let second = ServerProcess::start(data.path(), url);
+    let base = second.base.clone();
+    for id in &acknowledged {
+        let answer = json_of(
+            client
+                .get(format!("{base}/api/v1/verify/licences/{id}"))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        assert_eq!(answer["genuine"], true, "{answer}");
+    }
+    // 64 issuers at once after the restart: every one answered, no identifier given twice.
+    let burst: Vec<_> = (0..BURST)
+        .map(|_| {
+            let request = client
+                .post(format!("{base}/api/v1/licences"))
+                .bearer_auth(&key)
+                .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}));
+            tokio::spawn(async move { json_of(request.send().await.unwrap(), 201).await })
+        })
+        .collect();
+    let mut all: HashSet<String> = acknowledged.iter().cloned().collect();
+    for issued in burst {
+        let issued = issued.await.unwrap();
+        assert!(all.insert(issued["identifier"].as_str().unwrap().to_string()));
+    }
+
+    // Every licence stored, acknowledged or not, is whole and logged.
+    let stored = json_of(
+        client
+            .get(format!("{base}/api/v1/licences?per_page=1"))
+            .bearer_auth(&admin_key)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await["total"]
+        .as_u64()
+        .unwrap();
+    assert!(stored as usize >= acknowledged.len());
+    let head = json_of(
+        client
+            .get(format!("{base}/api/v1/audit/sth"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let size = head["tree_size"].as_u64().unwrap();
+    let mut issue_entries = HashSet::new();
+    for start in (0..size).step_by(1000) {
+        let entries = json_of(
+            client
+                .get(format!(
+                    "{base}/api/v1/audit/entries?start={start}&end={}",
+                    (start + 1000).min(size)
+                ))
+                .bearer_auth(&admin_key)
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        for entry in entries.as_array().unwrap() {
+            if entry["action"] == "licence.issue" {
+                issue_entries.insert(entry["object"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(
+        issue_entries.len() as u64,
+        stored,
+        "one issue entry per licence"
+    );
+    for id in &all {
+        assert!(issue_entries.contains(id), "{id} is not in the audit log");
+    }
+    second.kill();
+
+    let mut check = Command::new(env!("CARGO_BIN_EXE_zhengyin"));
+    check
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["audit", "check"]);
+    match url {
+        Some(url) => check.env("DATABASE_URL", url),
+        None => check.env_remove("DATABASE_URL"),
+    };
+    let out = check.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_while_issuing_loses_nothing_on_sqlite() {
+    crash_while_issuing(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_while_issuing_loses_nothing_on_postgres() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    crash_while_issuing(Some(url.clone())).await;
+    drop_postgres(&url).await;
+}
