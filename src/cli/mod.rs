@@ -3,6 +3,7 @@
 
 mod import;
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,6 +15,9 @@ use crate::service::{
     App, Config, FirstRun, HolderIssuer, HolderTokenRequest, IssueRequest, NewDepartment, NewSeal,
     Placement, Principal, SealRequest,
 };
+
+/// Where the first run leaves the admin API key when stderr is not a terminal.
+pub const ADMIN_KEY_FILE: &str = "admin.key";
 
 /// zhengyin (证印): electronic licences and electronic seals.
 #[derive(Debug, Parser)]
@@ -292,7 +296,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
         holder_issuer,
     };
     let (app, first_run) = App::open(&config).await.map_err(|e| describe(&e))?;
-    announce(&config, &first_run);
+    announce(&config, &first_run)?;
     let result = match command {
         InstallationCommand::Serve { listen } => serve(Arc::clone(&app), &listen).await,
         InstallationCommand::Dept {
@@ -500,14 +504,35 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
-fn announce(config: &Config, first_run: &FirstRun) {
-    if let Some(key) = &first_run.admin_key {
-        eprintln!(
-            "initialised {}\nroot certificate: {}\nadmin API key (shown once, keep it safe): {key}",
-            config.data_dir.display(),
-            config.data_dir.join("certs").join("root.pem").display()
-        );
+fn announce(config: &Config, first_run: &FirstRun) -> Result<(), String> {
+    let Some(key) = &first_run.admin_key else {
+        return Ok(());
+    };
+    eprintln!(
+        "initialised {}\nroot certificate: {}",
+        config.data_dir.display(),
+        config.data_dir.join("certs").join("root.pem").display()
+    );
+    // On a terminal the key is shown once; anywhere else (a service manager, a pipe) stderr is
+    // a log, which must never hold a secret, so the key goes to a file only its owner reads.
+    if std::io::stderr().is_terminal() {
+        eprintln!("admin API key (shown once, keep it safe): {key}");
+        return Ok(());
     }
+    let path = config.data_dir.join(ADMIN_KEY_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(&path)
+        .and_then(|mut file| file.write_all(key.as_bytes()))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!(
+        "admin API key written to {} (read it, keep it safe, delete the file)",
+        path.display()
+    );
+    Ok(())
 }
 
 async fn serve(app: Arc<App>, listen: &str) -> Result<ExitCode, String> {

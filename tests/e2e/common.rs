@@ -1,11 +1,13 @@
 //! Shared by the end-to-end tests: a real server on a random port with a fresh database, the
 //! external validators, and the PostgreSQL database per test.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
+use zhengyin::pki::MasterKey;
 use zhengyin::service::{App, Config};
 
 /// A running server on its own data directory and database.
@@ -188,4 +190,145 @@ pub fn food_permit() -> Value {
         "supervising_agency": "厦门市思明区市场监督管理局中山市场监督管理所",
         "signatory": "王立新"
     })
+}
+
+/// The plaintext private keys of an installation: every sealed key in the database opened
+/// with its master key. Tests look for these bytes where they must never be.
+pub async fn plaintext_keys(data_dir: &Path, database_url: &str) -> Vec<Vec<u8>> {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let master = MasterKey::load_or_create(&data_dir.join("master.key")).unwrap();
+    let mut conn = sqlx::AnyConnection::connect(database_url).await.unwrap();
+    let mut keys = vec![];
+    for row in sqlx::query("SELECT certificate, sealed_key FROM seals")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+    {
+        let certificate: Vec<u8> = row.get(0);
+        let sealed: Vec<u8> = row.get(1);
+        keys.push(master.open(&sealed, &certificate).unwrap());
+    }
+    // The root's key is bound to its name, the service keys (holder tokens, audit log) to
+    // their certificates.
+    for row in sqlx::query("SELECT name, certificate, sealed_key FROM pki_keys")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+    {
+        let (name, certificate, sealed): (String, Vec<u8>, Vec<u8>) =
+            (row.get(0), row.get(1), row.get(2));
+        let bound_to = if name == "root-ca" {
+            name.into_bytes()
+        } else {
+            certificate
+        };
+        keys.push(master.open(&sealed, &bound_to).unwrap());
+    }
+    assert!(keys.len() >= 4);
+    keys
+}
+
+/// Every representation of a key a dump or a log could show: raw bytes, hex, base64, and the
+/// 32-byte private scalar inside the PKCS#8 document.
+pub fn key_needles(keys: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let mut needles = vec![];
+    for key in keys {
+        let scalar = key[36..68].to_vec();
+        for bytes in [key.clone(), scalar] {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            needles.push(hex.clone().into_bytes());
+            needles.push(hex.to_uppercase().into_bytes());
+            needles.push(
+                base64::engine::general_purpose::STANDARD
+                    .encode(&bytes)
+                    .into_bytes(),
+            );
+            needles.push(bytes);
+        }
+    }
+    needles
+}
+
+pub fn assert_absent(haystack: &[u8], needles: &[Vec<u8>], what: &str) {
+    for (i, needle) in needles.iter().enumerate() {
+        let found = haystack
+            .windows(needle.len())
+            .position(|w| w == needle.as_slice());
+        assert!(
+            found.is_none(),
+            "a private key (representation {i}) appears in {what} at byte {found:?}"
+        );
+    }
+}
+
+/// A `zhengyin serve` process on a random port.
+pub struct ServerProcess {
+    child: Child,
+    pub base: String,
+    /// The admin key, on the first start of an installation.
+    pub admin_key: Option<String>,
+    /// Everything it has written to stderr (its log).
+    pub log: Arc<Mutex<Vec<u8>>>,
+}
+
+impl ServerProcess {
+    /// Starts `zhengyin serve` on `data` (and `database_url`), logging at `log_filter`.
+    pub fn start(
+        data: &Path,
+        database_url: Option<&str>,
+        log_filter: Option<&str>,
+    ) -> ServerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_zhengyin"));
+        command
+            .arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped());
+        match database_url {
+            Some(url) => command.env("DATABASE_URL", url),
+            None => command.env_remove("DATABASE_URL"),
+        };
+        if let Some(filter) = log_filter {
+            command.env("RUST_LOG", filter);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let base = loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "the server stopped before printing its address"
+            );
+            log.lock().unwrap().extend(line.as_bytes());
+            let line = line.trim_end();
+            if let Some(address) = line.strip_prefix("zhengyin listening on ") {
+                break address.to_string();
+            }
+        };
+        // Not on a terminal, the first run leaves the admin key in a file, not in the log.
+        let admin_key = std::fs::read_to_string(data.join(zhengyin::cli::ADMIN_KEY_FILE)).ok();
+        // Keep reading the log so the server never blocks on a full pipe.
+        let collected = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut chunk = [0; 8192];
+            while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+                collected.lock().unwrap().extend(&chunk[..n]);
+            }
+        });
+        ServerProcess {
+            child,
+            base,
+            admin_key,
+            log,
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flushing.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
 }

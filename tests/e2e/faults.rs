@@ -4,14 +4,12 @@
 //! issue entry in the audit log, and `zhengyin audit check` passes. On SQLite and PostgreSQL.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-use crate::common::{business_licence_fields, drop_postgres, fresh_postgres};
+use crate::common::{business_licence_fields, drop_postgres, fresh_postgres, ServerProcess};
 
 /// Clients issuing at once.
 const CLIENTS: usize = 16;
@@ -21,57 +19,6 @@ const PLANNED: usize = 10_000;
 const KILL_AFTER: usize = 150;
 /// Issuers at once after the restart.
 const BURST: usize = 64;
-
-/// A `zhengyin serve` process on a random port.
-struct ServerProcess {
-    child: Child,
-    base: String,
-    /// The admin key, on the first start of an installation.
-    admin_key: Option<String>,
-}
-
-impl ServerProcess {
-    fn start(data: &Path, database_url: Option<&str>) -> ServerProcess {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_zhengyin"));
-        command
-            .arg("--data-dir")
-            .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped());
-        match database_url {
-            Some(url) => command.env("DATABASE_URL", url),
-            None => command.env_remove("DATABASE_URL"),
-        };
-        let mut child = command.spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut admin_key = None;
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("the server printed its address")
-                .unwrap();
-            if let Some(key) = line.strip_prefix("admin API key (shown once, keep it safe): ") {
-                admin_key = Some(key.to_string());
-            }
-            if let Some(address) = line.strip_prefix("zhengyin listening on ") {
-                break address.to_string();
-            }
-        };
-        // Keep reading the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        ServerProcess {
-            child,
-            base,
-            admin_key,
-        }
-    }
-
-    /// SIGKILL: no shutdown, no flushing.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
 
 async fn json_of(response: reqwest::Response, status: u16) -> Value {
     let actual = response.status().as_u16();
@@ -83,7 +30,7 @@ async fn json_of(response: reqwest::Response, status: u16) -> Value {
 async fn crash_while_issuing(database_url: Option<String>) {
     let data = tempfile::tempdir().unwrap();
     let url = database_url.as_deref();
-    let first = ServerProcess::start(data.path(), url);
+    let first = ServerProcess::start(data.path(), url, None);
     let admin_key = first.admin_key.clone().unwrap();
     let base = first.base.clone();
     let client = reqwest::Client::new();
@@ -148,7 +95,7 @@ async fn crash_while_issuing(database_url: Option<String>) {
         acknowledged.len()
     );
 
-    let second = ServerProcess::start(data.path(), url);
+    let second = ServerProcess::start(data.path(), url, None);
     let base = second.base.clone();
     for id in &acknowledged {
         let answer = json_of(
@@ -261,5 +208,90 @@ async fn sigkill_while_issuing_loses_nothing_on_postgres() {
         return;
     };
     crash_while_issuing(Some(url.clone())).await;
+    drop_postgres(&url).await;
+}
+
+/// A database that turns read-only under the running service: every write is answered with a
+/// clear 503 problem, nothing is half-written, and once the database is writable again the
+/// service goes on and the audit log checks out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_database_gives_503_and_no_corruption() {
+    use sqlx::Connection;
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    let server = crate::common::Server::start(Some(url.clone())).await;
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let department = crate::common::register(
+        &client,
+        &server,
+        "厦门市市场监督管理局",
+        "11350200MB0D00002U",
+    )
+    .await;
+    let key = department["api_key"].as_str().unwrap().to_string();
+    let issue = || {
+        client
+            .post(format!("{base}/api/v1/licences"))
+            .bearer_auth(&key)
+            .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}))
+            .send()
+    };
+    json_of(issue().await.unwrap(), 201).await;
+
+    let (admin_url, name) = url.rsplit_once('/').unwrap();
+    let mut admin = sqlx::AnyConnection::connect(&format!("{admin_url}/postgres"))
+        .await
+        .unwrap();
+    let set_read_only = |on: bool| {
+        [
+            format!(
+                "ALTER DATABASE {name} SET default_transaction_read_only = {}",
+                if on { "on" } else { "off" }
+            ),
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            ),
+        ]
+    };
+    for statement in set_read_only(true) {
+        sqlx::query(&statement).execute(&mut admin).await.unwrap();
+    }
+    let refused = json_of(issue().await.unwrap(), 503).await;
+    assert_eq!(refused["status"], 503);
+    assert!(
+        !refused.to_string().contains("read-only"),
+        "database details stay in the log: {refused}"
+    );
+    // Searching is recorded, so it waits for a writable database too.
+    let search = client
+        .get(format!("{base}/api/v1/licences?per_page=1"))
+        .bearer_auth(&server.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(search.status(), 503);
+
+    for statement in set_read_only(false) {
+        sqlx::query(&statement).execute(&mut admin).await.unwrap();
+    }
+    json_of(issue().await.unwrap(), 201).await;
+    let found = json_of(
+        client
+            .get(format!("{base}/api/v1/licences?per_page=1"))
+            .bearer_auth(&server.admin_key)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(found["total"], 2, "the refused licence left nothing behind");
+    let check = server.app.check_audit_log().await.unwrap();
+    assert!(check.problem.is_none(), "{check:?}");
+    server.app.close().await;
+    admin.close().await.unwrap();
     drop_postgres(&url).await;
 }

@@ -9,6 +9,8 @@ mod faults;
 mod holders;
 mod kinds;
 mod lifecycle;
+mod roles;
 mod sealing;
+mod secrets;
 mod skeleton;
 mod verification;

@@ -1,14 +1,13 @@
 //! The walking skeleton end to end: register, issue, download, validate externally, verify,
 //! tamper, roles, bad input, key protection; on SQLite and PostgreSQL; and the CLI.
 
-use std::path::Path;
 use std::process::Command;
 
 use serde_json::{json, Value};
-use zhengyin::pki::MasterKey;
 
 use crate::common::{
-    business_licence_fields, drop_postgres, fresh_postgres, register, tamper, validate, Server,
+    assert_absent, business_licence_fields, drop_postgres, fresh_postgres, key_needles,
+    plaintext_keys, register, tamper, validate, Server,
 };
 
 async fn problem(response: reqwest::Response, status: u16) -> Value {
@@ -232,66 +231,6 @@ async fn issue_download_validate_verify(database_url: Option<String>) {
     // The private keys are not in the database in plain text.
     assert_keys_not_in_database(&server, database_url.as_deref()).await;
     server.app.close().await;
-}
-
-/// The plaintext private keys of an installation: every sealed key in the database opened
-/// with its master key. Tests look for these bytes where they must never be.
-async fn plaintext_keys(data_dir: &Path, database_url: &str) -> Vec<Vec<u8>> {
-    use sqlx::{Connection, Row};
-    sqlx::any::install_default_drivers();
-    let master = MasterKey::load_or_create(&data_dir.join("master.key")).unwrap();
-    let mut conn = sqlx::AnyConnection::connect(database_url).await.unwrap();
-    let mut keys = vec![];
-    for row in sqlx::query("SELECT certificate, sealed_key FROM seals")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap()
-    {
-        let certificate: Vec<u8> = row.get(0);
-        let sealed: Vec<u8> = row.get(1);
-        keys.push(master.open(&sealed, &certificate).unwrap());
-    }
-    let root = sqlx::query("SELECT sealed_key FROM pki_keys WHERE name = 'root-ca'")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    keys.push(master.open(&root.get::<Vec<u8>, _>(0), b"root-ca").unwrap());
-    assert!(keys.len() >= 2);
-    keys
-}
-
-/// Every representation of a key a dump or a log could show: raw bytes, hex, base64, and the
-/// 32-byte private scalar inside the PKCS#8 document.
-fn key_needles(keys: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    use base64::Engine;
-    let mut needles = vec![];
-    for key in keys {
-        let scalar = key[36..68].to_vec();
-        for bytes in [key.clone(), scalar] {
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            needles.push(hex.clone().into_bytes());
-            needles.push(hex.to_uppercase().into_bytes());
-            needles.push(
-                base64::engine::general_purpose::STANDARD
-                    .encode(&bytes)
-                    .into_bytes(),
-            );
-            needles.push(bytes);
-        }
-    }
-    needles
-}
-
-fn assert_absent(haystack: &[u8], needles: &[Vec<u8>], what: &str) {
-    for (i, needle) in needles.iter().enumerate() {
-        let found = haystack
-            .windows(needle.len())
-            .position(|w| w == needle.as_slice());
-        assert!(
-            found.is_none(),
-            "a private key (representation {i}) appears in {what} at byte {found:?}"
-        );
-    }
 }
 
 /// Dumps the database (sqlite3 .dump and the raw files, or pg_dump) and checks that no private
