@@ -30,6 +30,8 @@ pub struct Leaf<'a> {
     pub digest: Option<&'a str>,
     /// How it ended.
     pub outcome: &'a str,
+    /// The HTTP request it was made in.
+    pub request_id: Option<&'a str>,
 }
 
 impl Leaf<'_> {

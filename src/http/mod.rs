@@ -71,7 +71,33 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/seal", post(seal_document))
         .fallback(|| async { ApiError(ServiceError::NotFound("route".into())) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(request_id))
         .with_state(app)
+}
+
+/// Header carrying a request's id, both ways.
+const REQUEST_ID: &str = "x-request-id";
+
+/// Gives every request an id (the caller's `X-Request-Id` when it is a short token, a random
+/// one otherwise), handles the request under it, so that its audit entries record it, and
+/// returns it in the answer's `X-Request-Id`.
+async fn request_id(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| {
+            (1..=64).contains(&value.len())
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+        .map_or_else(crate::service::new_request_id, str::to_string);
+    let mut response = crate::service::in_request(id.clone(), next.run(request)).await;
+    if let Ok(value) = header::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
 }
 
 /// The authenticated caller, from `Authorization: Bearer <api key or holder token>`.

@@ -79,6 +79,8 @@ pub struct LogEntry {
     pub digest: Option<String>,
     /// How it ended.
     pub outcome: String,
+    /// The HTTP request it was made in.
+    pub request_id: Option<String>,
     /// Hex leaf hash.
     pub leaf_hash: String,
 }
@@ -283,6 +285,7 @@ impl App {
                 object: logged.event.object,
                 digest: logged.event.digest,
                 outcome: logged.event.outcome,
+                request_id: logged.event.request_id,
                 leaf_hash: logged.place.leaf_hash,
             })
             .collect())
@@ -475,6 +478,7 @@ fn leaf_of(seq: u64, event: &storage::AuditEvent) -> Leaf<'_> {
         object: &event.object,
         digest: event.digest.as_deref(),
         outcome: &event.outcome,
+        request_id: event.request_id.as_deref(),
     }
 }
 

@@ -464,6 +464,7 @@ impl App {
                     object: licence.stem.clone(),
                     digest: None,
                     outcome: "ok".into(),
+                    request_id: None,
                 };
                 let mut tx = self.store.begin().await?;
                 write::licence_event(&mut tx, &record).await?;

@@ -934,6 +934,7 @@ impl App {
             object: object.into(),
             digest: digest.map(str::to_string),
             outcome: outcome.chars().take(600).collect(),
+            request_id: current_request_id(),
         };
         let mut tx = self.store.begin().await?;
         self.log(&mut tx, &event).await?;
@@ -1128,7 +1129,29 @@ fn audit_event(
         object: object.into(),
         digest,
         outcome: "ok".into(),
+        request_id: current_request_id(),
     })
+}
+
+tokio::task_local! {
+    /// The id of the HTTP request being served, set by the edge for the request's whole
+    /// handling; audit entries record it.
+    static REQUEST_ID: String;
+}
+
+/// Runs `work` as the handling of request `id`: the audit entries it writes carry the id.
+pub async fn in_request<F: std::future::Future>(id: String, work: F) -> F::Output {
+    REQUEST_ID.scope(id, work).await
+}
+
+/// A fresh random request id.
+pub fn new_request_id() -> String {
+    random_id().unwrap_or_else(|_| "unidentified".into())
+}
+
+/// The id of the request being handled, if this runs inside one.
+fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
 }
 
 fn random_id() -> Result<String, ServiceError> {

@@ -388,7 +388,7 @@ impl Store {
         end: i64,
     ) -> Result<Vec<LoggedAuditEvent>, StorageError> {
         let rows = sqlx::query(
-            "SELECT id, at, actor, action, object, digest, outcome, seq, leaf_hash, tree_root, root_signature \
+            "SELECT id, at, actor, action, object, digest, outcome, request_id, seq, leaf_hash, tree_root, root_signature \
              FROM audit_events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
         )
         .bind(start)
@@ -400,10 +400,10 @@ impl Store {
             .map(|row| LoggedAuditEvent {
                 event: audit_event_from_row(row),
                 place: LogPlace {
-                    seq: row.get(7),
-                    leaf_hash: row.get(8),
-                    tree_root: row.get(9),
-                    root_signature: row.get(10),
+                    seq: row.get(8),
+                    leaf_hash: row.get(9),
+                    tree_root: row.get(10),
+                    root_signature: row.get(11),
                 },
             })
             .collect())
@@ -412,7 +412,7 @@ impl Store {
     /// Entries written before the log was a Merkle tree, oldest first.
     pub async fn unplaced_audit_events(&self) -> Result<Vec<AuditEvent>, StorageError> {
         let rows = sqlx::query(
-            "SELECT id, at, actor, action, object, digest, outcome FROM audit_events \
+            "SELECT id, at, actor, action, object, digest, outcome, request_id FROM audit_events \
              WHERE seq IS NULL ORDER BY at, id",
         )
         .fetch_all(&self.pool)
@@ -504,7 +504,7 @@ impl Store {
     /// The newest audit events, newest first.
     pub async fn recent_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StorageError> {
         let rows = sqlx::query(
-            "SELECT id, at, actor, action, object, digest, outcome FROM audit_events \
+            "SELECT id, at, actor, action, object, digest, outcome, request_id FROM audit_events \
              ORDER BY at DESC, id LIMIT $1",
         )
         .bind(limit)
@@ -734,8 +734,8 @@ pub mod write {
         frontier: &[String],
     ) -> Result<(), StorageError> {
         sqlx::query(
-            "INSERT INTO audit_events (id, at, actor, action, object, digest, outcome, seq, leaf_hash, tree_root, root_signature) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO audit_events (id, at, actor, action, object, digest, outcome, request_id, seq, leaf_hash, tree_root, root_signature) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&e.id)
         .bind(&e.at)
@@ -744,6 +744,7 @@ pub mod write {
         .bind(&e.object)
         .bind(&e.digest)
         .bind(&e.outcome)
+        .bind(&e.request_id)
         .bind(place.seq)
         .bind(&place.leaf_hash)
         .bind(&place.tree_root)
@@ -896,6 +897,7 @@ fn audit_event_from_row(row: &AnyRow) -> AuditEvent {
         object: row.get(4),
         digest: row.get(5),
         outcome: row.get(6),
+        request_id: row.get(7),
     }
 }
 
@@ -1106,6 +1108,8 @@ pub struct AuditEvent {
     pub digest: Option<String>,
     /// `ok` or a short failure reason.
     pub outcome: String,
+    /// The HTTP request it was made in, if any.
+    pub request_id: Option<String>,
 }
 
 /// A perfect subtree of the audit log to store: level, index and hex hash.

@@ -80,17 +80,20 @@ async fn tree_is_provable_and_tampering_is_named(database_url: Option<String>) {
     assert_eq!(first["tree_size"], 1, "the registration: {first}");
 
     let mut identifiers = Vec::new();
-    for _ in 0..3 {
-        let issued: Value = client
+    for i in 0..3 {
+        let response = client
             .post(format!("{base}/api/v1/licences"))
             .bearer_auth(key)
+            .header("x-request-id", format!("issue-{i}"))
             .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}))
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
+        assert_eq!(
+            response.headers()["x-request-id"],
+            format!("issue-{i}").as_str()
+        );
+        let issued: Value = response.json().await.unwrap();
         let id = issued["identifier"].as_str().unwrap().to_string();
         get_json(&client, format!("{base}/api/v1/verify/licences/{id}"), None).await;
         identifiers.push(id);
@@ -133,6 +136,16 @@ async fn tree_is_provable_and_tampering_is_named(database_url: Option<String>) {
     let entries = entries.as_array().unwrap();
     assert_eq!(entries.len() as u64, size);
     assert_eq!(entries[1]["action"], "licence.issue");
+    assert_eq!(
+        entries[1]["request_id"], "issue-0",
+        "the caller's request id is recorded"
+    );
+    assert_eq!(entries[2]["action"], "verify.licence");
+    assert_eq!(
+        entries[2]["request_id"].as_str().map(str::len),
+        Some(24),
+        "a request without an id gets one"
+    );
     let root = root_of(&head);
     for entry in entries {
         let seq = entry["seq"].as_u64().unwrap();
@@ -146,6 +159,7 @@ async fn tree_is_provable_and_tampering_is_named(database_url: Option<String>) {
             object: text("object"),
             digest: entry["digest"].as_str(),
             outcome: text("outcome"),
+            request_id: entry["request_id"].as_str(),
         })
         .unwrap();
         let proof = get_json(
