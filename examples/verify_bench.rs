@@ -52,7 +52,8 @@ async fn main() {
     let sealed = app
         .seal_document(department, original, SealRequest::default())
         .await
-        .expect("seal");
+        .expect("seal")
+        .pdf;
     let sealed_path = work.join("sealed.pdf");
     std::fs::write(&sealed_path, &sealed).expect("write sealed file");
     let root_pem = work.join("data/certs/root.pem");

@@ -456,7 +456,8 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                 .seal_document(&principal, pdf, request)
                 .await
                 .map_err(|e| describe(&e))?;
-            std::fs::write(&output, sealed).map_err(|e| format!("{}: {e}", output.display()))?;
+            std::fs::write(&output, sealed.pdf)
+                .map_err(|e| format!("{}: {e}", output.display()))?;
             eprintln!("sealed {} → {}", input.display(), output.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -75,6 +75,11 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// Header of a sealed PDF naming its audit-log entry.
+static AUDIT_ENTRY: header::HeaderName = header::HeaderName::from_static("x-audit-entry");
+/// Header of a sealed PDF with its audit-log entry's leaf hash.
+static AUDIT_LEAF: header::HeaderName = header::HeaderName::from_static("x-audit-leaf-hash");
+
 /// Header carrying a request's id, both ways.
 const REQUEST_ID: &str = "x-request-id";
 
@@ -649,7 +654,16 @@ async fn seal_document(
         password: options.password,
     };
     let sealed = app.seal_document(&caller, upload.pdf()?, request).await?;
-    Ok(([(header::CONTENT_TYPE, "application/pdf")], sealed).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            // The sealing receipt: where the stamping was recorded in the audit log.
+            (AUDIT_ENTRY.clone(), sealed.audit.seq.to_string()),
+            (AUDIT_LEAF.clone(), sealed.audit.leaf_hash),
+        ],
+        sealed.pdf,
+    )
+        .into_response())
 }
 
 async fn add_seal(

@@ -19,6 +19,16 @@ const PAGE: i64 = 5000;
 /// Most entries listed by one call.
 const MAX_LISTED: i64 = 1000;
 
+/// Where an action was recorded: what a caller keeps to prove later, with a signed tree head
+/// and an inclusion proof, that the action is in the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogReceipt {
+    /// The entry's position in the log.
+    pub seq: u64,
+    /// Its hex leaf hash.
+    pub leaf_hash: String,
+}
+
 /// A tree head signed by the log key.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignedTreeHead {
@@ -99,12 +109,12 @@ pub struct AuditCheck {
 impl App {
     /// Appends `event` to the audit log inside `tx`, the transaction of the action it records:
     /// takes the next place (locking the log's head until `tx` ends), hashes the entry into
-    /// the tree, and signs the new root with the log key.
+    /// the tree, and signs the new root with the log key. Returns where it went.
     pub(super) async fn log(
         &self,
         tx: &mut storage::Tx,
         event: &storage::AuditEvent,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<LogReceipt, ServiceError> {
         let (size, frontier) = write::lock_audit_head(tx).await?;
         let mut frontier = frontier_of(size, &frontier)?;
         let (place, nodes) = self.place(&mut frontier, event)?;
@@ -120,7 +130,10 @@ impl App {
                 .collect::<Vec<_>>(),
         )
         .await?;
-        Ok(())
+        Ok(LogReceipt {
+            seq: place.seq as u64,
+            leaf_hash: place.leaf_hash,
+        })
     }
 
     /// Hashes `event` in as the next leaf of `frontier`; its place and the completed nodes.

@@ -314,20 +314,24 @@ impl App {
         write::licence_version(&mut tx, &version_record).await?;
         write::licence_event(&mut tx, &record).await?;
         write::licence_holder_name(&mut tx, &licence.stem, &checked.holder_name).await?;
-        self.log(
-            &mut tx,
-            &audit_event(
-                principal,
-                audit_action,
-                &version_record.identifier,
-                Some(pdf_sha256),
-            )?,
-        )
-        .await?;
+        let receipt = self
+            .log(
+                &mut tx,
+                &audit_event(
+                    principal,
+                    audit_action,
+                    &version_record.identifier,
+                    Some(pdf_sha256),
+                )?,
+            )
+            .await?;
         tx.commit().await.map_err(StorageError::from)?;
         licence.current_version = version;
         licence.holder_name = checked.holder_name;
-        Ok(self.view(&licence, &version_record, &department, today()))
+        Ok(LicenceView {
+            audit: Some(receipt),
+            ..self.view(&licence, &version_record, &department, today())
+        })
     }
 
     /// Suspends, resumes, revokes or cancels a licence (its issuing department only).
@@ -364,14 +368,18 @@ impl App {
         )?;
         let mut tx = self.store.begin().await?;
         write::licence_event(&mut tx, &record).await?;
-        self.log(
-            &mut tx,
-            &audit_event(principal, &format!("licence.{action}"), &licence.stem, None)?,
-        )
-        .await?;
+        let receipt = self
+            .log(
+                &mut tx,
+                &audit_event(principal, &format!("licence.{action}"), &licence.stem, None)?,
+            )
+            .await?;
         tx.commit().await.map_err(StorageError::from)?;
         licence.status = status.to_string();
-        Ok(self.view(&licence, &newest, &department, today()))
+        Ok(LicenceView {
+            audit: Some(receipt),
+            ..self.view(&licence, &newest, &department, today())
+        })
     }
 
     /// Every event of a licence, oldest first, with each signature checked against its seal's

@@ -35,12 +35,14 @@ mod seals;
 mod search;
 mod verification;
 
-pub use audit::{AuditCheck, ConsistencyProof, InclusionProof, LogEntry, SignedTreeHead};
+pub use audit::{
+    AuditCheck, ConsistencyProof, InclusionProof, LogEntry, LogReceipt, SignedTreeHead,
+};
 pub use holders::{HolderIssuer, HolderToken, HolderTokenRequest};
 pub use lifecycle::{
     LicenceEventView, NewVersionRequest, StatusAction, StatusRequest, VersionKind,
 };
-pub use seals::{NewSeal, SealRequest, SealView};
+pub use seals::{NewSeal, SealRequest, SealView, SealedDocument};
 pub use search::{SearchPage, SearchQuery};
 pub use verification::{
     LicenceVerification, PdfVerification, SealOrigin, StatusOn, TrustRootView, VerifiedSignature,
@@ -286,6 +288,9 @@ pub struct LicenceView {
     pub pdf_sha256: String,
     /// Where the PDF can be downloaded.
     pub pdf_url: String,
+    /// Where this change was recorded in the audit log (in answers to the change itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<LogReceipt>,
 }
 
 /// An issuing department as shown in answers.
@@ -691,18 +696,22 @@ impl App {
         let mut tx = self.store.begin().await?;
         write::licence(&mut tx, &licence, &version_record).await?;
         write::licence_event(&mut tx, &issued_event).await?;
-        self.log(
-            &mut tx,
-            &audit_event(
-                principal,
-                "licence.issue",
-                &version_record.identifier,
-                Some(pdf_sha256),
-            )?,
-        )
-        .await?;
+        let receipt = self
+            .log(
+                &mut tx,
+                &audit_event(
+                    principal,
+                    "licence.issue",
+                    &version_record.identifier,
+                    Some(pdf_sha256),
+                )?,
+            )
+            .await?;
         tx.commit().await.map_err(StorageError::from)?;
-        Ok(self.view(&licence, &version_record, &department, today()))
+        Ok(LicenceView {
+            audit: Some(receipt),
+            ..self.view(&licence, &version_record, &department, today())
+        })
     }
 
     /// Takes the department's next serial number for a kind, in a transaction of its own, so
@@ -1000,6 +1009,7 @@ impl App {
                 "{}/api/v1/licences/{}/pdf",
                 self.public_url, version.identifier
             ),
+            audit: None,
         }
     }
 

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    audit_event, hex, now_rfc3339, pem, random_id, sha256, App, Principal, ServiceError,
-    SEAL_CERT_YEARS,
+    audit_event, hex, now_rfc3339, pem, random_id, sha256, App, LogReceipt, Principal,
+    ServiceError, SEAL_CERT_YEARS,
 };
 use crate::pdf::appearance::{SealImpression, SealShape};
 use crate::pdf::embed;
@@ -69,6 +69,15 @@ impl SealView {
             certificate_pem: pem("CERTIFICATE", &seal.certificate),
         }
     }
+}
+
+/// A stamped document, and where the stamping was recorded (the sealing receipt).
+#[derive(Debug, Clone)]
+pub struct SealedDocument {
+    /// The PDF with its new seal.
+    pub pdf: Vec<u8>,
+    /// The audit-log entry of the stamping.
+    pub audit: LogReceipt,
 }
 
 /// How to stamp a document.
@@ -307,7 +316,7 @@ impl App {
         principal: &Principal,
         pdf: Vec<u8>,
         request: SealRequest,
-    ) -> Result<Vec<u8>, ServiceError> {
+    ) -> Result<SealedDocument, ServiceError> {
         let Principal::Department { department_id, .. } = principal else {
             return Err(ServiceError::Forbidden(
                 "only a department stamps documents".into(),
@@ -348,18 +357,19 @@ impl App {
             other => ServiceError::Internal(format!("sealing a document: {other}")),
         })?;
         let mut tx = self.store.begin().await?;
-        self.log(
-            &mut tx,
-            &audit_event(
-                principal,
-                "document.seal",
-                &format!("sha256:{input_digest}"),
-                Some(hex(&sha256(&sealed))),
-            )?,
-        )
-        .await?;
+        let audit = self
+            .log(
+                &mut tx,
+                &audit_event(
+                    principal,
+                    "document.seal",
+                    &format!("sha256:{input_digest}"),
+                    Some(hex(&sha256(&sealed))),
+                )?,
+            )
+            .await?;
         tx.commit().await.map_err(StorageError::from)?;
-        Ok(sealed)
+        Ok(SealedDocument { pdf: sealed, audit })
     }
 
     /// The department, the seal it stamps with (its own: `seal_id` or its first) and that

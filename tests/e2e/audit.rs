@@ -80,6 +80,7 @@ async fn tree_is_provable_and_tampering_is_named(database_url: Option<String>) {
     assert_eq!(first["tree_size"], 1, "the registration: {first}");
 
     let mut identifiers = Vec::new();
+    let mut receipts = Vec::new();
     for i in 0..3 {
         let response = client
             .post(format!("{base}/api/v1/licences"))
@@ -94,15 +95,35 @@ async fn tree_is_provable_and_tampering_is_named(database_url: Option<String>) {
             format!("issue-{i}").as_str()
         );
         let issued: Value = response.json().await.unwrap();
+        receipts.push(issued["audit"].clone());
         let id = issued["identifier"].as_str().unwrap().to_string();
         get_json(&client, format!("{base}/api/v1/verify/licences/{id}"), None).await;
         identifiers.push(id);
     }
+    // A sealed PDF comes with its receipt: where the stamping went in the log.
+    let sealed = client
+        .post(format!("{base}/api/v1/seal"))
+        .bearer_auth(key)
+        .body(std::fs::read(crate::common::shared("corpus/sf-libreoffice-writer.pdf")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sealed.status(), 200);
+    let seal_receipt = (
+        sealed.headers()["x-audit-entry"]
+            .to_str()
+            .unwrap()
+            .to_string(),
+        sealed.headers()["x-audit-leaf-hash"]
+            .to_str()
+            .unwrap()
+            .to_string(),
+    );
     let head = get_json(&client, format!("{base}/api/v1/audit/sth"), None).await;
     let size = head["tree_size"].as_u64().unwrap();
     assert_eq!(
-        size, 7,
-        "registration, then three issues and three verifications"
+        size, 8,
+        "registration, three issues and three verifications, a sealing"
     );
 
     // The head is signed by the log key, whose certificate is under the root.
@@ -136,6 +157,16 @@ async fn tree_is_provable_and_tampering_is_named(database_url: Option<String>) {
     let entries = entries.as_array().unwrap();
     assert_eq!(entries.len() as u64, size);
     assert_eq!(entries[1]["action"], "licence.issue");
+    // The receipts name the entries that recorded the issues and the sealing.
+    for (i, receipt) in receipts.iter().enumerate() {
+        let seq = receipt["seq"].as_u64().unwrap() as usize;
+        assert_eq!(seq, 1 + 2 * i);
+        assert_eq!(entries[seq]["object"], identifiers[i].as_str());
+        assert_eq!(entries[seq]["leaf_hash"], receipt["leaf_hash"]);
+    }
+    assert_eq!(seal_receipt.0, "7");
+    assert_eq!(entries[7]["action"], "document.seal");
+    assert_eq!(entries[7]["leaf_hash"], seal_receipt.1.as_str());
     assert_eq!(
         entries[1]["request_id"], "issue-0",
         "the caller's request id is recorded"
