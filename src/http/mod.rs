@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartError;
-use axum::extract::rejection::QueryRejection;
 use axum::extract::{
     DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Path, Query, RawQuery, State,
 };
@@ -136,6 +135,19 @@ impl FromRequestParts<Arc<App>> for OptionalCaller {
         } else {
             Ok(OptionalCaller(None))
         }
+    }
+}
+
+/// Query-string parameters whose parse errors come back as problem+json on `query`.
+struct QueryParams<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Query::try_from_uri(&parts.uri)
+            .map(|Query(params)| QueryParams(params))
+            .map_err(|e| ApiError::bad_request("query", e.body_text()))
     }
 }
 
@@ -336,16 +348,6 @@ struct DownloadReason {
     reason: Option<String>,
 }
 
-impl DownloadReason {
-    fn parse(
-        query: Result<Query<DownloadReason>, QueryRejection>,
-    ) -> Result<Option<String>, ApiError> {
-        let Query(DownloadReason { reason }) =
-            query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
-        Ok(reason)
-    }
-}
-
 /// A downloaded file, shown inline and saved as `{identifier}.{extension}`.
 fn download(content_type: &str, identifier: &str, extension: &str, body: Vec<u8>) -> Response {
     (
@@ -365,9 +367,8 @@ async fn licence_pdf(
     State(app): State<Arc<App>>,
     OptionalCaller(caller): OptionalCaller,
     Path(id): Path<String>,
-    query: Result<Query<DownloadReason>, QueryRejection>,
+    QueryParams(DownloadReason { reason }): QueryParams<DownloadReason>,
 ) -> Result<Response, ApiError> {
-    let reason = DownloadReason::parse(query)?;
     let (identifier, pdf) = app
         .licence_pdf(caller.as_ref(), &id, reason.as_deref())
         .await?;
@@ -378,9 +379,8 @@ async fn licence_qr_png(
     State(app): State<Arc<App>>,
     OptionalCaller(caller): OptionalCaller,
     Path(id): Path<String>,
-    query: Result<Query<DownloadReason>, QueryRejection>,
+    QueryParams(DownloadReason { reason }): QueryParams<DownloadReason>,
 ) -> Result<Response, ApiError> {
-    let reason = DownloadReason::parse(query)?;
     let (identifier, png) = app
         .licence_qr_png(caller.as_ref(), &id, reason.as_deref())
         .await?;
@@ -390,9 +390,8 @@ async fn licence_qr_png(
 async fn search_licences(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
-    query: Result<Query<SearchQuery>, QueryRejection>,
+    QueryParams(query): QueryParams<SearchQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
     Ok(Json(app.search_licences(&caller, query).await?).into_response())
 }
 
@@ -443,14 +442,6 @@ struct OnDate {
     on: Option<String>,
 }
 
-impl OnDate {
-    fn parse(query: Result<Query<OnDate>, QueryRejection>) -> Result<Option<Date>, ApiError> {
-        let Query(OnDate { on }) =
-            query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
-        on.map(|day| parse_date(&day, "on")).transpose()
-    }
-}
-
 fn parse_date(day: &str, field: &str) -> Result<Date, ApiError> {
     Date::parse(
         day.trim(),
@@ -463,9 +454,9 @@ async fn verify_licence(
     State(app): State<Arc<App>>,
     OptionalCaller(caller): OptionalCaller,
     Path(id): Path<String>,
-    query: Result<Query<OnDate>, QueryRejection>,
+    QueryParams(OnDate { on }): QueryParams<OnDate>,
 ) -> Result<Response, ApiError> {
-    let on = OnDate::parse(query)?;
+    let on = on.map(|day| parse_date(&day, "on")).transpose()?;
     Ok(Json(app.verify_licence(caller.as_ref(), &id, on).await?).into_response())
 }
 
@@ -548,10 +539,8 @@ struct Limit {
 async fn audit_events(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
-    query: Result<Query<Limit>, QueryRejection>,
+    QueryParams(Limit { limit }): QueryParams<Limit>,
 ) -> Result<Response, ApiError> {
-    let Query(Limit { limit }) =
-        query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
     let events = app
         .recent_audit_events(&caller, limit.unwrap_or(100))
         .await?;
@@ -572,10 +561,8 @@ struct InclusionQuery {
 
 async fn inclusion_proof(
     State(app): State<Arc<App>>,
-    query: Result<Query<InclusionQuery>, QueryRejection>,
+    QueryParams(InclusionQuery { entry, size }): QueryParams<InclusionQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(InclusionQuery { entry, size }) =
-        query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
     Ok(Json(app.inclusion_proof(entry, size).await?).into_response())
 }
 
@@ -589,10 +576,8 @@ struct ConsistencyQuery {
 
 async fn consistency_proof(
     State(app): State<Arc<App>>,
-    query: Result<Query<ConsistencyQuery>, QueryRejection>,
+    QueryParams(ConsistencyQuery { from, to }): QueryParams<ConsistencyQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(ConsistencyQuery { from, to }) =
-        query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
     Ok(Json(app.consistency_proof(from, to).await?).into_response())
 }
 
@@ -607,10 +592,8 @@ struct EntryRange {
 async fn log_entries(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
-    query: Result<Query<EntryRange>, QueryRejection>,
+    QueryParams(EntryRange { start, end }): QueryParams<EntryRange>,
 ) -> Result<Response, ApiError> {
-    let Query(EntryRange { start, end }) =
-        query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
     Ok(Json(app.log_entries(&caller, start, end).await?).into_response())
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{food_permit, register, validate, Server};
+use crate::common::{business_licence_fields, food_permit, register, validate, Server};
 
 const MARKET: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
 const OTHER: (&str, &str) = ("福州市市场监督管理局", "11350100MB0E00003C");
@@ -236,16 +236,7 @@ async fn search_the_library(database_url: Option<String>) {
         other["api_key"].as_str().unwrap(),
     );
     let base = &server.base;
-    let business = json!({
-        "credit_code": "91350100M000100Y43",
-        "name": "厦门市鹭岛数字科技有限公司",
-        "entity_type": "有限责任公司(自然人投资或控股)",
-        "legal_representative": "陈明辉",
-        "business_scope": "一般项目:软件开发。",
-        "registered_capital": "10000000",
-        "established_on": "2021-03-15",
-        "address": "福建省厦门市思明区软件园二期观日路24号301室"
-    });
+    let business = business_licence_fields();
     let mut identifiers = Vec::new();
     for (kind, fields) in [
         ("food_business_permit", food_permit()),
