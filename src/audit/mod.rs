@@ -6,6 +6,7 @@
 //! the first entry that was altered, removed or reordered.
 
 pub mod merkle;
+pub mod receipt;
 
 use serde::Serialize;
 

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 use crate::licence::credential;
+use crate::pki::chain::CertificateSet;
 use crate::service::{
     App, Config, FirstRun, HolderIssuer, HolderTokenRequest, IssueRequest, NewDepartment, NewSeal,
-    Placement, Principal, SealRequest,
+    Placement, Principal, Receipt, SealRequest,
 };
 
 /// Where the first run leaves the admin API key when stderr is not a terminal.
@@ -83,6 +84,19 @@ enum Command {
         /// The PEM bundle of root and seal certificates.
         #[arg(long)]
         certs: PathBuf,
+    },
+    /// Check an audit receipt offline: the tree head is signed by the log key under a root in
+    /// the bundle and the proof leads from the entry to it; with --file, the entry's digest is
+    /// the file's SHA-256. Prints the logged entry as JSON; exit 1 if it does not check out.
+    VerifyReceipt {
+        /// The receipt (JSON of `GET /api/v1/audit/receipt`).
+        receipt: PathBuf,
+        /// The PEM bundle of root certificates (`GET /api/v1/certificates`).
+        #[arg(long)]
+        certs: PathBuf,
+        /// The issued licence or sealed PDF the entry is about.
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
     /// Commands on this installation (its data directory and database).
     #[command(flatten)]
@@ -278,6 +292,11 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
         Command::VerifyQr { text, image, certs } => {
             return verify_qr_offline(text.as_deref(), image.as_deref(), &certs)
         }
+        Command::VerifyReceipt {
+            receipt,
+            certs,
+            file,
+        } => return verify_receipt_offline(&receipt, &certs, file.as_deref()),
         Command::Installation(command) => command,
     };
     let holder_issuer = match (cli.global.holder_issuer, cli.global.holder_key) {
@@ -585,13 +604,39 @@ fn verify_qr_offline(
         (None, None) => return Err("give the QR code's text or --image FILE.png".into()),
     };
     let bundle = std::fs::read(certs).map_err(|e| format!("{}: {e}", certs.display()))?;
-    let set = credential::CertificateSet::from_pem(&bundle)
-        .map_err(|e| format!("{}: {e}", certs.display()))?;
+    let set = CertificateSet::from_pem(&bundle).map_err(|e| format!("{}: {e}", certs.display()))?;
     let today = time::OffsetDateTime::now_utc().date();
     match credential::verify_offline(&text, &set, today) {
         Ok(check) => print_json(&check),
         Err(e) => {
             eprintln!("not genuine: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn verify_receipt_offline(
+    receipt: &std::path::Path,
+    certs: &std::path::Path,
+    file: Option<&std::path::Path>,
+) -> Result<ExitCode, String> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let parsed: Receipt = serde_json::from_slice(&read(receipt)?)
+        .map_err(|e| format!("{}: not a receipt: {e}", receipt.display()))?;
+    let set =
+        CertificateSet::from_pem(&read(certs)?).map_err(|e| format!("{}: {e}", certs.display()))?;
+    let file_bytes = file.map(read).transpose()?;
+    match parsed.check(&set, file_bytes.as_deref()) {
+        Ok(checked) if checked.file_matches == Some(false) => {
+            print_json(&checked)?;
+            eprintln!("the entry's digest is not this file's SHA-256");
+            Ok(ExitCode::from(1))
+        }
+        Ok(checked) => print_json(&checked),
+        Err(e) => {
+            eprintln!("not proven: {e}");
             Ok(ExitCode::from(1))
         }
     }

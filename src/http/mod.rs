@@ -66,6 +66,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/audit/proof/inclusion", get(inclusion_proof))
         .route("/api/v1/audit/proof/consistency", get(consistency_proof))
         .route("/api/v1/audit/entries", get(log_entries))
+        .route("/api/v1/audit/receipt", get(audit_receipt))
         .merge(pages::routes())
         .route("/api/v1/seal", post(seal_document))
         .fallback(|| async { ApiError(ServiceError::NotFound("route".into())) })
@@ -579,6 +580,21 @@ async fn consistency_proof(
     QueryParams(ConsistencyQuery { from, to }): QueryParams<ConsistencyQuery>,
 ) -> Result<Response, ApiError> {
     Ok(Json(app.consistency_proof(from, to).await?).into_response())
+}
+
+/// `?entry=N` of a receipt.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReceiptQuery {
+    entry: u64,
+}
+
+async fn audit_receipt(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    QueryParams(ReceiptQuery { entry }): QueryParams<ReceiptQuery>,
+) -> Result<Response, ApiError> {
+    Ok(Json(app.audit_receipt(&caller, entry).await?).into_response())
 }
 
 /// `?start=&end=` of the entries listing.

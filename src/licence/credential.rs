@@ -23,9 +23,8 @@ use std::io::Cursor;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
-use x509_parser::certificate::X509Certificate;
-use x509_parser::prelude::FromDer;
 
+use crate::pki::chain::CertificateSet;
 use crate::pki::{self, PkiError, SealKey};
 
 /// `typ` of the licence token.
@@ -120,46 +119,6 @@ pub fn scan(text: &str) -> ScannedQr<'_> {
     ScannedQr { identifier, token }
 }
 
-/// The certificates a verifier trusts and knows: roots, and the departments' seal
-/// certificates under them.
-#[derive(Debug, Clone, Default)]
-pub struct CertificateSet {
-    roots: Vec<Vec<u8>>,
-    certificates: Vec<Vec<u8>>,
-}
-
-impl CertificateSet {
-    /// Trusts `roots` and knows `certificates` (DER).
-    pub fn new(roots: Vec<Vec<u8>>, certificates: Vec<Vec<u8>>) -> Self {
-        CertificateSet {
-            roots,
-            certificates,
-        }
-    }
-
-    /// Reads a PEM bundle, as `GET /api/v1/certificates` serves it: self-signed certificates
-    /// are the trusted roots, the others the seal certificates.
-    pub fn from_pem(bundle: &[u8]) -> Result<Self, CredentialError> {
-        let mut set = CertificateSet::default();
-        for pem in x509_parser::pem::Pem::iter_from_buffer(bundle) {
-            let pem = pem.map_err(|e| CredentialError::Malformed(format!("PEM bundle: {e}")))?;
-            let (_, cert) = X509Certificate::from_der(&pem.contents)
-                .map_err(|e| CredentialError::Malformed(format!("certificate: {e}")))?;
-            if cert.subject().as_raw() == cert.issuer().as_raw() {
-                set.roots.push(pem.contents);
-            } else {
-                set.certificates.push(pem.contents);
-            }
-        }
-        if set.roots.is_empty() {
-            return Err(CredentialError::Malformed(
-                "the bundle has no root certificate".into(),
-            ));
-        }
-        Ok(set)
-    }
-}
-
 /// A QR code that checked out offline.
 #[derive(Debug, Clone, Serialize)]
 pub struct OfflineCheck {
@@ -192,8 +151,8 @@ pub fn verify_offline(
     let kid = header
         .kid
         .ok_or_else(|| CredentialError::Malformed("the header has no key id".into()))?;
-    let known = parse_all(&certificates.certificates);
-    let roots = parse_all(&certificates.roots);
+    let known = certificates.certificates();
+    let roots = certificates.roots();
     let signer = known
         .iter()
         .chain(&roots)
@@ -244,13 +203,6 @@ pub fn verify_offline(
         within_validity,
         claims,
     })
-}
-
-/// The certificates that parse.
-fn parse_all(ders: &[Vec<u8>]) -> Vec<X509Certificate<'_>> {
-    ders.iter()
-        .filter_map(|der| X509Certificate::from_der(der).ok().map(|(_, cert)| cert))
-        .collect()
 }
 
 /// The QR code of `text` as a greyscale PNG, 8 pixels per module with a 4-module quiet zone.
@@ -384,7 +336,7 @@ mod tests {
         let (root, key) = department_key("测试根");
         let claims = claims();
         let token = sign(&claims, &key).unwrap();
-        let set = CertificateSet::new(vec![root], vec![key.certificate_der().to_vec()]);
+        let set = CertificateSet::new(vec![root.clone()], vec![key.certificate_der().to_vec()]);
         let today = on("2027-06-01");
 
         // Another holder name in the signed claims: the signature no longer holds.
@@ -405,7 +357,7 @@ mod tests {
         let (_, stranger) = department_key("另一个根");
         let foreign = sign(&claims, &stranger).unwrap();
         let with_stranger =
-            CertificateSet::new(set.roots.clone(), vec![stranger.certificate_der().to_vec()]);
+            CertificateSet::new(vec![root], vec![stranger.certificate_der().to_vec()]);
         assert!(matches!(
             verify_offline(&foreign, &with_stranger, today),
             Err(CredentialError::Untrusted(_))

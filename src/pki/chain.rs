@@ -5,6 +5,61 @@
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+
+/// The certificates an offline verifier trusts and knows: roots, and certificates under them
+/// (the departments' seal certificates), as DER.
+#[derive(Debug, Clone, Default)]
+pub struct CertificateSet {
+    roots: Vec<Vec<u8>>,
+    certificates: Vec<Vec<u8>>,
+}
+
+impl CertificateSet {
+    /// Trusts `roots` and knows `certificates` (DER).
+    pub fn new(roots: Vec<Vec<u8>>, certificates: Vec<Vec<u8>>) -> Self {
+        CertificateSet {
+            roots,
+            certificates,
+        }
+    }
+
+    /// Reads a PEM bundle, as `GET /api/v1/certificates` serves it: self-signed certificates
+    /// are the trusted roots, the others known certificates.
+    pub fn from_pem(bundle: &[u8]) -> Result<Self, String> {
+        let mut set = CertificateSet::default();
+        for pem in x509_parser::pem::Pem::iter_from_buffer(bundle) {
+            let pem = pem.map_err(|e| format!("PEM bundle: {e}"))?;
+            let (_, cert) = X509Certificate::from_der(&pem.contents)
+                .map_err(|e| format!("certificate: {e}"))?;
+            if cert.subject().as_raw() == cert.issuer().as_raw() {
+                set.roots.push(pem.contents);
+            } else {
+                set.certificates.push(pem.contents);
+            }
+        }
+        if set.roots.is_empty() {
+            return Err("the bundle has no root certificate".into());
+        }
+        Ok(set)
+    }
+
+    /// The trusted roots that parse.
+    pub fn roots(&self) -> Vec<X509Certificate<'_>> {
+        parse_all(&self.roots)
+    }
+
+    /// The other certificates that parse.
+    pub fn certificates(&self) -> Vec<X509Certificate<'_>> {
+        parse_all(&self.certificates)
+    }
+}
+
+fn parse_all(ders: &[Vec<u8>]) -> Vec<X509Certificate<'_>> {
+    ders.iter()
+        .filter_map(|der| X509Certificate::from_der(der).ok().map(|(_, cert)| cert))
+        .collect()
+}
 
 /// How many issuers a certificate chain may have before we give up.
 const MAX_CHAIN_LEN: usize = 8;

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::{rfc3339, App, Principal, ServiceError};
 use crate::audit::merkle::{self, Frontier, Hash};
+use crate::audit::receipt::{Receipt, SignedTreeHead};
 use crate::audit::{hex, parse_hash, tree_head_statement, Leaf};
 use crate::storage::{self, write, LogPlace, StorageError, StoredNode, TreeHeadRecord};
 
@@ -27,23 +28,6 @@ pub struct LogReceipt {
     pub seq: u64,
     /// Its hex leaf hash.
     pub leaf_hash: String,
-}
-
-/// A tree head signed by the log key.
-#[derive(Debug, Clone, Serialize)]
-pub struct SignedTreeHead {
-    /// Entries in the tree.
-    pub tree_size: u64,
-    /// Hex root hash (RFC 9162 MTH).
-    pub root_hash: String,
-    /// When it was signed, RFC 3339.
-    pub timestamp: String,
-    /// Base64 DER ECDSA P-256/SHA-256 signature of the log key over [`SignedTreeHead::statement`].
-    pub signature: String,
-    /// The signed text.
-    pub statement: String,
-    /// The log key's certificate (PEM), under the installation's root.
-    pub log_certificate: String,
 }
 
 /// An inclusion proof (RFC 9162 §2.1.3).
@@ -267,6 +251,38 @@ impl App {
             from,
             to,
             proof: self.range_hexes(&ranges).await?,
+        })
+    }
+
+    /// A receipt for entry `entry`: the entry, a freshly signed tree head and the proof that
+    /// it includes the entry, checkable offline. For administrators and the entry's own actor.
+    pub async fn audit_receipt(
+        &self,
+        principal: &Principal,
+        entry: u64,
+    ) -> Result<Receipt, ServiceError> {
+        let logged = self
+            .store
+            .audit_entries(entry as i64, entry as i64 + 1)
+            .await?
+            .pop()
+            .ok_or_else(|| ServiceError::NotFound(format!("audit entry {entry}")))?;
+        if !matches!(principal, Principal::Admin { .. }) && logged.event.actor != principal.actor()
+        {
+            return Err(ServiceError::Forbidden(
+                "a receipt is given to the entry's actor and to administrators".into(),
+            ));
+        }
+        let leaf = serde_json::to_string(&leaf_of(entry, &logged.event))
+            .map_err(|e| ServiceError::Internal(format!("serialising a leaf: {e}")))?;
+        let tree_head = self.sign_tree_head().await?;
+        let proof = self.inclusion_proof(entry, tree_head.tree_size).await?;
+        Ok(Receipt {
+            entry,
+            leaf,
+            leaf_hash: proof.leaf_hash,
+            inclusion: proof.proof,
+            tree_head,
         })
     }
 

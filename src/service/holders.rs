@@ -258,8 +258,10 @@ impl App {
         Ok(bundle)
     }
 
-    /// The same bundle as [`credential::CertificateSet`], for checking QR codes online.
-    pub(super) async fn certificate_set(&self) -> Result<credential::CertificateSet, ServiceError> {
+    /// The same bundle as [`crate::pki::chain::CertificateSet`], for checking QR codes online.
+    pub(super) async fn certificate_set(
+        &self,
+    ) -> Result<crate::pki::chain::CertificateSet, ServiceError> {
         let certificates = self
             .store
             .seal_certificates()
@@ -267,7 +269,7 @@ impl App {
             .into_iter()
             .map(|seal| seal.certificate)
             .collect();
-        Ok(credential::CertificateSet::new(
+        Ok(crate::pki::chain::CertificateSet::new(
             vec![self.root.certificate_der().to_vec()],
             certificates,
         ))

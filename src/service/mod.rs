@@ -35,9 +35,8 @@ mod seals;
 mod search;
 mod verification;
 
-pub use audit::{
-    AuditCheck, ConsistencyProof, InclusionProof, LogEntry, LogReceipt, SignedTreeHead,
-};
+pub use crate::audit::receipt::{Receipt, SignedTreeHead};
+pub use audit::{AuditCheck, ConsistencyProof, InclusionProof, LogEntry, LogReceipt};
 pub use holders::{HolderIssuer, HolderToken, HolderTokenRequest};
 pub use lifecycle::{
     LicenceEventView, NewVersionRequest, StatusAction, StatusRequest, VersionKind,
@@ -365,7 +364,7 @@ impl App {
             &root,
             &master,
             AUDIT_LOG_KEY,
-            "证印 zhengyin 审计日志",
+            crate::audit::receipt::LOG_KEY_NAME,
         )
         .await?;
         let public_url = config.public_url.trim_end_matches('/').to_string();

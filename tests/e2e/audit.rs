@@ -310,3 +310,188 @@ async fn audit_log_on_postgres() {
     tree_is_provable_and_tampering_is_named(Some(url.clone())).await;
     drop_postgres(&url).await;
 }
+
+/// A receipt proves offline that an action was logged: the issuing department (and only it,
+/// or an administrator) gets a receipt for its licence's issue entry and for a stamping;
+/// `zhengyin verify-receipt` accepts each with the installation's certificates and the file
+/// it is about, and refuses another file, an altered leaf or proof, and another root.
+#[tokio::test(flavor = "multi_thread")]
+async fn receipts_prove_offline_that_an_issuance_and_a_stamping_were_logged() {
+    let server = Server::start(None).await;
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let market = register(
+        &client,
+        &server,
+        "厦门市市场监督管理局",
+        "11350200MB0D00002U",
+    )
+    .await;
+    let key = market["api_key"].as_str().unwrap();
+    let other = register(
+        &client,
+        &server,
+        "福州市市场监督管理局",
+        "11350100MB0E00003C",
+    )
+    .await;
+    let other_key = other["api_key"].as_str().unwrap();
+
+    let issued: Value = client
+        .post(format!("{base}/api/v1/licences"))
+        .bearer_auth(key)
+        .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = issued["identifier"].as_str().unwrap();
+    let issue_entry = issued["audit"]["seq"].as_u64().unwrap();
+    let licence_pdf = client
+        .get(format!("{base}/api/v1/licences/{id}/pdf"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let sealed = client
+        .post(format!("{base}/api/v1/seal"))
+        .bearer_auth(key)
+        .body(std::fs::read(crate::common::shared("corpus/sf-libreoffice-writer.pdf")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let seal_entry: u64 = sealed.headers()["x-audit-entry"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sealed_pdf = sealed.bytes().await.unwrap();
+
+    let receipt_url = |entry: u64| format!("{base}/api/v1/audit/receipt?entry={entry}");
+    let issue_receipt = get_json(&client, receipt_url(issue_entry), Some(key)).await;
+    assert_eq!(issue_receipt["entry"], issue_entry);
+    let seal_receipt = get_json(&client, receipt_url(seal_entry), Some(key)).await;
+    get_json(&client, receipt_url(issue_entry), Some(&server.admin_key)).await;
+    for (url, caller, status) in [
+        (receipt_url(issue_entry), Some(other_key), 403),
+        (receipt_url(issue_entry), None, 401),
+        (receipt_url(1000), Some(key), 404),
+        (
+            format!("{base}/api/v1/audit/receipt?entry=x"),
+            Some(key),
+            422,
+        ),
+    ] {
+        let mut request = client.get(&url);
+        if let Some(caller) = caller {
+            request = request.bearer_auth(caller);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{url}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+
+    let work = tempfile::tempdir().unwrap();
+    let bundle = client
+        .get(format!("{base}/api/v1/certificates"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let certs = work.path().join("certificates.pem");
+    std::fs::write(&certs, &bundle).unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = work.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let licence_path = write("licence.pdf", &licence_pdf);
+    let sealed_path = write("sealed.pdf", &sealed_pdf);
+    let verify = |receipt: &Value, certs: &std::path::Path, file: &std::path::Path| {
+        let receipt = write("receipt.json", receipt.to_string().as_bytes());
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhengyin"))
+            .arg("verify-receipt")
+            .arg(receipt)
+            .arg("--certs")
+            .arg(certs)
+            .arg("--file")
+            .arg(file)
+            .env("ZHENGYIN_DATA_DIR", work.path().join("no-installation"))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (code, checked, stderr) = verify(&issue_receipt, &certs, &licence_path);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(checked["leaf"]["action"], "licence.issue");
+    assert_eq!(checked["leaf"]["object"], id);
+    assert_eq!(checked["leaf"]["actor"], "department:11350200MB0D00002U");
+    assert_eq!(checked["file_matches"], true);
+    assert!(!work.path().join("no-installation").exists());
+    let (code, checked, stderr) = verify(&seal_receipt, &certs, &sealed_path);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(checked["leaf"]["action"], "document.seal");
+
+    // Another file than the one logged.
+    let (code, checked, stderr) = verify(&issue_receipt, &certs, &sealed_path);
+    assert_eq!((code, &checked["file_matches"]), (Some(1), &json!(false)));
+    assert!(stderr.contains("not this file"), "{stderr}");
+    // The leaf says something else than was logged.
+    let mut altered = issue_receipt.clone();
+    altered["leaf"] = json!(altered["leaf"]
+        .as_str()
+        .unwrap()
+        .replace("licence.issue", "licence.revoke"));
+    let (code, _, stderr) = verify(&altered, &certs, &licence_path);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("not proven"), "{stderr}");
+    // A proof hash altered, or the signed root.
+    let mut altered = seal_receipt.clone();
+    altered["inclusion"][0] = json!(flip_first_digit(&altered["inclusion"][0]));
+    assert_eq!(verify(&altered, &certs, &sealed_path).0, Some(1));
+    let mut altered = seal_receipt.clone();
+    altered["tree_head"]["root_hash"] = json!(flip_first_digit(&altered["tree_head"]["root_hash"]));
+    let (code, _, stderr) = verify(&altered, &certs, &sealed_path);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("signature"), "{stderr}");
+    // Another installation's root does not vouch for this log key.
+    let stranger = Server::start(None).await;
+    let foreign = write(
+        "foreign.pem",
+        &client
+            .get(format!("{}/api/v1/certificates", stranger.base))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    let (code, _, stderr) = verify(&issue_receipt, &foreign, &licence_path);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("trusted log key"), "{stderr}");
+    server.app.close().await;
+    stranger.app.close().await;
+}
+
+/// The hex string with its first digit changed.
+fn flip_first_digit(hex: &Value) -> String {
+    let hex = hex.as_str().unwrap();
+    let first = if hex.starts_with('0') { "1" } else { "0" };
+    format!("{first}{}", &hex[1..])
+}

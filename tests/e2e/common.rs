@@ -326,9 +326,16 @@ impl ServerProcess {
         }
     }
 
-    /// SIGKILL: no shutdown, no flushing.
-    pub fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+    /// SIGKILL: no shutdown, no flushing (what dropping it does too).
+    pub fn kill(self) {
+        drop(self);
+    }
+}
+
+impl Drop for ServerProcess {
+    /// A server is killed with its test, even one that fails.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

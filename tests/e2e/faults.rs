@@ -2,8 +2,10 @@
 //! clients issue licences concurrently; after a restart every licence it acknowledged is there
 //! and genuine, 64 issuers at once get distinct identifiers, every licence stored has its
 //! issue entry in the audit log, and `zhengyin audit check` passes. On SQLite and PostgreSQL.
+//! A database that turns read-only, or a disk that fills up, gives 503 and corrupts nothing.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -179,13 +181,14 @@ async fn crash_while_issuing(database_url: Option<String>) {
         assert!(issue_entries.contains(id), "{id} is not in the audit log");
     }
     second.kill();
+    assert_audit_check_passes(data.path(), url);
+}
 
+/// `zhengyin audit check` on the installation exits 0.
+fn assert_audit_check_passes(data: &Path, database_url: Option<&str>) {
     let mut check = Command::new(env!("CARGO_BIN_EXE_zhengyin"));
-    check
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["audit", "check"]);
-    match url {
+    check.arg("--data-dir").arg(data).args(["audit", "check"]);
+    match database_url {
         Some(url) => check.env("DATABASE_URL", url),
         None => check.env_remove("DATABASE_URL"),
     };
@@ -294,4 +297,161 @@ async fn a_read_only_database_gives_503_and_no_corruption() {
     server.app.close().await;
     admin.close().await.unwrap();
     drop_postgres(&url).await;
+}
+
+/// A small tmpfs mounted on a fresh directory, unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// Mounts one of `size` (e.g. `64m`); `None` where this process may not mount (not root).
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .is_ok_and(|out| out.status.success());
+        if !mounted {
+            eprintln!("cannot mount a tmpfs here (not root?): disk-full run skipped");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+
+    /// Bytes in use.
+    fn used(&self) -> u64 {
+        let out = Command::new("df")
+            .args(["--block-size=1", "--output=used"])
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().nth(1).unwrap().trim().parse().unwrap()
+    }
+
+    /// Grows or shrinks the disk to `bytes`.
+    fn resize(&self, bytes: u64) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={bytes}")])
+            .arg(self.dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "remounting at {bytes} bytes");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// The SQLite database's disk fills up under the running service: issuing is answered with a
+/// clear 503 problem, nothing is half-written, the database passes SQLite's integrity check,
+/// and once there is room again the service goes on and the audit log checks out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_gives_503_and_no_corruption_on_sqlite() {
+    let Some(disk) = SmallDisk::mount("256m") else {
+        return;
+    };
+    let data = disk.dir.path();
+    let server = ServerProcess::start(data, None, None);
+    let admin_key = server.admin_key.clone().unwrap();
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    let department = json_of(
+        client
+            .post(format!("{base}/api/v1/departments"))
+            .bearer_auth(&admin_key)
+            .json(
+                &json!({"name": "厦门市市场监督管理局", "credit_code": "11350200MB0D00002U",
+                "division_code": "350200"}),
+            )
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let key = department["api_key"].as_str().unwrap().to_string();
+    let issue = || {
+        client
+            .post(format!("{base}/api/v1/licences"))
+            .bearer_auth(&key)
+            .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}))
+            .send()
+    };
+    let mut acknowledged = vec![json_of(issue().await.unwrap(), 201).await];
+
+    // Leave room for a few licences, then issue until the disk is full.
+    disk.resize(disk.used() + 1024 * 1024);
+    let mut refused = None;
+    for _ in 0..200 {
+        let response = issue().await.unwrap();
+        match response.status().as_u16() {
+            201 => acknowledged.push(response.json().await.unwrap()),
+            _ => {
+                refused = Some(json_of(response, 503).await);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("the disk never filled up");
+    assert_eq!(refused["title"], "Storage unavailable", "{refused}");
+    assert!(
+        !refused.to_string().contains("full"),
+        "database details stay in the log: {refused}"
+    );
+    eprintln!(
+        "{} licences acknowledged before the disk was full",
+        acknowledged.len()
+    );
+    let log = String::from_utf8_lossy(&server.log.lock().unwrap()).into_owned();
+    assert!(
+        log.contains("database or disk is full"),
+        "the log says why: {log}"
+    );
+    disk.resize(256 * 1024 * 1024);
+    acknowledged.push(json_of(issue().await.unwrap(), 201).await);
+    let found = json_of(
+        client
+            .get(format!("{base}/api/v1/licences?per_page=1"))
+            .bearer_auth(&admin_key)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(
+        found["total"],
+        acknowledged.len(),
+        "the refused licence left nothing behind"
+    );
+    for issued in &acknowledged {
+        let id = issued["identifier"].as_str().unwrap();
+        let answer = json_of(
+            client
+                .get(format!("{base}/api/v1/verify/licences/{id}"))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        assert_eq!(answer["genuine"], true, "{answer}");
+    }
+    server.kill();
+    let integrity = Command::new("sqlite3")
+        .arg(data.join("zhengyin.db"))
+        .arg("PRAGMA integrity_check")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&integrity.stdout).trim(), "ok");
+    assert_audit_check_passes(data, None);
 }

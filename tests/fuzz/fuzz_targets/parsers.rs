@@ -7,7 +7,8 @@ use zhengyin::domain::{
     CreditCode, DivisionCode, HolderCode, IdNumber, LicenceId, LicenceTypeCode, Money, Serial,
     Version,
 };
-use zhengyin::licence::credential::{scan, verify_offline, CertificateSet};
+use zhengyin::licence::credential::{scan, verify_offline};
+use zhengyin::pki::chain::CertificateSet;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
