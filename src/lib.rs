@@ -1,7 +1,7 @@
 //! zhengyin (证印): electronic licences (电子证照) and electronic seals (电子印章).
 //!
 //! Dependencies flow from the edges to the core, never back:
-//! `cli`, `http` → `service` → `licence`, `seal`, `audit`, `storage`, `pki`, `pdf` → `domain`.
+//! `cli`, `http` → `service` → `licence`, `seal`, `tsa`, `audit`, `storage`, `pki`, `pdf` → `domain`.
 
 pub mod audit;
 pub mod cli;
@@ -13,3 +13,4 @@ pub mod pki;
 pub mod seal;
 pub mod service;
 pub mod storage;
+pub mod tsa;

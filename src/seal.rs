@@ -1,5 +1,5 @@
-//! Stamping: a department's seal applied to a PDF as a PAdES B-B signature with the visible
-//! seal impression. Ties together the four separate steps in `pdf`: lay out the appearance,
+//! Stamping: a department's seal applied to a PDF as a PAdES B-B or B-T signature with the
+//! visible seal impression. Ties together the four separate steps in `pdf`: lay out the appearance,
 //! embed the field and placeholder, make the CMS signature, and fill it in.
 
 use time::OffsetDateTime;
@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::pdf::appearance::{self, SealImpression};
 use crate::pdf::embed::{self, SignatureField, SignatureInfo, Widget};
 use crate::pdf::font::FontProgram;
-use crate::pdf::sign::{self, RawSigner, SignError, SignatureAlgorithm};
+use crate::pdf::sign::{self, SignError, TimeStamper};
 use crate::pdf::text_locate;
 use crate::pki::SealKey;
 
@@ -50,6 +50,30 @@ pub struct Placement {
     /// A cross-page seal (骑缝章): the impression cut into one vertical slice per page, slice
     /// i on the right edge of page i, all one signature.
     pub cross_page: bool,
+}
+
+/// The PAdES baseline level of a seal (ETSI EN 319 142-1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub enum SealLevel {
+    /// B-B: the signature alone; its time is only the signer's claim.
+    #[serde(rename = "B-B")]
+    Basic,
+    /// B-T: with a time-stamp token over the signature, proving it existed at that time.
+    #[default]
+    #[serde(rename = "B-T")]
+    Timestamped,
+}
+
+impl std::str::FromStr for SealLevel {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "B-B" => Ok(SealLevel::Basic),
+            "B-T" => Ok(SealLevel::Timestamped),
+            other => Err(format!("unknown level {other}: use B-B or B-T")),
+        }
+    }
 }
 
 /// Default distance of the seal's centre from the right and bottom edges, millimetres.
@@ -364,21 +388,8 @@ pub struct Stamp<'a> {
     pub location: &'a str,
     /// User password of an encrypted document (the empty password is tried when `None`).
     pub password: Option<&'a str>,
-}
-
-/// Adapts a seal key to the CMS builder.
-struct SealSigner<'a>(&'a SealKey);
-
-impl RawSigner for SealSigner<'_> {
-    fn algorithm(&self) -> SignatureAlgorithm {
-        SignatureAlgorithm::EcdsaP256Sha256
-    }
-
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        self.0
-            .sign(message)
-            .map_err(|e| SignError::Key(e.to_string()))
-    }
+    /// The time-stamping authority for a PAdES B-T signature; `None` for B-B.
+    pub timestamper: Option<&'a dyn TimeStamper>,
 }
 
 /// Millimetres to points.
@@ -423,13 +434,20 @@ pub fn stamp(
         reason: stamp.reason.to_string(),
         location: stamp.location.to_string(),
     };
-    let signer = SealSigner(stamp.key);
     let cert = stamp.key.certificate_der();
     // Reserve exactly what a real signature needs: build one over a dummy digest and allow for
-    // the few bytes an ECDSA DER signature can vary by.
-    let capacity = sign::cades_detached(&signer, cert, stamp.chain, &[0; 32])?.len() + 16;
+    // the few bytes an ECDSA DER signature can vary by, plus the largest time-stamp token.
+    let capacity = sign::cades_detached(stamp.key, cert, stamp.chain, &[0; 32], None)?.len()
+        + 16
+        + stamp.timestamper.map_or(0, |tsa| tsa.max_token_len() + 32);
     let prepared = embed::prepare(original, &mut doc, original_max_id, &field, &info, capacity)?;
-    let cms = sign::cades_detached(&signer, cert, stamp.chain, &prepared.digest())?;
+    let cms = sign::cades_detached(
+        stamp.key,
+        cert,
+        stamp.chain,
+        &prepared.digest(),
+        stamp.timestamper,
+    )?;
     Ok(prepared.finish(&cms)?)
 }
 

@@ -155,6 +155,9 @@ enum InstallationCommand {
         /// User password of an encrypted PDF.
         #[arg(long, env = "ZHENGYIN_PDF_PASSWORD")]
         password: Option<String>,
+        /// PAdES level: B-T (time-stamped by the built-in authority) or B-B.
+        #[arg(long, default_value = "B-T")]
+        level: crate::seal::SealLevel,
     },
     /// The audit log.
     Audit {
@@ -452,6 +455,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
             keyword,
             cross_page,
             password,
+            level,
         } => {
             let pdf = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
             let principal = match (&dept, &seal_id) {
@@ -470,6 +474,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                     cross_page,
                 },
                 password,
+                level,
             };
             let sealed = app
                 .seal_document(&principal, pdf, request)

@@ -69,6 +69,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/audit/receipt", get(audit_receipt))
         .merge(pages::routes())
         .route("/api/v1/seal", post(seal_document))
+        .route("/tsa", post(timestamp))
         .fallback(|| async { ApiError(ServiceError::NotFound("route".into())) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(request_id))
@@ -582,6 +583,40 @@ async fn consistency_proof(
     Ok(Json(app.consistency_proof(from, to).await?).into_response())
 }
 
+/// Most bytes of a time-stamp request (a real one is about 100).
+const MAX_TIMESTAMP_REQUEST: usize = 16 * 1024;
+
+/// `POST /tsa`: RFC 3161 over HTTP (§3.4), `application/timestamp-query` in,
+/// `application/timestamp-reply` out.
+async fn timestamp(
+    State(app): State<Arc<App>>,
+    OptionalCaller(caller): OptionalCaller,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.starts_with("application/timestamp-query") {
+        return Err(ApiError(ServiceError::InvalidField {
+            field: "content-type".into(),
+            message: "a time-stamp request is sent as application/timestamp-query".into(),
+        }));
+    }
+    if body.len() > MAX_TIMESTAMP_REQUEST {
+        return Err(ApiError(ServiceError::TooLarge(format!(
+            "a time-stamp request is at most {MAX_TIMESTAMP_REQUEST} bytes"
+        ))));
+    }
+    let reply = app.timestamp(caller.as_ref(), &body).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/timestamp-reply")],
+        reply,
+    )
+        .into_response())
+}
+
 /// `?entry=N` of a receipt.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -627,6 +662,8 @@ struct SealOptions {
     y_mm: Option<f32>,
     /// Centre the seal on the last place this text appears (e.g. the department's name).
     keyword: Option<String>,
+    /// PAdES level: `B-T` (default, time-stamped) or `B-B`.
+    level: Option<crate::seal::SealLevel>,
     /// `true` for a cross-page seal (骑缝章) over the right edges of all pages.
     #[serde(default)]
     cross_page: bool,
@@ -651,6 +688,7 @@ async fn seal_document(
             cross_page: options.cross_page,
         },
         password: options.password,
+        level: options.level.unwrap_or_default(),
     };
     let sealed = app.seal_document(&caller, upload.pdf()?, request).await?;
     Ok((

@@ -207,6 +207,7 @@ fn render_sealed(template: &Template, document: &Document, department: &str) -> 
         reason: "电子证照签发",
         location: department,
         password: None,
+        timestamper: None,
     };
     let at = OffsetDateTime::new_utc(ISSUED_ON, time::Time::MIDNIGHT);
     let sealed = crate::seal::stamp(&pdf, &stamp, font(), at).expect("seals");

@@ -1,8 +1,9 @@
-//! Making a PAdES B-B signature (like pyHanko's `signers`): a detached CMS `SignedData`
-//! (RFC 5652) for SubFilter `ETSI.CAdES.detached`, ready to be hex-encoded into a PDF
-//! signature dictionary's `/Contents`.
+//! Making a PAdES B-B or B-T signature (like pyHanko's `signers`): a detached CMS
+//! `SignedData` (RFC 5652) for SubFilter `ETSI.CAdES.detached`, ready to be hex-encoded into a
+//! PDF signature dictionary's `/Contents`, optionally with a signature time-stamp; and the
+//! `SignedData` of an RFC 3161 time-stamp token, for the time-stamping authority.
 //!
-//! Signed attributes are exactly content-type (id-data), message-digest and ESS
+//! Signed attributes are exactly content-type, message-digest and ESS
 //! signing-certificate-v2 (RFC 5035). There is deliberately no signing-time attribute: PAdES
 //! baseline puts the claimed time in the signature dictionary's `/M`.
 
@@ -21,6 +22,14 @@ use x509_cert::ext::pkix::name::{GeneralName, GeneralNames};
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
+
+/// `id-aa-signatureTimeStampToken` (RFC 3161 Appendix A): the unsigned attribute carrying a
+/// time-stamp token over the signature value.
+pub const ID_AA_SIGNATURE_TIME_STAMP_TOKEN: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
+/// `id-ct-TSTInfo` (RFC 3161 §2.4.2): the content type of a time-stamp token.
+pub const ID_CT_TST_INFO: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 
 /// A signature algorithm this module can put into a CMS `SignerInfo`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +60,16 @@ pub trait RawSigner {
     fn algorithm(&self) -> SignatureAlgorithm;
     /// Signs `message` (the signer hashes it) and returns a DER `ECDSA-Sig-Value`.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError>;
+}
+
+impl RawSigner for crate::pki::SealKey {
+    fn algorithm(&self) -> SignatureAlgorithm {
+        SignatureAlgorithm::EcdsaP256Sha256
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        crate::pki::SealKey::sign(self, message).map_err(|e| SignError::Key(e.to_string()))
+    }
 }
 
 /// Why a signature could not be made.
@@ -110,15 +129,105 @@ pub(super) struct IssuerSerial {
     pub serial_number: SerialNumber,
 }
 
+/// Obtains RFC 3161 time-stamp tokens: the built-in authority or an external one.
+pub trait TimeStamper {
+    /// A DER `TimeStampToken` (a CMS `ContentInfo`) over the SHA-256 `imprint`.
+    fn timestamp(&self, imprint: &[u8; 32]) -> Result<Vec<u8>, SignError>;
+    /// The most bytes a token can take, for reserving room in a PDF.
+    fn max_token_len(&self) -> usize;
+}
+
+/// What a `SignedData` signs.
+struct Content<'a> {
+    /// `eContentType`: id-data for a PDF's byte ranges, id-ct-TSTInfo for a time-stamp token.
+    content_type: ObjectIdentifier,
+    /// The content when it is encapsulated; `None` for a detached signature.
+    encapsulated: Option<&'a [u8]>,
+    /// SHA-256 of the content.
+    digest: &'a [u8; 32],
+}
+
 /// Builds a DER `ContentInfo` holding a detached CAdES `SignedData` over `document_digest`
 /// (SHA-256 of the PDF's signed byte ranges), signed by `signer` whose certificate is
-/// `signer_cert_der`; `chain_der` (intermediates, optionally the root) is embedded too.
+/// `signer_cert_der`; `chain_der` (intermediates, optionally the root) is embedded too. With a
+/// `timestamper`, the signature value is time-stamped (PAdES B-T): the token goes into the
+/// unsigned attribute id-aa-signatureTimeStampToken (RFC 3161 Appendix A).
 pub fn cades_detached(
     signer: &dyn RawSigner,
     signer_cert_der: &[u8],
     chain_der: &[Vec<u8>],
     document_digest: &[u8; 32],
+    timestamper: Option<&dyn TimeStamper>,
 ) -> Result<Vec<u8>, SignError> {
+    let content = Content {
+        content_type: rfc5911::ID_DATA,
+        encapsulated: None,
+        digest: document_digest,
+    };
+    let mut signed_data = signed_data(signer, signer_cert_der, chain_der, &content)?;
+    if let Some(timestamper) = timestamper {
+        let mut infos = signed_data.signer_infos.0.into_vec();
+        for info in &mut infos {
+            let imprint = ring::digest::digest(&ring::digest::SHA256, info.signature.as_bytes());
+            let token = timestamper.timestamp(
+                imprint
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| SignError::Key("SHA-256 gave other than 32 bytes".into()))?,
+            )?;
+            info.unsigned_attrs = Some(SetOfVec::try_from(vec![Attribute {
+                oid: ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
+                values: SetOfVec::try_from(vec![Any::from_der(&token)?])?,
+            }])?);
+        }
+        signed_data.signer_infos = SignerInfos::try_from(infos)?;
+    }
+    content_info(&signed_data)
+}
+
+/// A DER RFC 3161 `TimeStampToken`: `SignedData` encapsulating the DER `TSTInfo`, signed by
+/// the time-stamping authority's key; its certificate and `chain_der` are embedded when
+/// `with_certificates` (the request's `certReq`).
+pub fn timestamp_token(
+    signer: &dyn RawSigner,
+    signer_cert_der: &[u8],
+    chain_der: &[Vec<u8>],
+    tst_info_der: &[u8],
+    with_certificates: bool,
+) -> Result<Vec<u8>, SignError> {
+    let digest = ring::digest::digest(&ring::digest::SHA256, tst_info_der);
+    let digest: &[u8; 32] = digest
+        .as_ref()
+        .try_into()
+        .map_err(|_| SignError::Key("SHA-256 gave other than 32 bytes".into()))?;
+    let content = Content {
+        content_type: ID_CT_TST_INFO,
+        encapsulated: Some(tst_info_der),
+        digest,
+    };
+    let mut signed_data = signed_data(signer, signer_cert_der, chain_der, &content)?;
+    if !with_certificates {
+        signed_data.certificates = None;
+    }
+    content_info(&signed_data)
+}
+
+fn content_info(signed_data: &SignedData) -> Result<Vec<u8>, SignError> {
+    let content_info = ContentInfo {
+        content_type: rfc5911::ID_SIGNED_DATA,
+        content: Any::encode_from(signed_data)?,
+    };
+    Ok(content_info.to_der()?)
+}
+
+/// One `SignerInfo` over `content` with the signed attributes content-type, message-digest
+/// and ESS signing-certificate-v2, and the certificates.
+fn signed_data(
+    signer: &dyn RawSigner,
+    signer_cert_der: &[u8],
+    chain_der: &[Vec<u8>],
+    content: &Content<'_>,
+) -> Result<SignedData, SignError> {
     let cert = Certificate::from_der(signer_cert_der)
         .map_err(|source| SignError::Certificate { index: 0, source })?;
     let mut certs = vec![cert.clone()];
@@ -149,10 +258,10 @@ pub fn cades_detached(
     };
     // SetOfVec sorts its elements into DER order.
     let signed_attrs = SetOfVec::try_from(vec![
-        attribute(rfc5911::ID_CONTENT_TYPE, &rfc5911::ID_DATA)?,
+        attribute(rfc5911::ID_CONTENT_TYPE, &content.content_type)?,
         attribute(
             rfc5911::ID_MESSAGE_DIGEST,
-            &OctetString::new(document_digest.as_slice())?,
+            &OctetString::new(content.digest.as_slice())?,
         )?,
         attribute(rfc5911::ID_AA_SIGNING_CERTIFICATE_V_2, &signing_certificate)?,
     ])?;
@@ -187,22 +296,26 @@ pub fn cades_detached(
         .into_iter()
         .map(CertificateChoices::Certificate)
         .collect::<Vec<_>>();
-    let signed_data = SignedData {
-        version: CmsVersion::V1,
+    let econtent = content
+        .encapsulated
+        .map(|bytes| Any::new(der::Tag::OctetString, bytes))
+        .transpose()?;
+    Ok(SignedData {
+        // RFC 5652 §5.1: version 3 when the content is not id-data.
+        version: if content.content_type == rfc5911::ID_DATA {
+            CmsVersion::V1
+        } else {
+            CmsVersion::V3
+        },
         digest_algorithms: SetOfVec::try_from(vec![sha256()])?,
         encap_content_info: EncapsulatedContentInfo {
-            econtent_type: rfc5911::ID_DATA,
-            econtent: None,
+            econtent_type: content.content_type,
+            econtent,
         },
         certificates: Some(CertificateSet::try_from(certificates)?),
         crls: None,
         signer_infos: SignerInfos::try_from(vec![signer_info])?,
-    };
-    let content_info = ContentInfo {
-        content_type: rfc5911::ID_SIGNED_DATA,
-        content: Any::encode_from(&signed_data)?,
-    };
-    Ok(content_info.to_der()?)
+    })
 }
 
 /// `id-sha256` with absent parameters (RFC 5754 §2).
@@ -311,6 +424,7 @@ pub(super) mod testing {
                 &self.leaf_der,
                 std::slice::from_ref(&self.root_der),
                 &digest,
+                None,
             )
             .unwrap()
         }
@@ -439,9 +553,9 @@ mod tests {
     fn a_key_that_does_not_match_the_certificate_is_refused() {
         let pki = TestPki::new();
         let other = TestPki::new();
-        let err = cades_detached(&other.signer, &pki.leaf_der, &[], &[0; 32]).unwrap_err();
+        let err = cades_detached(&other.signer, &pki.leaf_der, &[], &[0; 32], None).unwrap_err();
         assert!(matches!(err, SignError::KeyMismatch), "{err}");
-        let err = cades_detached(&pki.signer, b"not a cert", &[], &[0; 32]).unwrap_err();
+        let err = cades_detached(&pki.signer, b"not a cert", &[], &[0; 32], None).unwrap_err();
         assert!(
             matches!(err, SignError::Certificate { index: 0, .. }),
             "{err}"

@@ -12,8 +12,8 @@ mod master_key;
 pub use master_key::MasterKey;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, DnValue, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{
@@ -40,6 +40,18 @@ pub enum PkiError {
     #[error("stored key material is malformed: {0}")]
     Malformed(&'static str),
 }
+
+/// What a service key is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceKeyUse {
+    /// Signing the service's own statements (holder tokens, audit tree heads).
+    Signing,
+    /// Signing RFC 3161 time-stamp tokens.
+    TimeStamping,
+}
+
+/// OID of the extendedKeyUsage extension.
+const EXTENDED_KEY_USAGE: &[u64] = &[2, 5, 29, 37];
 
 /// OID of the X.520 organizationIdentifier attribute, which carries the credit code.
 const ORGANIZATION_IDENTIFIER: &[u64] = &[2, 5, 4, 97];
@@ -112,10 +124,13 @@ impl RootCa {
     }
 
     /// Makes a key for one of the installation's own services (e.g. the holder-token signer)
-    /// and a certificate for it under this root: CN `name`, keyUsage digitalSignature.
+    /// and a certificate for it under this root: CN `name`, keyUsage digitalSignature, and for
+    /// the time-stamping authority the critical extendedKeyUsage id-kp-timeStamping that
+    /// RFC 3161 §2.3 requires.
     pub fn issue_service_key(
         &self,
         name: &str,
+        usage: ServiceKeyUse,
         years: i64,
         master: &MasterKey,
     ) -> Result<IssuedKey, PkiError> {
@@ -123,6 +138,18 @@ impl RootCa {
         params.distinguished_name =
             distinguished_name(&[(DnType::CountryName, "CN"), (DnType::CommonName, name)]);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        if usage == ServiceKeyUse::TimeStamping {
+            // rcgen writes extendedKeyUsage as non-critical, so it goes in as a custom
+            // extension: SEQUENCE { id-kp-timeStamping 1.3.6.1.5.5.7.3.8 }.
+            let mut extension = CustomExtension::from_oid_content(
+                EXTENDED_KEY_USAGE,
+                vec![
+                    0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08,
+                ],
+            );
+            extension.set_criticality(true);
+            params.custom_extensions.push(extension);
+        }
         self.issue(params, years, master)
     }
 

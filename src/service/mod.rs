@@ -23,10 +23,11 @@ use crate::licence::{LicenceError, PageFacts, Templates};
 use crate::pdf::appearance::SealImpression;
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use crate::pdf::render::Renderer;
-use crate::pki::{MasterKey, PkiError, RootCa, SealKey};
+use crate::pki::{MasterKey, PkiError, RootCa, SealKey, ServiceKeyUse};
 pub use crate::seal::Placement;
 use crate::seal::{self, Stamp};
 use crate::storage::{self, write, StorageError, Store};
+use crate::tsa::TimeStampAuthority;
 
 mod audit;
 mod holders;
@@ -53,6 +54,8 @@ const ROOT_KEY: &str = "root-ca";
 const HOLDER_TOKEN_KEY: &str = "holder-tokens";
 /// Name of the audit log key's entry in the key table.
 const AUDIT_LOG_KEY: &str = "audit-log";
+/// Name of the time-stamping authority's key in the `pki_keys` table.
+const TSA_KEY: &str = "time-stamping";
 /// Seal certificates are valid this many years.
 const SEAL_CERT_YEARS: i64 = 5;
 /// Status code of a valid licence on the national platform (有效).
@@ -316,6 +319,8 @@ pub struct App {
     holder_verifier: holders::HolderVerifier,
     /// Signs the audit log's tree heads.
     log_key: SealKey,
+    /// The built-in RFC 3161 time-stamping authority.
+    tsa: TimeStampAuthority,
     /// Verified API keys (SHA-256 of the whole key → principal) so that argon2 runs once per
     /// key and process, not on every request.
     key_cache: Mutex<HashMap<[u8; 32], Principal>>,
@@ -357,6 +362,7 @@ impl App {
             &master,
             HOLDER_TOKEN_KEY,
             "证印 zhengyin 持证主体身份令牌",
+            ServiceKeyUse::Signing,
         )
         .await?;
         let log_key = service_key(
@@ -365,8 +371,20 @@ impl App {
             &master,
             AUDIT_LOG_KEY,
             crate::audit::receipt::LOG_KEY_NAME,
+            ServiceKeyUse::Signing,
         )
         .await?;
+        let tsa_key = service_key(
+            &store,
+            &root,
+            &master,
+            TSA_KEY,
+            "证印 zhengyin 时间戳服务",
+            ServiceKeyUse::TimeStamping,
+        )
+        .await?;
+        let tsa = TimeStampAuthority::new(tsa_key, vec![root.certificate_der().to_vec()])
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let public_url = config.public_url.trim_end_matches('/').to_string();
         let holder_verifier = holders::HolderVerifier::new(
             &holder_signer,
@@ -401,6 +419,7 @@ impl App {
             holder_signer,
             holder_verifier,
             log_key,
+            tsa,
             key_cache: Mutex::new(HashMap::new()),
         });
         app.place_unplaced_entries().await?;
@@ -411,6 +430,24 @@ impl App {
             first_run.admin_key = Some(key);
         }
         Ok((app, first_run))
+    }
+
+    /// Answers an RFC 3161 time-stamp request (DER `TimeStampReq`) with a DER
+    /// `TimeStampResp`, for anyone; a granted token is recorded with its serial and imprint.
+    pub async fn timestamp(
+        &self,
+        caller: Option<&Principal>,
+        request: &[u8],
+    ) -> Result<Vec<u8>, ServiceError> {
+        let answer = self
+            .tsa
+            .respond(request, OffsetDateTime::now_utc())
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if let Some((serial, imprint)) = &answer.granted {
+            self.record(caller, "tsa.timestamp", serial, Some(imprint), "granted")
+                .await?;
+        }
+        Ok(answer.response)
     }
 
     /// The root certificate, DER.
@@ -836,6 +873,7 @@ impl App {
             reason: "电子证照签发",
             location: department_name,
             password: None,
+            timestamper: None,
         };
         seal::stamp(&unsigned, &stamp, &self.font, now)
             .map_err(|e| ServiceError::Internal(format!("sealing the licence: {e}")))
@@ -1052,11 +1090,12 @@ async fn service_key(
     master: &MasterKey,
     name: &str,
     common_name: &str,
+    usage: ServiceKeyUse,
 ) -> Result<SealKey, ServiceError> {
     let record = match store.pki_key(name).await? {
         Some(record) => record,
         None => {
-            let issued = root.issue_service_key(common_name, 20, master)?;
+            let issued = root.issue_service_key(common_name, usage, 20, master)?;
             let record = storage::PkiKeyRecord {
                 certificate: issued.certificate_der,
                 sealed_key: issued.sealed_key,

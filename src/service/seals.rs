@@ -13,7 +13,7 @@ use super::{
 use crate::pdf::appearance::{SealImpression, SealShape};
 use crate::pdf::embed;
 use crate::pki::{SealKey, SealSubject};
-use crate::seal::{self, Placement, Stamp, StampError};
+use crate::seal::{self, Placement, SealLevel, Stamp, StampError};
 use crate::storage::{self, write, StorageError};
 
 /// Longest seal name, e.g. 行政审批专用章 or 法定代表人名章.
@@ -89,6 +89,8 @@ pub struct SealRequest {
     pub placement: Placement,
     /// User password of an encrypted document.
     pub password: Option<String>,
+    /// B-B, or B-T (the default) with a token from the built-in time-stamping authority.
+    pub level: SealLevel,
 }
 
 /// What a seal's impression shows: round seals the department's name (and the purpose unless
@@ -329,6 +331,7 @@ impl App {
         let app = Arc::clone(self);
         let placement = request.placement;
         let password = request.password;
+        let level = request.level;
         let sealed = tokio::task::spawn_blocking(move || {
             let impression = impression_of(&department.name, &seal);
             let chain = [app.root.certificate_der().to_vec()];
@@ -341,6 +344,8 @@ impl App {
                 reason: "电子印章盖章",
                 location: &department.name,
                 password: password.as_deref(),
+                timestamper: (level == SealLevel::Timestamped)
+                    .then_some(&app.tsa as &dyn crate::pdf::sign::TimeStamper),
             };
             seal::stamp(&pdf, &stamp, &app.font, OffsetDateTime::now_utc())
         })

@@ -92,14 +92,35 @@ pub fn shared(path: &str) -> PathBuf {
 
 /// Runs validate.sh and returns its exit code (0 valid, 1 broken, 2 untrusted/partial).
 pub fn validate(root: &Path, pdf: &Path) -> i32 {
+    validate_report(root, pdf).0
+}
+
+/// Runs validate.sh: its exit code and the JSON line of each tool.
+pub fn validate_report(root: &Path, pdf: &Path) -> (i32, Vec<Value>) {
     let output = Command::new("bash")
         .arg(shared("validate/validate.sh"))
         .arg(root)
         .arg(pdf)
         .output()
         .expect("validate.sh runs");
-    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
-    output.status.code().unwrap_or(-1)
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{stdout}");
+    let lines = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    (output.status.code().unwrap_or(-1), lines)
+}
+
+/// The pyHanko command of the validators' virtualenv (made by `validate/install.sh`).
+pub fn pyhanko() -> PathBuf {
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(&std::env::var("HOME").unwrap()).join(".cache"));
+    std::env::var("KIT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| cache.join("zhengyin-validators/venv"))
+        .join("bin/pyhanko")
 }
 
 /// Flips one byte inside the newest signature's signed range (`tamper.py`); returns `out`.

@@ -13,4 +13,5 @@ mod roles;
 mod sealing;
 mod secrets;
 mod skeleton;
+mod timestamps;
 mod verification;

@@ -57,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
         reason: "模糊测试",
         location: "厦门",
         password: None,
+        timestamper: None,
     };
     let _ = stamp(
         data,

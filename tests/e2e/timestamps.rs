@@ -1,0 +1,237 @@
+//! Time-stamps (PAdES B-T) from the built-in RFC 3161 authority: a seal is time-stamped by
+//! default and pyHanko finds the token intact and trusted; B-B leaves it out; pyHanko itself
+//! signs with `--timestamp-url` pointing at our `/tsa`; bad requests are answered properly.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::{pyhanko, register, shared, validate_report, Server};
+
+/// Our verifier's report (`POST /api/v1/verify/pdf`).
+async fn verify(client: &reqwest::Client, base: &str, pdf: &[u8]) -> Value {
+    let response = client
+        .post(format!("{base}/api/v1/verify/pdf"))
+        .body(pdf.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// pyHanko's status of the one signature in a validate.sh report.
+fn pyhanko_status(report: &[Value]) -> String {
+    let cli = report
+        .iter()
+        .find(|line| line["tool"] == "pyhanko-cli")
+        .expect("a pyhanko-cli line");
+    cli["signatures"][0]["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seals_are_time_stamped_and_pyhanko_uses_our_authority() {
+    let server = Server::start(None).await;
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let department = register(
+        &client,
+        &server,
+        "厦门市市场监督管理局",
+        "11350200MB0D00002U",
+    )
+    .await;
+    let key = department["api_key"].as_str().unwrap();
+    let input = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    // Default level B-T, and B-B on request.
+    for (query, stamped) in [("", true), ("?level=B-B", false)] {
+        let response = client
+            .post(format!("{base}/api/v1/seal{query}"))
+            .bearer_auth(key)
+            .body(input.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let path = work.path().join("sealed.pdf");
+        std::fs::write(&path, response.bytes().await.unwrap()).unwrap();
+        let (code, report) = validate_report(&server.root_pem(), &path);
+        assert_eq!(code, 0, "{query}");
+        let status = pyhanko_status(&report);
+        assert_eq!(
+            status.contains("TIMESTAMP_TOKEN<INTACT:TRUSTED>"),
+            stamped,
+            "{query}: {status}"
+        );
+        let ours = verify(&client, &base, &std::fs::read(&path).unwrap()).await;
+        assert_eq!(ours["verdict"], "valid", "{ours}");
+        let timestamp = &ours["signatures"][0]["timestamp"];
+        if stamped {
+            assert_eq!(timestamp["valid"], true, "{ours}");
+            assert!(timestamp["authority"]
+                .as_str()
+                .unwrap()
+                .contains("时间戳服务"));
+            assert!(timestamp["time"].as_str().unwrap().starts_with("20"));
+        } else {
+            assert!(timestamp.is_null(), "{ours}");
+        }
+    }
+
+    // The token altered inside /Contents (outside the signed range: the seal stays intact):
+    // its policy OID 1.3.6.1.4.1.32473.3161.1 becomes …3161.2, so its own signature breaks.
+    let sealed = client
+        .post(format!("{base}/api/v1/seal"))
+        .bearer_auth(key)
+        .body(input.clone())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let policy = b"2B0601040181FD59985901";
+    let at = sealed
+        .windows(policy.len())
+        .position(|w| w == policy)
+        .expect("the token's policy in /Contents");
+    let mut altered = sealed.clone();
+    altered[at + policy.len() - 1] = b'2';
+    let ours = verify(&client, &base, &altered).await;
+    assert_eq!(ours["verdict"], "untrusted", "{ours}");
+    assert_eq!(ours["signatures"][0]["timestamp"]["valid"], false, "{ours}");
+    assert_eq!(ours["signatures"][0]["signature_valid"], true, "{ours}");
+    let path = work.path().join("altered-token.pdf");
+    std::fs::write(&path, &altered).unwrap();
+    let (code, report) = validate_report(&server.root_pem(), &path);
+    assert_ne!(code, 0, "pyHanko and pdfsig must not accept it either");
+    assert!(!pyhanko_status(&report).contains("TIMESTAMP_TOKEN<INTACT:TRUSTED>"));
+    let bad_level = client
+        .post(format!("{base}/api/v1/seal?level=B-X"))
+        .bearer_auth(key)
+        .body(input.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_level.status(), 422);
+
+    // pyHanko signs with its own key and asks our /tsa for the signature time-stamp.
+    let key_pem = work.path().join("signer-key.pem");
+    let cert_pem = work.path().join("signer.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=pyHanko signer"])
+        .arg("-keyout")
+        .arg(&key_pem)
+        .arg("-out")
+        .arg(&cert_pem)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let signed = work.path().join("pyhanko-signed.pdf");
+    let url = format!("{base}/tsa");
+    let (sign, validate) = {
+        let (key_pem, cert_pem, signed) = (key_pem.clone(), cert_pem.clone(), signed.clone());
+        let root = server.root_pem();
+        tokio::task::spawn_blocking(move || {
+            let sign = Command::new(pyhanko())
+                .args(["sign", "addsig", "--field", "Sig1", "--timestamp-url", &url])
+                .args(["--use-pades", "pemder", "--no-pass", "--key"])
+                .arg(&key_pem)
+                .arg("--cert")
+                .arg(&cert_pem)
+                .arg(shared("corpus/sf-libreoffice-writer.pdf"))
+                .arg(&signed)
+                .output()
+                .unwrap();
+            let validate = Command::new(pyhanko())
+                .args([
+                    "sign",
+                    "validate",
+                    "--no-revocation-check",
+                    "--trust-replace",
+                ])
+                .arg("--trust")
+                .arg(&root)
+                .arg("--trust")
+                .arg(&cert_pem)
+                .arg(&signed)
+                .output()
+                .unwrap();
+            (sign, validate)
+        })
+        .await
+        .unwrap()
+    };
+    assert!(
+        sign.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sign.stderr)
+    );
+    let verdict = String::from_utf8_lossy(&validate.stdout);
+    assert!(
+        validate.status.success() && verdict.contains("TIMESTAMP_TOKEN<INTACT:TRUSTED>"),
+        "{verdict}{}",
+        String::from_utf8_lossy(&validate.stderr)
+    );
+    // The token pyHanko got is in the audit log.
+    let events: Value = client
+        .get(format!("{base}/api/v1/audit/events?limit=20"))
+        .bearer_auth(&server.admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|event| event["action"] == "tsa.timestamp" && event["outcome"] == "granted"),
+        "{events}"
+    );
+
+    // Not a time-stamp request: a problem; a malformed one: a rejection reply.
+    let wrong_type = client
+        .post(format!("{base}/tsa"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), 422);
+    let junk = client
+        .post(format!("{base}/tsa"))
+        .header("content-type", "application/timestamp-query")
+        .body("junk")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(junk.status(), 200);
+    assert_eq!(
+        junk.headers()["content-type"],
+        "application/timestamp-reply"
+    );
+    let reply = junk.bytes().await.unwrap();
+    assert_eq!(reply[4..7], [0x02, 0x01, 0x02], "status: rejection");
+    server.app.close().await;
+}
