@@ -35,6 +35,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/root.pem", get(root_certificate))
         .route("/api/v1/certificates", get(published_certificates))
+        .route("/api/v1/crl", get(certificate_revocation_list))
+        .route("/api/v1/seals/{id}/revocation", post(revoke_seal))
         .route("/api/v1/holder-tokens", post(issue_holder_token))
         .route("/api/v1/holder/licences", get(holder_licences))
         .route("/api/v1/departments", post(register_department))
@@ -581,6 +583,25 @@ async fn consistency_proof(
     QueryParams(ConsistencyQuery { from, to }): QueryParams<ConsistencyQuery>,
 ) -> Result<Response, ApiError> {
     Ok(Json(app.consistency_proof(from, to).await?).into_response())
+}
+
+/// `GET /api/v1/crl`: the root's CRL, DER (RFC 5280), as the seal certificates'
+/// cRLDistributionPoints name it.
+async fn certificate_revocation_list(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    Ok((
+        [(header::CONTENT_TYPE, "application/pkix-crl")],
+        app.crl().await?,
+    )
+        .into_response())
+}
+
+/// `POST /api/v1/seals/{id}/revocation` (administrators): revokes the seal's certificate.
+async fn revoke_seal(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(app.revoke_seal(&caller, &id).await?).into_response())
 }
 
 /// Most bytes of a time-stamp request (a real one is about 100).

@@ -360,6 +360,7 @@ fn verdict_slug(verdict: crate::pdf::validate::Verdict) -> &'static str {
         Verdict::Valid => "valid",
         Verdict::Untrusted => "untrusted",
         Verdict::Modified => "modified",
+        Verdict::Revoked => "revoked",
         Verdict::Broken => "broken",
     }
 }
@@ -370,6 +371,7 @@ fn verdict_words(verdict: crate::pdf::validate::Verdict) -> &'static str {
         Verdict::Valid => "有效",
         Verdict::Untrusted => "完整但不受信任",
         Verdict::Modified => "盖章后文件被改动",
+        Verdict::Revoked => "印章证书已吊销",
         Verdict::Broken => "无效（已被篡改）",
     }
 }

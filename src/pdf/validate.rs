@@ -40,12 +40,41 @@ const MAX_FIELD_DEPTH: usize = 32;
 #[derive(Clone, Debug, Default)]
 pub struct TrustAnchors {
     roots: Vec<Vec<u8>>,
+    revoked: Vec<RevokedCertificate>,
+}
+
+/// A certificate its issuer revoked (as our root's CRL lists it).
+#[derive(Clone, Debug)]
+pub struct RevokedCertificate {
+    /// The issuer's name, DER.
+    pub issuer: Vec<u8>,
+    /// The serial number, big-endian bytes.
+    pub serial: Vec<u8>,
+    /// When it was revoked.
+    pub at: OffsetDateTime,
 }
 
 impl TrustAnchors {
     /// Trusts these DER certificates; any that do not parse are ignored when verifying.
     pub fn new(roots_der: Vec<Vec<u8>>) -> Self {
-        Self { roots: roots_der }
+        Self {
+            roots: roots_der,
+            revoked: Vec::new(),
+        }
+    }
+
+    /// Knows these certificates to be revoked.
+    pub fn with_revocations(mut self, revoked: Vec<RevokedCertificate>) -> Self {
+        self.revoked = revoked;
+        self
+    }
+
+    /// When `cert` was revoked, if it was.
+    fn revoked_at(&self, cert: &X509Certificate) -> Option<OffsetDateTime> {
+        self.revoked
+            .iter()
+            .find(|r| r.serial == cert.raw_serial() && r.issuer == cert.issuer().as_raw())
+            .map(|r| r.at)
     }
 }
 
@@ -91,6 +120,11 @@ pub struct CmsReport {
     pub trust_anchor_subject: Option<String>,
     /// The signature time-stamp (PAdES B-T), if the signature carries one.
     pub timestamp: Option<TimestampReport>,
+    /// When the signer certificate was revoked, if it was.
+    pub revoked_at: Option<String>,
+    /// The revocation counts against this signature: no valid time-stamp proves the
+    /// signature older than the revocation.
+    pub revoked: bool,
     /// Why any of the above is false.
     pub problems: Vec<String>,
 }
@@ -123,6 +157,9 @@ pub enum Verdict {
     /// Intact, but a later update changed more than signatures and form fields (annotations
     /// or content).
     Modified,
+    /// Intact and unmodified, but the signer's certificate was revoked and no time-stamp
+    /// proves the signature was made before.
+    Revoked,
     /// Intact and unmodified, but the signer does not chain to a trusted root.
     Untrusted,
     /// Intact, unmodified since, and trusted.
@@ -173,6 +210,11 @@ pub struct SignatureReport {
     /// The signature time-stamp (PAdES B-T), if there is one. When it is valid, the signer's
     /// chain is judged at its time rather than at the claimed signing time.
     pub timestamp: Option<TimestampReport>,
+    /// When the signer certificate was revoked, if it was.
+    pub revoked_at: Option<String>,
+    /// The revocation counts against this signature: no valid time-stamp proves the
+    /// signature older than the revocation.
+    pub revoked: bool,
     /// Two ranges from byte 0 whose gap is exactly this signature's `/Contents` hex string.
     pub byte_range_well_formed: bool,
     /// Well formed and reaching the end of the file: everything but `/Contents` is signed.
@@ -204,6 +246,8 @@ impl SignatureReport {
             Verdict::Broken
         } else if !self.unmodified() {
             Verdict::Modified
+        } else if self.revoked {
+            Verdict::Revoked
         } else if !self.chain_trusted
             || self
                 .timestamp
@@ -487,6 +531,8 @@ fn verify_signature(
         chain_trusted: cms.chain_trusted,
         trust_anchor_subject: cms.trust_anchor_subject,
         timestamp: cms.timestamp,
+        revoked_at: cms.revoked_at,
+        revoked: cms.revoked,
         byte_range_well_formed,
         covers_whole_file: byte_range_well_formed && bytes_after == Some(0),
         bytes_after,
@@ -685,6 +731,16 @@ fn check_cms(
             report.trust_anchor_subject = Some(anchor);
         }
         Err(problem) => report.problems.push(problem),
+    }
+    if let Some(revoked_at) = anchors.revoked_at(&signer_x509) {
+        report.revoked_at = Some(rfc3339(revoked_at));
+        if proven_time.is_none_or(|proven| proven >= revoked_at) {
+            report.revoked = true;
+            report.problems.push(format!(
+                "the signer certificate was revoked at {}, and no time-stamp proves the signature older",
+                rfc3339(revoked_at)
+            ));
+        }
     }
 
     // what was signed: the timestamp's own TSTInfo, or (detached) the PDF's byte ranges

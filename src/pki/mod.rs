@@ -12,8 +12,9 @@ mod master_key;
 pub use master_key::MasterKey;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, DnValue, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
+    CustomExtension, DistinguishedName, DnType, DnValue, IsCa, Issuer, KeyIdMethod, KeyPair,
+    KeyUsagePurpose, RevokedCertParams, SerialNumber,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{
@@ -72,7 +73,22 @@ pub struct SealSubject<'a> {
     pub credit_code: &'a str,
     /// The seal's name, e.g. 行政审批专用章.
     pub seal_name: &'a str,
+    /// Where the root publishes its CRL, written into the certificate's
+    /// cRLDistributionPoints so that validators can find it.
+    pub crl_url: Option<&'a str>,
 }
+
+/// A revoked certificate, as the CRL lists it.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    /// The certificate's serial number (big-endian bytes).
+    pub serial: Vec<u8>,
+    /// When it was revoked.
+    pub at: OffsetDateTime,
+}
+
+/// How long a CRL is current: validators fetch a new one after this.
+const CRL_LIFETIME: Duration = Duration::days(1);
 
 /// The root certification authority of this installation.
 pub struct RootCa {
@@ -181,7 +197,54 @@ impl RootCa {
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::ContentCommitment,
         ];
+        if let Some(url) = subject.crl_url {
+            params.crl_distribution_points = vec![CrlDistributionPoint {
+                uris: vec![url.to_string()],
+            }];
+        }
         self.issue(params, years, master)
+    }
+
+    /// A DER CRL (RFC 5280 §5) signed by this root, listing `revoked`, numbered `number`,
+    /// current from `now` for a day.
+    pub fn crl(
+        &self,
+        revoked: &[Revocation],
+        number: u64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<u8>, PkiError> {
+        let (_, root) = x509_parser::parse_x509_certificate(&self.certificate_der)
+            .map_err(|_| PkiError::Malformed("root certificate"))?;
+        let key_id = root
+            .extensions()
+            .iter()
+            .find_map(|ext| match ext.parsed_extension() {
+                x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) => {
+                    Some(id.0.to_vec())
+                }
+                _ => None,
+            })
+            .ok_or(PkiError::Malformed(
+                "root certificate without a key identifier",
+            ))?;
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + CRL_LIFETIME,
+            crl_number: SerialNumber::from(number.to_be_bytes().to_vec()),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|revocation| RevokedCertParams {
+                    serial_number: SerialNumber::from(revocation.serial.clone()),
+                    revocation_time: revocation.at,
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::PreSpecified(key_id),
+        };
+        let issuer = Issuer::from_ca_cert_der(&self.certificate_der.as_slice().into(), &self.key)?;
+        Ok(params.signed_by(&issuer)?.der().to_vec())
     }
 
     /// Generates a key and signs `params` (plus serial, validity and authority key id) for it.
@@ -301,6 +364,76 @@ mod tests {
     use x509_parser::prelude::*;
 
     #[test]
+    fn the_crl_revokes_a_seal_certificate_for_openssl() {
+        let master = MasterKey::from_bytes([7; 32]);
+        let stored = RootCa::generate("测试省电子印章", &master).unwrap();
+        let root =
+            RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
+        let subject = |seal_name| SealSubject {
+            department: "厦门市市场监督管理局",
+            credit_code: "11350200MB0D00000X",
+            seal_name,
+            crl_url: Some("http://127.0.0.1:8080/api/v1/crl"),
+        };
+        let revoked = root.issue_seal(&subject("公章"), 5, &master).unwrap();
+        let kept = root.issue_seal(&subject("合同专用章"), 5, &master).unwrap();
+        let (_, revoked_cert) = parse_x509_certificate(&revoked.certificate_der).unwrap();
+        let distribution = revoked_cert
+            .extensions()
+            .iter()
+            .find_map(|ext| match ext.parsed_extension() {
+                ParsedExtension::CRLDistributionPoints(points) => Some(format!("{points:?}")),
+                _ => None,
+            })
+            .unwrap();
+        assert!(distribution.contains("http://127.0.0.1:8080/api/v1/crl"));
+        let now = OffsetDateTime::now_utc();
+        let revocation = Revocation {
+            serial: revoked_cert.raw_serial().to_vec(),
+            at: now,
+        };
+        let crl = root.crl(&[revocation], 7, now).unwrap();
+        let (_, parsed) = parse_x509_crl(&crl).unwrap();
+        assert_eq!(parsed.crl_number().unwrap(), &7u32.into());
+        assert_eq!(parsed.iter_revoked_certificates().count(), 1);
+
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, label: &str, der: &[u8]| {
+            std::fs::write(dir.path().join(name), crate::service::pem(label, der)).unwrap();
+        };
+        write("root.pem", "CERTIFICATE", &stored.certificate_der);
+        write("crl.pem", "X509 CRL", &crl);
+        write("revoked.pem", "CERTIFICATE", &revoked.certificate_der);
+        write("kept.pem", "CERTIFICATE", &kept.certificate_der);
+        let verify = |cert: &str| {
+            std::process::Command::new("openssl")
+                .args([
+                    "verify",
+                    "-crl_check",
+                    "-CAfile",
+                    "root.pem",
+                    "-CRLfile",
+                    "crl.pem",
+                ])
+                .arg(cert)
+                .current_dir(dir.path())
+                .output()
+                .expect("the openssl command is needed for this test")
+        };
+        let kept = verify("kept.pem");
+        assert!(
+            kept.status.success(),
+            "{}",
+            String::from_utf8_lossy(&kept.stderr)
+        );
+        let refused = verify("revoked.pem");
+        assert!(!refused.status.success());
+        let said = String::from_utf8_lossy(&refused.stdout).into_owned()
+            + &String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains("certificate revoked"), "{said}");
+    }
+
+    #[test]
     fn seal_certificate_chains_to_root_and_names_the_department() {
         let master = MasterKey::from_bytes([7; 32]);
         let stored = RootCa::generate("测试省电子印章", &master).unwrap();
@@ -312,6 +445,7 @@ mod tests {
                     department: "厦门市市场监督管理局",
                     credit_code: "11350200MB0D00000X",
                     seal_name: "行政审批专用章",
+                    crl_url: Some("http://127.0.0.1:8080/api/v1/crl"),
                 },
                 5,
                 &master,

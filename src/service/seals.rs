@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::{
@@ -12,7 +13,7 @@ use super::{
 };
 use crate::pdf::appearance::{SealImpression, SealShape};
 use crate::pdf::embed;
-use crate::pki::{SealKey, SealSubject};
+use crate::pki::{Revocation, SealKey, SealSubject};
 use crate::seal::{self, Placement, SealLevel, Stamp, StampError};
 use crate::storage::{self, write, StorageError};
 
@@ -56,6 +57,8 @@ pub struct SealView {
     pub code: Option<String>,
     /// The seal certificate, PEM.
     pub certificate_pem: String,
+    /// When the certificate was revoked (RFC 3339), if it was.
+    pub revoked_at: Option<String>,
 }
 
 impl SealView {
@@ -67,6 +70,7 @@ impl SealView {
             person_name: seal.person_name.clone(),
             code: seal.seal_code.clone(),
             certificate_pem: pem("CERTIFICATE", &seal.certificate),
+            revoked_at: seal.revoked_at.clone(),
         }
     }
 }
@@ -199,6 +203,7 @@ impl App {
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_else(|| "round".into()),
                 person_name: person_name.clone(),
+                revoked_at: None,
             })
         };
         // Check the impression can be drawn before a key is made.
@@ -221,6 +226,7 @@ impl App {
                 department: department_name,
                 credit_code,
                 seal_name: &seal_name,
+                crl_url: Some(&self.crl_url()),
             },
             SEAL_CERT_YEARS,
             &self.master,
@@ -266,6 +272,83 @@ impl App {
         .await?;
         tx.commit().await.map_err(StorageError::from)?;
         Ok(SealView::of(&seal))
+    }
+
+    /// Revokes a seal's certificate (administrator only): from now on the root's CRL lists
+    /// it, verification refuses signatures not proven by a time-stamp to be older, and the
+    /// seal no longer stamps.
+    pub async fn revoke_seal(
+        &self,
+        principal: &Principal,
+        seal_id: &str,
+    ) -> Result<SealView, ServiceError> {
+        principal.require_admin("revokes seals")?;
+        let seal = self
+            .store
+            .seal(seal_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("seal {seal_id}")))?;
+        // Whole seconds, as the CRL states it, so that every verifier compares the same time.
+        let now = OffsetDateTime::now_utc();
+        let at = super::rfc3339(now.replace_nanosecond(0).unwrap_or(now));
+        let mut tx = self.store.begin().await?;
+        if !write::revoke_seal(&mut tx, seal_id, &at).await? {
+            return Err(ServiceError::Conflict(format!(
+                "seal {seal_id} was revoked at {}",
+                seal.revoked_at.unwrap_or_default()
+            )));
+        }
+        self.log(
+            &mut tx,
+            &audit_event(
+                principal,
+                "seal.revoke",
+                seal_id,
+                Some(hex(&sha256(&seal.certificate))),
+            )?,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(SealView::of(&storage::SealRecord {
+            revoked_at: Some(at),
+            ..seal
+        }))
+    }
+
+    /// The root's current CRL (DER), listing every revoked seal certificate.
+    pub async fn crl(&self) -> Result<Vec<u8>, ServiceError> {
+        let revocations = self.revocations().await?;
+        let now = OffsetDateTime::now_utc();
+        // Numbers grow with time, as RFC 5280 §5.2.3 asks, without a counter to store.
+        let number = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or_default();
+        Ok(self.root.crl(&revocations, number, now)?)
+    }
+
+    /// The revoked seal certificates with their serial numbers and revocation times.
+    pub(super) async fn revocations(&self) -> Result<Vec<Revocation>, ServiceError> {
+        self.store
+            .revoked_seals()
+            .await?
+            .into_iter()
+            .map(|seal| {
+                let (_, certificate) = x509_parser::parse_x509_certificate(&seal.certificate)
+                    .map_err(|e| ServiceError::Internal(format!("seal certificate: {e}")))?;
+                let at = seal
+                    .revoked_at
+                    .as_deref()
+                    .and_then(|at| OffsetDateTime::parse(at, &Rfc3339).ok())
+                    .ok_or_else(|| ServiceError::Internal("a malformed revocation time".into()))?;
+                Ok(Revocation {
+                    serial: certificate.raw_serial().to_vec(),
+                    at,
+                })
+            })
+            .collect()
+    }
+
+    /// Where the root publishes its CRL.
+    pub(super) fn crl_url(&self) -> String {
+        format!("{}/api/v1/crl", self.public_url)
     }
 
     /// A department's seals, for an administrator or the department itself.
@@ -377,8 +460,8 @@ impl App {
         Ok(SealedDocument { pdf: sealed, audit })
     }
 
-    /// The department, the seal it stamps with (its own: `seal_id` or its first) and that
-    /// seal's unsealed key.
+    /// The department, the seal it stamps with (its own: `seal_id`, or its first not revoked)
+    /// and that seal's unsealed key.
     pub(super) async fn signing_seal(
         &self,
         department_id: &str,
@@ -408,9 +491,15 @@ impl App {
                 .seals_of(department_id)
                 .await?
                 .into_iter()
-                .next()
-                .ok_or_else(|| ServiceError::NotFound("seal of this department".into()))?,
+                .find(|seal| seal.revoked_at.is_none())
+                .ok_or_else(|| ServiceError::NotFound("seal of this department in force".into()))?,
         };
+        if let Some(revoked_at) = &seal.revoked_at {
+            return Err(ServiceError::Forbidden(format!(
+                "seal {} was revoked at {revoked_at} and no longer stamps",
+                seal.id
+            )));
+        }
         let key = SealKey::open(seal.certificate.clone(), &seal.sealed_key, &self.master)?;
         Ok((department, seal, key))
     }

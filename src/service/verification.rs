@@ -13,7 +13,9 @@ use super::{
 };
 use crate::licence::credential::{self, LicenceClaims};
 use crate::pdf::appearance::SealShape;
-use crate::pdf::validate::{self, PdfReport, SignatureReport, TrustAnchors, Verdict};
+use crate::pdf::validate::{
+    self, PdfReport, RevokedCertificate, SignatureReport, TrustAnchors, Verdict,
+};
 use crate::storage::{self, write, StorageError};
 
 /// Longest a PDF verification may take before it is abandoned as too complex.
@@ -294,6 +296,7 @@ impl App {
             None => "unsigned",
             Some(Verdict::Broken) => "broken",
             Some(Verdict::Modified) => "modified",
+            Some(Verdict::Revoked) => "revoked",
             Some(Verdict::Untrusted) => "untrusted",
             Some(Verdict::Valid) => "valid",
         };
@@ -455,7 +458,19 @@ impl App {
                 .into_iter()
                 .map(|r| r.certificate),
         );
-        let anchors = TrustAnchors::new(roots);
+        let (_, root) = x509_parser::parse_x509_certificate(self.root.certificate_der())
+            .map_err(|e| ServiceError::Internal(format!("root certificate: {e}")))?;
+        let revoked = self
+            .revocations()
+            .await?
+            .into_iter()
+            .map(|revocation| RevokedCertificate {
+                issuer: root.subject().as_raw().to_vec(),
+                serial: revocation.serial,
+                at: revocation.at,
+            })
+            .collect();
+        let anchors = TrustAnchors::new(roots).with_revocations(revoked);
         let work = tokio::task::spawn_blocking(move || {
             validate::verify_pdf(&pdf, &anchors, password.as_deref())
         });
@@ -527,6 +542,7 @@ pub fn summary_in_chinese(verdict: &str) -> &'static str {
         "untrusted" => "文件未被改动，但盖章证书不在本系统的信任列表中，无法确认盖章单位。",
         "modified" => "盖章后文件被改动过：改动部分不受印章保护，请向出具单位核实。",
         "broken" => "印章无效：文件在盖章后被篡改，或签名已损坏。",
+        "revoked" => "印章证书已被吊销，且没有时间戳证明盖章早于吊销：印章不再有效。",
         _ => "文件中没有电子印章。",
     }
 }

@@ -176,6 +176,16 @@ impl Store {
         Ok(row.map(seal_from_row))
     }
 
+    /// The revoked seals, oldest revocation first.
+    pub async fn revoked_seals(&self) -> Result<Vec<SealRecord>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "{SEAL_COLUMNS} WHERE revoked_at IS NOT NULL ORDER BY revoked_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(seal_from_row).collect())
+    }
+
     /// Every seal certificate with its department's name and credit code, oldest first: what
     /// the installation publishes for offline verification.
     pub async fn seal_certificates(&self) -> Result<Vec<PublishedSeal>, StorageError> {
@@ -517,6 +527,17 @@ impl Store {
 pub mod write {
     use super::*;
 
+    /// Marks a seal revoked at `at`; false if it does not exist or was revoked already.
+    pub async fn revoke_seal(tx: &mut Tx, seal_id: &str, at: &str) -> Result<bool, StorageError> {
+        let done =
+            sqlx::query("UPDATE seals SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(seal_id)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Inserts a department.
     pub async fn department(tx: &mut Tx, d: &DepartmentRecord) -> Result<(), StorageError> {
         sqlx::query(
@@ -816,7 +837,7 @@ pub mod write {
 const DEPARTMENT_COLUMNS: &str =
     "SELECT id, name, credit_code, division_code, created_at FROM departments";
 const SEAL_COLUMNS: &str =
-    "SELECT id, department_id, name, seal_code, certificate, sealed_key, created_at, shape, person_name FROM seals";
+    "SELECT id, department_id, name, seal_code, certificate, sealed_key, created_at, shape, person_name, revoked_at FROM seals";
 const TRUST_ROOT_COLUMNS: &str =
     "SELECT id, subject, certificate, sha256, added_at, removed_at FROM trust_roots";
 const VERSION_COLUMNS: &str = "SELECT identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf, pdf_sha256, qr_payload FROM licence_versions";
@@ -845,6 +866,7 @@ fn seal_from_row(row: AnyRow) -> SealRecord {
         created_at: row.get(6),
         shape: row.get(7),
         person_name: row.get(8),
+        revoked_at: row.get(9),
     }
 }
 
@@ -959,6 +981,8 @@ pub struct SealRecord {
     pub shape: String,
     /// The person a name seal (square or oval) belongs to.
     pub person_name: Option<String>,
+    /// When its certificate was revoked, RFC 3339 UTC.
+    pub revoked_at: Option<String>,
 }
 
 /// A seal certificate as published, with whose it is.

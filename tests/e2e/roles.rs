@@ -277,6 +277,25 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ),
         (
             Method::GET,
+            "/api/v1/audit/receipt?entry=0".into(),
+            Body::Empty,
+            [Y, F, F, F, F, U],
+        ),
+        (
+            Method::GET,
+            "/api/v1/crl".into(),
+            Body::Empty,
+            [Y, Y, Y, Y, Y, Y],
+        ),
+        (
+            Method::POST,
+            "/api/v1/seals/unknown/revocation".into(),
+            Body::Empty,
+            [Y, F, F, F, F, U],
+        ),
+        (Method::POST, "/tsa".into(), Body::Empty, [Y, Y, Y, Y, Y, Y]),
+        (
+            Method::GET,
             "/verify".into(),
             Body::Empty,
             [Y, Y, Y, Y, Y, Y],

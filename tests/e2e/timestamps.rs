@@ -1,6 +1,7 @@
 //! Time-stamps (PAdES B-T) from the built-in RFC 3161 authority: a seal is time-stamped by
 //! default and pyHanko finds the token intact and trusted; B-B leaves it out; pyHanko itself
 //! signs with `--timestamp-url` pointing at our `/tsa`; bad requests are answered properly.
+//! Revocation: the root's CRL, and signatures judged at the time a time-stamp proves.
 
 use std::process::Command;
 
@@ -233,5 +234,162 @@ async fn seals_are_time_stamped_and_pyhanko_uses_our_authority() {
     );
     let reply = junk.bytes().await.unwrap();
     assert_eq!(reply[4..7], [0x02, 0x01, 0x02], "status: rejection");
+    server.app.close().await;
+}
+
+/// Revoking a seal: the root's CRL lists its certificate (openssl checks the CRL's signature,
+/// pyHanko finds it through the certificate's cRLDistributionPoints and calls the seal
+/// revoked), the seal no longer stamps, and our verifier keeps a seal time-stamped before the
+/// revocation valid while refusing one without a time-stamp and one made afterwards with the
+/// stolen key (signed by pyHanko, time-stamped by our authority).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
+    let server = Server::start(None).await;
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let department = register(
+        &client,
+        &server,
+        "厦门市市场监督管理局",
+        "11350200MB0D00002U",
+    )
+    .await;
+    let key = department["api_key"].as_str().unwrap();
+    let seal_id = department["seal"]["id"].as_str().unwrap();
+    let input = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let seal = |level: &'static str| {
+        let request = client
+            .post(format!("{base}/api/v1/seal?level={level}"))
+            .bearer_auth(key)
+            .body(input.clone());
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.bytes().await.unwrap().to_vec(),
+            )
+        }
+    };
+    let (_, time_stamped) = seal("B-T").await;
+    let (_, plain) = seal("B-B").await;
+    // Times are whole seconds on the CRL and in tokens; a time-stamp in the revocation's own
+    // second does not prove the seal older, so the revocation comes a second later.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let revoke = |caller: &str| {
+        client
+            .post(format!("{base}/api/v1/seals/{seal_id}/revocation"))
+            .bearer_auth(caller)
+            .send()
+    };
+    assert_eq!(revoke(key).await.unwrap().status(), 403);
+    let revoked: Value = revoke(&server.admin_key)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let revoked_at = revoked["revoked_at"].as_str().unwrap().to_string();
+    assert_eq!(revoke(&server.admin_key).await.unwrap().status(), 409);
+    assert_eq!(
+        seal("B-T").await.0,
+        404,
+        "no seal in force is left to stamp with"
+    );
+
+    // The CRL, signed by the root, lists the seal certificate.
+    let work = tempfile::tempdir().unwrap();
+    let crl = client
+        .get(format!("{base}/api/v1/crl"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crl.headers()["content-type"], "application/pkix-crl");
+    std::fs::write(work.path().join("crl.der"), crl.bytes().await.unwrap()).unwrap();
+    let checked = Command::new("openssl")
+        .args([
+            "crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text", "-CAfile",
+        ])
+        .arg(server.root_pem())
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&checked.stdout).into_owned()
+        + &String::from_utf8_lossy(&checked.stderr);
+    assert!(text.contains("verify OK"), "{text}");
+    let certificate_pem = revoked["certificate_pem"].as_str().unwrap();
+    let (_, certificate) = x509_parser::pem::parse_x509_pem(certificate_pem.as_bytes()).unwrap();
+    let serial = certificate.parse_x509().unwrap().raw_serial_as_string();
+    assert!(
+        text.to_uppercase()
+            .contains(&serial.replace(':', "").to_uppercase()),
+        "{serial} in {text}"
+    );
+
+    // Sealed and time-stamped before the revocation: still valid for us.
+    let ours = verify(&client, &base, &time_stamped).await;
+    assert_eq!(ours["verdict"], "valid", "{ours}");
+    assert_eq!(ours["signatures"][0]["revoked_at"], revoked_at.as_str());
+    // Without a time-stamp nothing proves it older: revoked, for us and for pyHanko, which
+    // fetched our CRL.
+    let ours = verify(&client, &base, &plain).await;
+    assert_eq!(ours["verdict"], "revoked", "{ours}");
+    assert!(ours["summary"].as_str().unwrap().contains("吊销"), "{ours}");
+    let path = work.path().join("plain.pdf");
+    std::fs::write(&path, &plain).unwrap();
+    let root = server.root_pem();
+    let pyhanko_says = tokio::task::spawn_blocking(move || {
+        Command::new(pyhanko())
+            .args(["sign", "validate", "--trust-replace", "--trust"])
+            .arg(root)
+            .arg(path)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&pyhanko_says.stdout);
+    assert!(
+        !pyhanko_says.status.success() && said.contains("INTACT:REVOKED"),
+        "{said}"
+    );
+
+    // The stolen key signs afterwards (pyHanko, our authority's time-stamp): revoked.
+    let database = format!(
+        "sqlite://{}",
+        server.data.path().join("zhengyin.db").display()
+    );
+    let stolen = crate::common::plaintext_keys(server.data.path(), &database).await[0].clone();
+    let key_pem = work.path().join("stolen.pem");
+    std::fs::write(&key_pem, zhengyin::service::pem("PRIVATE KEY", &stolen)).unwrap();
+    let cert_pem = work.path().join("seal.pem");
+    std::fs::write(&cert_pem, certificate_pem).unwrap();
+    let forged = work.path().join("forged.pdf");
+    let url = format!("{base}/tsa");
+    let signed = {
+        let forged = forged.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(pyhanko())
+                .args(["sign", "addsig", "--field", "Sig1", "--timestamp-url", &url])
+                .args(["--use-pades", "pemder", "--no-pass", "--key"])
+                .arg(&key_pem)
+                .arg("--cert")
+                .arg(&cert_pem)
+                .arg(shared("corpus/sf-libreoffice-writer.pdf"))
+                .arg(&forged)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    let ours = verify(&client, &base, &std::fs::read(&forged).unwrap()).await;
+    assert_eq!(ours["verdict"], "revoked", "{ours}");
+    assert_eq!(ours["signatures"][0]["timestamp"]["valid"], true, "{ours}");
     server.app.close().await;
 }
