@@ -267,7 +267,7 @@ mod tests {
         let root =
             RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
         let issued = root
-            .issue_service_key("测试时间戳", ServiceKeyUse::TimeStamping, 1, &master)
+            .issue_service_key("测试时间戳", ServiceKeyUse::TimeStamping, None, 1, &master)
             .unwrap();
         let key = SealKey::open(issued.certificate_der, &issued.sealed_key, &master).unwrap();
         let root_pem = crate::service::pem("CERTIFICATE", &stored.certificate_der);

@@ -140,13 +140,15 @@ impl RootCa {
     }
 
     /// Makes a key for one of the installation's own services (e.g. the holder-token signer)
-    /// and a certificate for it under this root: CN `name`, keyUsage digitalSignature, and for
+    /// and a certificate for it under this root: CN `name`, keyUsage digitalSignature, the CRL's
+    /// `crl_url` as cRLDistributionPoints, and for
     /// the time-stamping authority the critical extendedKeyUsage id-kp-timeStamping that
     /// RFC 3161 §2.3 requires.
     pub fn issue_service_key(
         &self,
         name: &str,
         usage: ServiceKeyUse,
+        crl_url: Option<&str>,
         years: i64,
         master: &MasterKey,
     ) -> Result<IssuedKey, PkiError> {
@@ -154,6 +156,7 @@ impl RootCa {
         params.distinguished_name =
             distinguished_name(&[(DnType::CountryName, "CN"), (DnType::CommonName, name)]);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.crl_distribution_points = crl_distribution_points(crl_url);
         if usage == ServiceKeyUse::TimeStamping {
             // rcgen writes extendedKeyUsage as non-critical, so it goes in as a custom
             // extension: SEQUENCE { id-kp-timeStamping 1.3.6.1.5.5.7.3.8 }.
@@ -197,11 +200,7 @@ impl RootCa {
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::ContentCommitment,
         ];
-        if let Some(url) = subject.crl_url {
-            params.crl_distribution_points = vec![CrlDistributionPoint {
-                uris: vec![url.to_string()],
-            }];
-        }
+        params.crl_distribution_points = crl_distribution_points(subject.crl_url);
         self.issue(params, years, master)
     }
 
@@ -268,6 +267,15 @@ impl RootCa {
             sealed_key: master.seal(&pkcs8, &certificate.der()[..])?,
         })
     }
+}
+
+/// The cRLDistributionPoints naming `url`, if given.
+fn crl_distribution_points(url: Option<&str>) -> Vec<CrlDistributionPoint> {
+    url.map(|url| CrlDistributionPoint {
+        uris: vec![url.to_string()],
+    })
+    .into_iter()
+    .collect()
 }
 
 /// A seal's private key, unsealed in memory, with its certificate.

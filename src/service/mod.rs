@@ -356,6 +356,8 @@ impl App {
             }
         };
         let root = RootCa::open(root_record.certificate, &root_record.sealed_key, &master)?;
+        let public_url = config.public_url.trim_end_matches('/').to_string();
+        let crl_url = crl_url(&public_url);
         let holder_signer = service_key(
             &store,
             &root,
@@ -363,6 +365,7 @@ impl App {
             HOLDER_TOKEN_KEY,
             "证印 zhengyin 持证主体身份令牌",
             ServiceKeyUse::Signing,
+            &crl_url,
         )
         .await?;
         let log_key = service_key(
@@ -372,6 +375,7 @@ impl App {
             AUDIT_LOG_KEY,
             crate::audit::receipt::LOG_KEY_NAME,
             ServiceKeyUse::Signing,
+            &crl_url,
         )
         .await?;
         let tsa_key = service_key(
@@ -381,11 +385,11 @@ impl App {
             TSA_KEY,
             "证印 zhengyin 时间戳服务",
             ServiceKeyUse::TimeStamping,
+            &crl_url,
         )
         .await?;
         let tsa = TimeStampAuthority::new(tsa_key, vec![root.certificate_der().to_vec()])
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let public_url = config.public_url.trim_end_matches('/').to_string();
         let holder_verifier = holders::HolderVerifier::new(
             &holder_signer,
             &public_url,
@@ -1083,6 +1087,11 @@ impl App {
     }
 }
 
+/// Where the root of the installation at `public_url` publishes its CRL.
+fn crl_url(public_url: &str) -> String {
+    format!("{public_url}/api/v1/crl")
+}
+
 /// The key of one of the installation's own services, made under the root on first use.
 async fn service_key(
     store: &Store,
@@ -1091,11 +1100,12 @@ async fn service_key(
     name: &str,
     common_name: &str,
     usage: ServiceKeyUse,
+    crl_url: &str,
 ) -> Result<SealKey, ServiceError> {
     let record = match store.pki_key(name).await? {
         Some(record) => record,
         None => {
-            let issued = root.issue_service_key(common_name, usage, 20, master)?;
+            let issued = root.issue_service_key(common_name, usage, Some(crl_url), 20, master)?;
             let record = storage::PkiKeyRecord {
                 certificate: issued.certificate_der,
                 sealed_key: issued.sealed_key,

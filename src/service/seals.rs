@@ -226,7 +226,7 @@ impl App {
                 department: department_name,
                 credit_code,
                 seal_name: &seal_name,
-                crl_url: Some(&self.crl_url()),
+                crl_url: Some(&super::crl_url(&self.public_url)),
             },
             SEAL_CERT_YEARS,
             &self.master,
@@ -344,11 +344,6 @@ impl App {
                 })
             })
             .collect()
-    }
-
-    /// Where the root publishes its CRL.
-    pub(super) fn crl_url(&self) -> String {
-        format!("{}/api/v1/crl", self.public_url)
     }
 
     /// A department's seals, for an administrator or the department itself.

@@ -354,6 +354,33 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
         "{said}"
     );
 
+    // pyHanko's AdES validation agrees: the time-stamp is proof of existence before the
+    // revocation; without it the seal is revoked.
+    let ades = |pdf: Vec<u8>| {
+        let path = work.path().join("ades.pdf");
+        std::fs::write(&path, pdf).unwrap();
+        let root = server.root_pem();
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(pyhanko())
+                .args([
+                    "sign",
+                    "adesverify",
+                    "--executive-summary",
+                    "--trust-replace",
+                    "--trust",
+                ])
+                .arg(root)
+                .arg(path)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+    };
+    let said = ades(time_stamped.clone()).await.unwrap();
+    assert!(said.trim_end().ends_with(":VALID"), "{said}");
+    let said = ades(plain.clone()).await.unwrap();
+    assert!(said.trim_end().ends_with(":INVALID"), "{said}");
+
     // The stolen key signs afterwards (pyHanko, our authority's time-stamp): revoked.
     let database = format!(
         "sqlite://{}",
@@ -391,5 +418,7 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
     let ours = verify(&client, &base, &std::fs::read(&forged).unwrap()).await;
     assert_eq!(ours["verdict"], "revoked", "{ours}");
     assert_eq!(ours["signatures"][0]["timestamp"]["valid"], true, "{ours}");
+    let said = ades(std::fs::read(&forged).unwrap()).await.unwrap();
+    assert!(!said.trim_end().ends_with(":VALID"), "{said}");
     server.app.close().await;
 }
