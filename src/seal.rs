@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::pdf::appearance::{self, SealImpression};
-use crate::pdf::embed::{self, SignatureField, SignatureInfo, Widget};
+use crate::pdf::embed::{self, SignatureField, SignatureInfo, SignatureKind, Widget};
 use crate::pdf::font::FontProgram;
 use crate::pdf::sign::{self, SignError, TimeStamper};
 use crate::pdf::text_locate;
@@ -52,8 +52,19 @@ pub struct Placement {
     pub cross_page: bool,
 }
 
-/// The PAdES baseline level of a seal (ETSI EN 319 142-1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+/// The PAdES baseline level of a seal (ETSI EN 319 142-1), each adding to the one before.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Deserialize,
+    serde::Serialize,
+)]
 pub enum SealLevel {
     /// B-B: the signature alone; its time is only the signer's claim.
     #[serde(rename = "B-B")]
@@ -62,6 +73,14 @@ pub enum SealLevel {
     #[default]
     #[serde(rename = "B-T")]
     Timestamped,
+    /// B-LT: with the certificates and CRL a validator needs in the document security store,
+    /// so the seal can be checked after the CA's services are gone.
+    #[serde(rename = "B-LT")]
+    LongTerm,
+    /// B-LTA: with a document time-stamp over all of it, renewed before its authority's
+    /// certificate expires.
+    #[serde(rename = "B-LTA")]
+    Archival,
 }
 
 impl std::str::FromStr for SealLevel {
@@ -71,7 +90,11 @@ impl std::str::FromStr for SealLevel {
         match text {
             "B-B" => Ok(SealLevel::Basic),
             "B-T" => Ok(SealLevel::Timestamped),
-            other => Err(format!("unknown level {other}: use B-B or B-T")),
+            "B-LT" => Ok(SealLevel::LongTerm),
+            "B-LTA" => Ok(SealLevel::Archival),
+            other => Err(format!(
+                "unknown level {other}: use B-B, B-T, B-LT or B-LTA"
+            )),
         }
     }
 }
@@ -392,6 +415,41 @@ pub struct Stamp<'a> {
     pub timestamper: Option<&'a dyn TimeStamper>,
 }
 
+/// Adds a document time-stamp (PAdES B-LTA's archive time-stamp) from `timestamper` over
+/// the whole of `original`, as one incremental update with an invisible field.
+pub fn timestamp_document(
+    original: &[u8],
+    timestamper: &dyn TimeStamper,
+    password: Option<&str>,
+    at: OffsetDateTime,
+) -> Result<Vec<u8>, StampError> {
+    let mut doc = crate::pdf::load_for_update(original, password)?;
+    let original_max_id = doc.max_id;
+    let mut empty = lopdf::Dictionary::new();
+    empty.set("Type", lopdf::Object::Name(b"XObject".to_vec()));
+    empty.set("Subtype", lopdf::Object::Name(b"Form".to_vec()));
+    empty.set("BBox", vec![0.into(), 0.into(), 0.into(), 0.into()]);
+    let appearance = doc.add_object(lopdf::Stream::new(empty, Vec::new()));
+    let field = SignatureField {
+        name: format!("DocTimeStamp{}", at.unix_timestamp_nanos()),
+        widgets: vec![Widget {
+            page: 1,
+            rect: [0.0; 4],
+            appearance,
+        }],
+    };
+    let prepared = embed::prepare(
+        original,
+        &mut doc,
+        original_max_id,
+        &field,
+        SignatureKind::DocumentTimestamp,
+        timestamper.max_token_len() + 32,
+    )?;
+    let token = timestamper.timestamp(&prepared.digest())?;
+    Ok(prepared.finish(&token)?)
+}
+
 /// Millimetres to points.
 pub fn mm_to_pt(mm: f32) -> f32 {
     mm * 72.0 / 25.4
@@ -440,7 +498,14 @@ pub fn stamp(
     let capacity = sign::cades_detached(stamp.key, cert, stamp.chain, &[0; 32], None)?.len()
         + 16
         + stamp.timestamper.map_or(0, |tsa| tsa.max_token_len() + 32);
-    let prepared = embed::prepare(original, &mut doc, original_max_id, &field, &info, capacity)?;
+    let prepared = embed::prepare(
+        original,
+        &mut doc,
+        original_max_id,
+        &field,
+        SignatureKind::Signature(&info),
+        capacity,
+    )?;
     let cms = sign::cades_detached(
         stamp.key,
         cert,

@@ -155,7 +155,8 @@ enum InstallationCommand {
         /// User password of an encrypted PDF.
         #[arg(long, env = "ZHENGYIN_PDF_PASSWORD")]
         password: Option<String>,
-        /// PAdES level: B-T (time-stamped by the built-in authority) or B-B.
+        /// PAdES level: B-B, B-T (time-stamped by the built-in authority), B-LT (plus
+        /// validation data) or B-LTA (plus a document time-stamp).
         #[arg(long, default_value = "B-T")]
         level: crate::seal::SealLevel,
     },

@@ -683,7 +683,7 @@ struct SealOptions {
     y_mm: Option<f32>,
     /// Centre the seal on the last place this text appears (e.g. the department's name).
     keyword: Option<String>,
-    /// PAdES level: `B-T` (default, time-stamped) or `B-B`.
+    /// PAdES level: `B-B`, `B-T` (default, time-stamped), `B-LT` or `B-LTA`.
     level: Option<crate::seal::SealLevel>,
     /// `true` for a cross-page seal (骑缝章) over the right edges of all pages.
     #[serde(default)]

@@ -82,6 +82,16 @@ pub struct SignatureInfo {
     pub location: String,
 }
 
+/// What the signature dictionary is.
+#[derive(Debug, Clone, Copy)]
+pub enum SignatureKind<'a> {
+    /// A CAdES signature (`/Type/Sig`, SubFilter `ETSI.CAdES.detached`) with its entries.
+    Signature(&'a SignatureInfo),
+    /// A document time-stamp (`/Type/DocTimeStamp`, SubFilter `ETSI.RFC3161`): an RFC 3161
+    /// token over the byte ranges, as PAdES B-LTA adds.
+    DocumentTimestamp,
+}
+
 /// A complete output file whose `/Contents` is still a run of zeros.
 #[derive(Debug)]
 pub struct PreparedUpdate {
@@ -143,7 +153,7 @@ pub fn prepare(
     doc: &mut Document,
     original_max_id: u32,
     field: &SignatureField,
-    info: &SignatureInfo,
+    kind: SignatureKind<'_>,
     contents_capacity: usize,
 ) -> Result<PreparedUpdate, EmbedError> {
     // An encrypted original must have been decrypted on loading; what this update adds is
@@ -212,37 +222,74 @@ pub fn prepare(
     ids.sort_unstable();
     ids.dedup();
 
-    let mut out = Vec::with_capacity(original.len() + contents_capacity * 2 + 64 * 1024);
+    let mut out = start_update(original, contents_capacity * 2);
+    let mut offsets = write_objects(&mut out, doc, &ids, encryption.as_ref())?;
+    offsets.push((sig_id.0, sig_id.1, out.len()));
+    let (contents_start, contents_end) = write_signature_dictionary(
+        &mut out,
+        sig_id,
+        kind,
+        contents_capacity,
+        encryption.as_ref(),
+    )?;
+    finish_update(&mut out, doc, catalog_id, offsets, encryption.as_ref());
+
+    let mut update = PreparedUpdate {
+        bytes: out,
+        contents_start,
+        contents_end,
+    };
+    patch_byte_range(&mut update);
+    Ok(update)
+}
+
+/// The original bytes, ending in a newline, with room for `extra` more: where an incremental
+/// update starts.
+pub(super) fn start_update(original: &[u8], extra: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(original.len() + extra + 64 * 1024);
     out.extend_from_slice(original);
     if !original.ends_with(b"\n") {
         out.push(b'\n');
     }
-    let mut offsets: Vec<(u32, u16, usize)> = Vec::with_capacity(ids.len() + 2);
-    for id in ids {
+    out
+}
+
+/// Writes the objects `ids` of `doc` (encrypted as the document is); returns their offsets.
+pub(super) fn write_objects(
+    out: &mut Vec<u8>,
+    doc: &Document,
+    ids: &[ObjectId],
+    encryption: Option<&lopdf::EncryptionState>,
+) -> Result<Vec<(u32, u16, usize)>, EmbedError> {
+    let mut offsets = Vec::with_capacity(ids.len() + 2);
+    for &id in ids {
         let object = doc
             .objects
             .get(&id)
             .ok_or_else(|| EmbedError::Damaged(format!("object {} {} vanished", id.0, id.1)))?;
         offsets.push((id.0, id.1, out.len()));
-        match &encryption {
+        match encryption {
             Some(state) => {
                 let mut encrypted = object.clone();
                 lopdf::encryption::encrypt_object(state, id, &mut encrypted)
                     .map_err(|e| EmbedError::Damaged(format!("cannot encrypt: {e}")))?;
-                write_indirect(&mut out, id, &encrypted);
+                write_indirect(out, id, &encrypted);
             }
-            None => write_indirect(&mut out, id, object),
+            None => write_indirect(out, id, object),
         }
     }
-    offsets.push((sig_id.0, sig_id.1, out.len()));
-    let (contents_start, contents_end) = write_signature_dictionary(
-        &mut out,
-        sig_id,
-        info,
-        contents_capacity,
-        encryption.as_ref(),
-    )?;
+    Ok(offsets)
+}
 
+/// Ends an update: the cross-reference section for `offsets`, of the original's kind, and a
+/// trailer whose `/Prev` points at the original's.
+pub(super) fn finish_update(
+    out: &mut Vec<u8>,
+    doc: &Document,
+    catalog_id: ObjectId,
+    mut offsets: Vec<(u32, u16, usize)>,
+    encryption: Option<&lopdf::EncryptionState>,
+) {
     let prev = doc.xref_start;
     let size = doc.max_id + 1;
     let mut trailer = Dictionary::new();
@@ -254,22 +301,14 @@ pub fn prepare(
         }
     }
     // lopdf takes /Encrypt out of the trailer when it decrypts; every update must repeat it.
-    if let Some(encrypt_id) = encryption.as_ref().and_then(|s| s.encrypt_object_id()) {
+    if let Some(encrypt_id) = encryption.and_then(|s| s.encrypt_object_id()) {
         trailer.set("Encrypt", encrypt_id);
     }
     trailer.set("Prev", prev as i64);
     match doc.reference_table.cross_reference_type {
-        XrefType::CrossReferenceTable => write_xref_table(&mut out, &offsets, &trailer),
-        XrefType::CrossReferenceStream => write_xref_stream(&mut out, &mut offsets, trailer, size),
+        XrefType::CrossReferenceTable => write_xref_table(out, &offsets, &trailer),
+        XrefType::CrossReferenceStream => write_xref_stream(out, &mut offsets, trailer, size),
     }
-
-    let mut update = PreparedUpdate {
-        bytes: out,
-        contents_start,
-        contents_end,
-    };
-    patch_byte_range(&mut update);
-    Ok(update)
 }
 
 /// The field part of the signature: type, name, value.
@@ -431,15 +470,21 @@ pub fn pdf_date(at: OffsetDateTime) -> String {
 fn write_signature_dictionary(
     out: &mut Vec<u8>,
     id: ObjectId,
-    info: &SignatureInfo,
+    kind: SignatureKind<'_>,
     capacity: usize,
     encryption: Option<&lopdf::EncryptionState>,
 ) -> Result<(usize, usize), EmbedError> {
     let mut texts = Dictionary::new();
-    texts.set("M", text_string(&pdf_date(info.signing_time)));
-    texts.set("Name", text_string(&info.signer_name));
-    texts.set("Reason", text_string(&info.reason));
-    texts.set("Location", text_string(&info.location));
+    let (type_name, sub_filter) = match kind {
+        SignatureKind::Signature(info) => {
+            texts.set("M", text_string(&pdf_date(info.signing_time)));
+            texts.set("Name", text_string(&info.signer_name));
+            texts.set("Reason", text_string(&info.reason));
+            texts.set("Location", text_string(&info.location));
+            ("Sig", "ETSI.CAdES.detached")
+        }
+        SignatureKind::DocumentTimestamp => ("DocTimeStamp", "ETSI.RFC3161"),
+    };
     let mut texts = Object::Dictionary(texts);
     if let Some(state) = encryption {
         lopdf::encryption::encrypt_object(state, id, &mut texts)
@@ -448,7 +493,7 @@ fn write_signature_dictionary(
     let placeholder = format!("{:>width$}", 0, width = BYTE_RANGE_DIGITS);
     let _ = write!(
         out,
-        "{} {} obj\n<</Type/Sig/Filter/Adobe.PPKLite/SubFilter/ETSI.CAdES.detached/ByteRange [0 {p} {p} {p}]/Contents <",
+        "{} {} obj\n<</Type/{type_name}/Filter/Adobe.PPKLite/SubFilter/{sub_filter}/ByteRange [0 {p} {p} {p}]/Contents <",
         id.0,
         id.1,
         p = placeholder

@@ -1,8 +1,10 @@
 //! PDF work, in the four separate steps pyHanko also separates: make a signature (`sign`),
 //! lay out the appearance (`appearance`, with `font`), embed into the PDF (`embed`), and
-//! validate (`validate`); plus `render`, which writes new documents (licences).
+//! validate (`validate`); plus `dss`, which adds validation data for long-term validity, and
+//! `render`, which writes new documents (licences).
 
 pub mod appearance;
+pub mod dss;
 pub mod embed;
 pub mod font;
 pub mod render;

@@ -12,6 +12,7 @@ use super::{
     ServiceError, SEAL_CERT_YEARS,
 };
 use crate::pdf::appearance::{SealImpression, SealShape};
+use crate::pdf::dss::{self, ValidationData};
 use crate::pdf::embed;
 use crate::pki::{Revocation, SealKey, SealSubject};
 use crate::seal::{self, Placement, SealLevel, Stamp, StampError};
@@ -93,7 +94,8 @@ pub struct SealRequest {
     pub placement: Placement,
     /// User password of an encrypted document.
     pub password: Option<String>,
-    /// B-B, or B-T (the default) with a token from the built-in time-stamping authority.
+    /// B-B, B-T (the default: a token from the built-in time-stamping authority), B-LT (plus
+    /// validation data) or B-LTA (plus a document time-stamp).
     pub level: SealLevel,
 }
 
@@ -410,6 +412,17 @@ impl App {
         let placement = request.placement;
         let password = request.password;
         let level = request.level;
+        let validation_data = match level >= SealLevel::LongTerm {
+            true => Some(ValidationData {
+                certificates: vec![
+                    key.certificate_der().to_vec(),
+                    self.root.certificate_der().to_vec(),
+                    self.tsa.certificate_der().to_vec(),
+                ],
+                crls: vec![self.crl().await?],
+            }),
+            false => None,
+        };
         let sealed = tokio::task::spawn_blocking(move || {
             let impression = impression_of(&department.name, &seal);
             let chain = [app.root.certificate_der().to_vec()];
@@ -422,10 +435,21 @@ impl App {
                 reason: "电子印章盖章",
                 location: &department.name,
                 password: password.as_deref(),
-                timestamper: (level == SealLevel::Timestamped)
+                timestamper: (level >= SealLevel::Timestamped)
                     .then_some(&app.tsa as &dyn crate::pdf::sign::TimeStamper),
             };
-            seal::stamp(&pdf, &stamp, &app.font, OffsetDateTime::now_utc())
+            let now = OffsetDateTime::now_utc();
+            let stamped = seal::stamp(&pdf, &stamp, &app.font, now)?;
+            let Some(data) = validation_data else {
+                return Ok(stamped);
+            };
+            let with_data = dss::add_validation_data(&stamped, &data, password.as_deref())?;
+            match level {
+                SealLevel::Archival => {
+                    seal::timestamp_document(&with_data, &app.tsa, password.as_deref(), now)
+                }
+                _ => Ok(with_data),
+            }
         })
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?

@@ -422,3 +422,94 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
     assert!(!said.trim_end().ends_with(":VALID"), "{said}");
     server.app.close().await;
 }
+
+/// B-LT adds the validation data (certificates and the CRL) in a DSS update; B-LTA adds a
+/// document time-stamp over everything. pyHanko, pdfsig and qpdf accept both; pyHanko's AdES
+/// validation finds the archival time-stamp and judges the seal valid.
+#[tokio::test(flavor = "multi_thread")]
+async fn long_term_levels_carry_validation_data_and_an_archive_time_stamp() {
+    let server = Server::start(None).await;
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let department = register(
+        &client,
+        &server,
+        "厦门市市场监督管理局",
+        "11350200MB0D00002U",
+    )
+    .await;
+    let key = department["api_key"].as_str().unwrap();
+    let input = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    for level in ["B-LT", "B-LTA"] {
+        let response = client
+            .post(format!("{base}/api/v1/seal?level={level}"))
+            .bearer_auth(key)
+            .body(input.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{level}");
+        let sealed = response.bytes().await.unwrap().to_vec();
+        let path = work.path().join(format!("{level}.pdf"));
+        std::fs::write(&path, &sealed).unwrap();
+
+        // The DSS holds the seal's, the root's and the authority's certificates and the CRL.
+        let doc = lopdf::Document::load_mem(&sealed).unwrap();
+        let catalog = doc.catalog().unwrap();
+        let dss = doc
+            .dereference(catalog.get(b"DSS").unwrap())
+            .unwrap()
+            .1
+            .as_dict()
+            .unwrap()
+            .clone();
+        let count = |key: &[u8]| dss.get(key).unwrap().as_array().unwrap().len();
+        assert_eq!((count(b"Certs"), count(b"CRLs")), (3, 1), "{level}");
+
+        let (code, report) = validate_report(&server.root_pem(), &path);
+        let status = pyhanko_status(&report);
+        assert!(
+            status.starts_with("INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>"),
+            "{level}: {status}"
+        );
+        let pdfsig = report.iter().find(|line| line["tool"] == "pdfsig").unwrap();
+        assert_eq!(pdfsig["signatures"][0]["intact_valid"], true, "{level}");
+        let ours = verify(&client, &base, &sealed).await;
+        assert_eq!(ours["verdict"], "valid", "{level}: {ours}");
+        let root = server.root_pem();
+        let ades = tokio::task::spawn_blocking(move || {
+            Command::new(pyhanko())
+                .args([
+                    "sign",
+                    "adesverify",
+                    "--pretty-print",
+                    "--trust-replace",
+                    "--trust",
+                ])
+                .arg(root)
+                .arg(path)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let ades = String::from_utf8_lossy(&ades.stdout).into_owned()
+            + &String::from_utf8_lossy(&ades.stderr);
+        assert!(ades.contains("judged VALID"), "{level}: {ades}");
+        if level == "B-LT" {
+            // The DSS update follows the seal: validate.sh wants the newest signature to
+            // cover the whole file, which only a document time-stamp restores.
+            assert!(status.contains("EXTENDED_WITH_LTA_UPDATES"), "{status}");
+            assert!(ades.contains("No document timestamps"), "{ades}");
+        } else {
+            assert_eq!(code, 0, "validate.sh accepts B-LTA");
+            let signatures = ours["signatures"].as_array().unwrap();
+            assert_eq!(signatures.len(), 2);
+            assert_eq!(signatures[1]["kind"], "document_timestamp");
+            assert_eq!(signatures[1]["verdict"], "valid");
+            assert!(ades.contains("AdES time slide"), "{ades}");
+        }
+    }
+    server.app.close().await;
+}
