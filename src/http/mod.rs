@@ -23,7 +23,7 @@ use time::Date;
 
 use crate::service::{
     App, HolderTokenRequest, IssueRequest, NewDepartment, NewSeal, NewVersionRequest, Placement,
-    Principal, SealRequest, SearchQuery, ServiceError, StatusRequest, VersionKind,
+    Principal, SealRequest, SealedDocument, SearchQuery, ServiceError, StatusRequest, VersionKind,
 };
 
 /// Largest request body accepted (a PDF to verify).
@@ -71,6 +71,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/audit/receipt", get(audit_receipt))
         .merge(pages::routes())
         .route("/api/v1/seal", post(seal_document))
+        .route("/api/v1/archive", post(archive_document))
         .route("/tsa", post(timestamp))
         .fallback(|| async { ApiError(ServiceError::NotFound("route".into())) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -712,16 +713,42 @@ async fn seal_document(
         level: options.level.unwrap_or_default(),
     };
     let sealed = app.seal_document(&caller, upload.pdf()?, request).await?;
-    Ok((
+    Ok(sealed_pdf(sealed))
+}
+
+/// A stamped PDF with its receipt: where the work was recorded in the audit log.
+fn sealed_pdf(sealed: SealedDocument) -> Response {
+    (
         [
             (header::CONTENT_TYPE, "application/pdf".to_string()),
-            // The sealing receipt: where the stamping was recorded in the audit log.
             (AUDIT_ENTRY.clone(), sealed.audit.seq.to_string()),
             (AUDIT_LEAF.clone(), sealed.audit.leaf_hash),
         ],
         sealed.pdf,
     )
-        .into_response())
+        .into_response()
+}
+
+/// Options of `POST /api/v1/archive`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArchiveOptions {
+    /// User password of an encrypted PDF.
+    password: Option<String>,
+}
+
+/// `POST /api/v1/archive`: brings a signed PDF to B-LTA, or renews its archive time-stamp.
+async fn archive_document(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+    upload: PdfUpload,
+) -> Result<Response, ApiError> {
+    let options: ArchiveOptions = upload.options(query.as_deref())?;
+    let archived = app
+        .archive_document(&caller, upload.pdf()?, options.password)
+        .await?;
+    Ok(sealed_pdf(archived))
 }
 
 async fn add_seal(

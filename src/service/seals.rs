@@ -125,6 +125,20 @@ pub(super) fn impression_of(department_name: &str, seal: &storage::SealRecord) -
     }
 }
 
+/// A stamping failure as the service reports it: the document's fault, or ours.
+fn stamp_error(e: StampError) -> ServiceError {
+    match e {
+        StampError::Load(_)
+        | StampError::Placement(_)
+        | StampError::Embed(embed::EmbedError::Damaged(_))
+        | StampError::Embed(embed::EmbedError::Encrypted)
+        | StampError::Embed(embed::EmbedError::NoSuchPage { .. }) => {
+            ServiceError::UnprocessableDocument(e.to_string())
+        }
+        other => ServiceError::Internal(format!("sealing a document: {other}")),
+    }
+}
+
 fn shape_of(seal: &storage::SealRecord) -> SealShape {
     match seal.shape.as_str() {
         "square" => SealShape::Square,
@@ -453,16 +467,7 @@ impl App {
         })
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?
-        .map_err(|e| match e {
-            StampError::Load(_)
-            | StampError::Placement(_)
-            | StampError::Embed(embed::EmbedError::Damaged(_))
-            | StampError::Embed(embed::EmbedError::Encrypted)
-            | StampError::Embed(embed::EmbedError::NoSuchPage { .. }) => {
-                ServiceError::UnprocessableDocument(e.to_string())
-            }
-            other => ServiceError::Internal(format!("sealing a document: {other}")),
-        })?;
+        .map_err(stamp_error)?;
         let mut tx = self.store.begin().await?;
         let audit = self
             .log(
@@ -477,6 +482,75 @@ impl App {
             .await?;
         tx.commit().await.map_err(StorageError::from)?;
         Ok(SealedDocument { pdf: sealed, audit })
+    }
+
+    /// Brings a signed PDF to PAdES B-LTA, or renews its archive time-stamp (departments and
+    /// administrators): one update adds the certificates of every signature in it, ours and
+    /// the authority's, and the current CRL to the DSS; a second adds a document time-stamp
+    /// over everything. Earlier signatures stay valid.
+    pub async fn archive_document(
+        self: &Arc<Self>,
+        principal: &Principal,
+        pdf: Vec<u8>,
+        password: Option<String>,
+    ) -> Result<SealedDocument, ServiceError> {
+        if !matches!(
+            principal,
+            Principal::Admin { .. } | Principal::Department { .. }
+        ) {
+            return Err(ServiceError::Forbidden(
+                "departments and administrators archive documents".into(),
+            ));
+        }
+        let report = self.check_pdf(pdf.clone(), password.clone()).await?;
+        if report.signatures.is_empty() {
+            return Err(ServiceError::UnprocessableDocument(
+                "the document has no signature to preserve".into(),
+            ));
+        }
+        let mut certificates: Vec<Vec<u8>> = report
+            .signatures
+            .iter()
+            .filter_map(|signature| signature.signer.as_ref().map(|s| s.der.clone()))
+            .collect();
+        certificates.push(self.root.certificate_der().to_vec());
+        certificates.push(self.tsa.certificate_der().to_vec());
+        certificates.dedup();
+        let data = ValidationData {
+            certificates,
+            crls: vec![self.crl().await?],
+        };
+        let input_digest = hex(&sha256(&pdf));
+        let app = Arc::clone(self);
+        let archived = tokio::task::spawn_blocking(move || {
+            let with_data = dss::add_validation_data(&pdf, &data, password.as_deref())?;
+            seal::timestamp_document(
+                &with_data,
+                &app.tsa,
+                password.as_deref(),
+                OffsetDateTime::now_utc(),
+            )
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .map_err(stamp_error)?;
+        let mut tx = self.store.begin().await?;
+        let audit = self
+            .log(
+                &mut tx,
+                &audit_event(
+                    principal,
+                    "document.archive",
+                    &format!("sha256:{input_digest}"),
+                    Some(hex(&sha256(&archived))),
+                )?,
+            )
+            .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(SealedDocument {
+            pdf: archived,
+            audit,
+        })
     }
 
     /// The department, the seal it stamps with (its own: `seal_id`, or its first not revoked)

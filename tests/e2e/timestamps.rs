@@ -425,7 +425,8 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
 
 /// B-LT adds the validation data (certificates and the CRL) in a DSS update; B-LTA adds a
 /// document time-stamp over everything. pyHanko, pdfsig and qpdf accept both; pyHanko's AdES
-/// validation finds the archival time-stamp and judges the seal valid.
+/// validation finds the archival time-stamp and judges the seal valid. A B-T seal is brought
+/// to B-LTA later and renewed, and every signature stays valid.
 #[tokio::test(flavor = "multi_thread")]
 async fn long_term_levels_carry_validation_data_and_an_archive_time_stamp() {
     let server = Server::start(None).await;
@@ -511,5 +512,56 @@ async fn long_term_levels_carry_validation_data_and_an_archive_time_stamp() {
             assert!(ades.contains("AdES time slide"), "{ades}");
         }
     }
+
+    // A B-T seal brought to B-LTA later, then renewed: three signatures, all valid.
+    let mut document = client
+        .post(format!("{base}/api/v1/seal?level=B-T"))
+        .bearer_auth(key)
+        .body(input.clone())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    for _ in 0..2 {
+        let response = client
+            .post(format!("{base}/api/v1/archive"))
+            .bearer_auth(key)
+            .body(document)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().contains_key("x-audit-entry"));
+        document = response.bytes().await.unwrap().to_vec();
+    }
+    let path = work.path().join("renewed.pdf");
+    std::fs::write(&path, &document).unwrap();
+    assert_eq!(validate_report(&server.root_pem(), &path).0, 0);
+    let ours = verify(&client, &base, &document).await;
+    let kinds: Vec<(&str, &str)> = ours["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["kind"].as_str().unwrap(), s["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("signature", "valid"),
+            ("document_timestamp", "valid"),
+            ("document_timestamp", "valid")
+        ]
+    );
+    let unsigned = client
+        .post(format!("{base}/api/v1/archive"))
+        .bearer_auth(key)
+        .body(input.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 422);
     server.app.close().await;
 }
