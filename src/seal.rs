@@ -64,6 +64,7 @@ pub struct Placement {
     Ord,
     serde::Deserialize,
     serde::Serialize,
+    utoipa::ToSchema,
 )]
 pub enum SealLevel {
     /// B-B: the signature alone; its time is only the signer's claim.

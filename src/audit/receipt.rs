@@ -26,7 +26,7 @@ use crate::pki::chain::{chain_to_anchor, CertificateSet};
 pub const LOG_KEY_NAME: &str = "证印 zhengyin 审计日志";
 
 /// A tree head signed by the log key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignedTreeHead {
     /// Entries in the tree.
     pub tree_size: u64,
@@ -43,7 +43,7 @@ pub struct SignedTreeHead {
 }
 
 /// One entry of the log with the proof that a signed tree head includes it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Receipt {
     /// The entry's position in the log.
     pub entry: u64,

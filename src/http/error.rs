@@ -17,14 +17,20 @@ impl From<ServiceError> for ApiError {
 }
 
 /// RFC 9457 problem details, with the offending field when there is one.
-#[derive(Debug, Serialize)]
-struct Problem {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct Problem {
+    /// The problem type: `https://zhengyin.dev/problems/<slug>`, e.g. `…/invalid-field`.
     #[serde(rename = "type")]
     kind: String,
+    /// Short summary of the problem type.
     title: &'static str,
+    /// The HTTP status.
     status: u16,
+    /// What went wrong here.
     detail: String,
+    /// The offending parameter or body field, dotted for nested ones (`fields.credit_code`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     field: Option<String>,
 }
 

@@ -2,6 +2,7 @@
 //! JSON, PDF or problem+json.
 
 mod error;
+mod openapi;
 mod pages;
 
 pub use error::ApiError;
@@ -20,11 +21,20 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use time::Date;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::service::{
-    App, HolderTokenRequest, IssueRequest, NewDepartment, NewSeal, NewVersionRequest, Placement,
-    Principal, SealRequest, SealedDocument, SearchQuery, ServiceError, StatusRequest, VersionKind,
+use self::openapi::{
+    Binary, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthenticated, Unavailable,
 };
+use crate::audit::receipt::{Receipt, SignedTreeHead};
+use crate::service::{
+    App, ConsistencyProof, HolderToken, HolderTokenRequest, InclusionProof, IssueRequest,
+    LicenceEventView, LicenceVerification, LicenceView, LogEntry, NewCounter, NewDepartment,
+    NewSeal, NewVersionRequest, PdfVerification, Placement, Principal, RegisteredDepartment,
+    SealRequest, SealView, SealedDocument, SearchPage, SearchQuery, ServiceError, StatusRequest,
+    TrustRootView, VersionKind,
+};
+use crate::storage::AuditEvent;
 
 /// Largest request body accepted (a PDF to verify).
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -32,7 +42,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// The application's routes.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
+        .route("/api/v1/openapi.json", get(openapi_document))
         .route("/api/v1/root.pem", get(root_certificate))
         .route("/api/v1/certificates", get(published_certificates))
         .route("/api/v1/crl", get(certificate_revocation_list))
@@ -289,6 +300,37 @@ impl PdfUpload {
     }
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    responses((status = 200, description = "The service is up", body = String, content_type = "text/plain"))
+)]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "service",
+    responses((status = 200, description = "The OpenAPI document", body = Object))
+)]
+async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi::ApiDoc::openapi())
+}
+
+/// The installation's root certificate, to trust.
+#[utoipa::path(
+    get,
+    path = "/api/v1/root.pem",
+    tag = "verification",
+    responses(
+        (status = 200, description = "The root certificate (PEM)", body = String, content_type = "application/x-pem-file"),
+    )
+)]
 async fn root_certificate(State(app): State<Arc<App>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/x-pem-file")],
@@ -297,6 +339,16 @@ async fn root_certificate(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
+/// The root and every seal certificate as one PEM bundle, for checking QR codes offline.
+#[utoipa::path(
+    get,
+    path = "/api/v1/certificates",
+    tag = "verification",
+    responses(
+        (status = 200, description = "PEM bundle: the root, then each department's seal certificates", body = String, content_type = "application/x-pem-file"),
+        Unavailable,
+    )
+)]
 async fn published_certificates(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     Ok((
         [(header::CONTENT_TYPE, "application/x-pem-file")],
@@ -305,6 +357,18 @@ async fn published_certificates(State(app): State<Arc<App>>) -> Result<Response,
         .into_response())
 }
 
+/// Issues a holder token (administrators: the stand-in for the identity provider).
+#[utoipa::path(
+    post,
+    path = "/api/v1/holder-tokens",
+    tag = "holders",
+    request_body = HolderTokenRequest,
+    responses(
+        (status = 201, description = "The token", body = HolderToken),
+        Unauthenticated, Forbidden, TooLarge, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn issue_holder_token(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -314,6 +378,17 @@ async fn issue_holder_token(
     Ok((StatusCode::CREATED, Json(token)).into_response())
 }
 
+/// The calling holder's own licences, newest first, as of today.
+#[utoipa::path(
+    get,
+    path = "/api/v1/holder/licences",
+    tag = "holders",
+    responses(
+        (status = 200, description = "The holder's licences", body = Vec<LicenceView>),
+        Unauthenticated, Forbidden, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn holder_licences(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -321,6 +396,17 @@ async fn holder_licences(
     Ok(Json(app.holder_licences(&caller).await?).into_response())
 }
 
+/// Makes an API key for a service counter (administrators); the key is shown once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/counters",
+    tag = "departments",
+    responses(
+        (status = 201, description = "The counter's key id and API key", body = NewCounter),
+        Unauthenticated, Forbidden, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn add_counter(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -328,6 +414,18 @@ async fn add_counter(
     Ok((StatusCode::CREATED, Json(app.add_counter(&caller).await?)).into_response())
 }
 
+/// Registers a department with its first seal (administrators); its API key is shown once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/departments",
+    tag = "departments",
+    request_body = NewDepartment,
+    responses(
+        (status = 201, description = "The department, its seal and its API key", body = RegisteredDepartment),
+        Unauthenticated, Forbidden, Conflict, TooLarge, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn register_department(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -337,6 +435,18 @@ async fn register_department(
     Ok((StatusCode::CREATED, Json(registered)).into_response())
 }
 
+/// Issues a licence (departments, as themselves): checks the fields, renders and seals the PDF.
+#[utoipa::path(
+    post,
+    path = "/api/v1/licences",
+    tag = "licences",
+    request_body = IssueRequest,
+    responses(
+        (status = 201, description = "The issued licence, with its audit-log entry", body = LicenceView),
+        Unauthenticated, Forbidden, NotFound, TooLarge, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn issue_licence(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -347,9 +457,12 @@ async fn issue_licence(
 }
 
 /// `?reason=…` of a licence download.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DownloadReason {
+    /// Why the licence is downloaded (at most 500 characters): required of a service counter and
+    /// of a department downloading another department's licence; recorded.
     reason: Option<String>,
 }
 
@@ -368,6 +481,25 @@ fn download(content_type: &str, identifier: &str, extension: &str, body: Vec<u8>
         .into_response()
 }
 
+/// The signed PDF of a licence version.
+///
+/// For its holder, departments (another department's with a `reason`), counters (with a
+/// `reason`) and administrators; every download is recorded.
+#[utoipa::path(
+    get,
+    path = "/api/v1/licences/{id}/pdf",
+    tag = "licences",
+    params(
+        ("id" = String, Path, description = "Full identifier of a version, or its stem for the newest version"),
+        DownloadReason,
+    ),
+    responses(
+        (status = 200, description = "The signed PDF", body = inline(Binary), content_type = "application/pdf",
+            headers(("content-disposition" = String, description = "`inline; filename=\"<identifier>.pdf\"`"))),
+        Unauthenticated, Forbidden, NotFound, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn licence_pdf(
     State(app): State<Arc<App>>,
     OptionalCaller(caller): OptionalCaller,
@@ -380,6 +512,24 @@ async fn licence_pdf(
     Ok(download("application/pdf", &identifier, "pdf", pdf))
 }
 
+/// A licence version's QR code as a PNG.
+///
+/// The same text as printed on its PDF; who may have it is as for the PDF.
+#[utoipa::path(
+    get,
+    path = "/api/v1/licences/{id}/qr.png",
+    tag = "licences",
+    params(
+        ("id" = String, Path, description = "Full identifier of a version, or its stem for the newest version"),
+        DownloadReason,
+    ),
+    responses(
+        (status = 200, description = "The QR code", body = inline(Binary), content_type = "image/png",
+            headers(("content-disposition" = String, description = "`inline; filename=\"<identifier>.png\"`"))),
+        Unauthenticated, Forbidden, NotFound, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn licence_qr_png(
     State(app): State<Arc<App>>,
     OptionalCaller(caller): OptionalCaller,
@@ -392,6 +542,18 @@ async fn licence_qr_png(
     Ok(download("image/png", &identifier, "png", png))
 }
 
+/// Searches the licence library (departments, counters, administrators); every search is recorded.
+#[utoipa::path(
+    get,
+    path = "/api/v1/licences",
+    tag = "licences",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "One page of results, newest first", body = SearchPage),
+        Unauthenticated, Forbidden, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn search_licences(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -400,6 +562,19 @@ async fn search_licences(
     Ok(Json(app.search_licences(&caller, query).await?).into_response())
 }
 
+/// A change (变更) of a licence by its issuing department: a new version with the changed fields.
+#[utoipa::path(
+    post,
+    path = "/api/v1/licences/{id}/versions",
+    tag = "licences",
+    params(("id" = String, Path, description = "Identifier or stem of the licence")),
+    request_body = NewVersionRequest,
+    responses(
+        (status = 201, description = "The new version, with its audit-log entry", body = LicenceView),
+        Unauthenticated, Forbidden, NotFound, Conflict, TooLarge, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn change_licence(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -412,6 +587,21 @@ async fn change_licence(
     Ok((StatusCode::CREATED, Json(changed)).into_response())
 }
 
+/// A renewal (延续) of a licence by its issuing department.
+///
+/// A new version whose validity starts again (or as the new fields say).
+#[utoipa::path(
+    post,
+    path = "/api/v1/licences/{id}/renewals",
+    tag = "licences",
+    params(("id" = String, Path, description = "Identifier or stem of the licence")),
+    request_body = NewVersionRequest,
+    responses(
+        (status = 201, description = "The new version, with its audit-log entry", body = LicenceView),
+        Unauthenticated, Forbidden, NotFound, Conflict, TooLarge, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn renew_licence(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -424,6 +614,19 @@ async fn renew_licence(
     Ok((StatusCode::CREATED, Json(renewed)).into_response())
 }
 
+/// Suspends, resumes, revokes or cancels a licence (its issuing department).
+#[utoipa::path(
+    post,
+    path = "/api/v1/licences/{id}/status",
+    tag = "licences",
+    params(("id" = String, Path, description = "Identifier or stem of the licence")),
+    request_body = StatusRequest,
+    responses(
+        (status = 200, description = "The licence in its new status, with its audit-log entry", body = LicenceView),
+        Unauthenticated, Forbidden, NotFound, Conflict, TooLarge, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn set_licence_status(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -433,6 +636,19 @@ async fn set_licence_status(
     Ok(Json(app.set_licence_status(&caller, &id, request).await?).into_response())
 }
 
+/// Every event of a licence, oldest first.
+///
+/// Each with its signed statement, the department's signature and whether it verifies.
+#[utoipa::path(
+    get,
+    path = "/api/v1/licences/{id}/history",
+    tag = "licences",
+    params(("id" = String, Path, description = "Identifier or stem of the licence")),
+    responses(
+        (status = 200, description = "The events", body = Vec<LicenceEventView>),
+        NotFound, Unavailable,
+    )
+)]
 async fn licence_history(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
@@ -441,9 +657,11 @@ async fn licence_history(
 }
 
 /// `?on=YYYY-MM-DD`: was the licence valid on that day?
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct OnDate {
+    /// Also answer whether the licence was valid on this day (`YYYY-MM-DD`).
     on: Option<String>,
 }
 
@@ -455,6 +673,21 @@ fn parse_date(day: &str, field: &str) -> Result<Date, ApiError> {
     .map_err(|_| ApiError::bad_request(field, format!("'{day}' is not a date YYYY-MM-DD")))
 }
 
+/// Is this licence genuine and valid (today, or on a day)? Anyone may ask; it is recorded.
+#[utoipa::path(
+    get,
+    path = "/api/v1/verify/licences/{id}",
+    tag = "verification",
+    params(
+        ("id" = String, Path, description = "Full identifier of a version, or its stem for the newest version"),
+        OnDate,
+    ),
+    responses(
+        (status = 200, description = "The verification", body = LicenceVerification),
+        Unauthenticated, NotFound, Invalid, Unavailable,
+    ),
+    security((), ("bearer" = []))
+)]
 async fn verify_licence(
     State(app): State<Arc<App>>,
     OptionalCaller(caller): OptionalCaller,
@@ -466,7 +699,7 @@ async fn verify_licence(
 }
 
 /// Body of `POST /api/v1/verify/qr`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct QrRequest {
     /// What the QR code holds.
@@ -475,6 +708,18 @@ struct QrRequest {
     on: Option<String>,
 }
 
+/// Verifies what a licence's QR code holds: its signed payload and the licence it names.
+#[utoipa::path(
+    post,
+    path = "/api/v1/verify/qr",
+    tag = "verification",
+    request_body = QrRequest,
+    responses(
+        (status = 200, description = "The verification, with the payload's signature check", body = LicenceVerification),
+        Unauthenticated, NotFound, TooLarge, Invalid, Unavailable,
+    ),
+    security((), ("bearer" = []))
+)]
 async fn verify_qr(
     State(app): State<Arc<App>>,
     OptionalCaller(caller): OptionalCaller,
@@ -489,14 +734,37 @@ async fn verify_qr(
     Ok(Json(answer).into_response())
 }
 
-/// Options of `POST /api/v1/verify/pdf`.
-#[derive(Debug, Default, serde::Deserialize)]
+/// Options of `POST /api/v1/verify/pdf`, from the query string or the multipart form.
+#[derive(Debug, Default, serde::Deserialize, IntoParams, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct VerifyOptions {
     /// User password of an encrypted PDF.
     password: Option<String>,
 }
 
+/// Verifies the seals on a PDF.
+///
+/// Against our root and the foreign roots in force; the verification is recorded (digest and
+/// verdict, not the file).
+#[utoipa::path(
+    post,
+    path = "/api/v1/verify/pdf",
+    tag = "verification",
+    params(VerifyOptions),
+    request_body(
+        description = "The PDF as the raw body, or a multipart form (options in the form take the place of the query string's)",
+        content(
+            (inline(Binary) = "application/pdf"),
+            (ref("#/components/schemas/VerifyForm") = "multipart/form-data"),
+        )
+    ),
+    responses(
+        (status = 200, description = "The report per signature, and the licence the file is, if ours", body = PdfVerification),
+        Unauthenticated, TooLarge, Invalid, Unavailable,
+    ),
+    security((), ("bearer" = []))
+)]
 async fn verify_pdf(
     State(app): State<Arc<App>>,
     OptionalCaller(caller): OptionalCaller,
@@ -510,6 +778,18 @@ async fn verify_pdf(
     Ok(Json(answer).into_response())
 }
 
+/// Trusts a foreign root certificate (administrators): its seals then verify as trusted.
+#[utoipa::path(
+    post,
+    path = "/api/v1/trust-roots",
+    tag = "trust roots",
+    request_body(content = String, content_type = "application/x-pem-file", description = "The root certificate, PEM"),
+    responses(
+        (status = 201, description = "The trust root", body = TrustRootView),
+        Unauthenticated, Forbidden, Conflict, TooLarge, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn add_trust_root(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -522,10 +802,32 @@ async fn add_trust_root(
     Ok((StatusCode::CREATED, Json(root)).into_response())
 }
 
+/// The foreign trust roots in force.
+#[utoipa::path(
+    get,
+    path = "/api/v1/trust-roots",
+    tag = "trust roots",
+    responses(
+        (status = 200, description = "The trust roots", body = Vec<TrustRootView>),
+        Unavailable,
+    )
+)]
 async fn list_trust_roots(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     Ok(Json(app.trust_roots().await?).into_response())
 }
 
+/// Stops trusting a foreign root (administrators); its record stays, marked removed.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/trust-roots/{id}",
+    tag = "trust roots",
+    params(("id" = String, Path, description = "Trust root id")),
+    responses(
+        (status = 200, description = "The removed trust root", body = TrustRootView),
+        Unauthenticated, Forbidden, NotFound, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn remove_trust_root(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -535,12 +837,26 @@ async fn remove_trust_root(
 }
 
 /// `?limit=N` of `GET /api/v1/audit/events`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct Limit {
+    /// How many events, 1 to 1000 (default 100; others are clamped to that range).
     limit: Option<i64>,
 }
 
+/// The newest audit events (administrators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/events",
+    tag = "audit",
+    params(Limit),
+    responses(
+        (status = 200, description = "The events, newest first", body = Vec<AuditEvent>),
+        Unauthenticated, Forbidden, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn audit_events(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -552,18 +868,43 @@ async fn audit_events(
     Ok(Json(events).into_response())
 }
 
+/// A tree head of the audit log, signed now by the log key.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/sth",
+    tag = "audit",
+    responses(
+        (status = 200, description = "The signed tree head", body = SignedTreeHead),
+        Unavailable,
+    )
+)]
 async fn signed_tree_head(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     Ok(Json(app.sign_tree_head().await?).into_response())
 }
 
 /// `?entry=N&size=S` of an inclusion proof.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct InclusionQuery {
+    /// The entry's position, below `size`.
     entry: u64,
+    /// The tree's size, 1 to the log's size.
+    #[param(minimum = 1)]
     size: u64,
 }
 
+/// The proof that an entry is in the tree of `size` entries (RFC 9162 §2.1.3).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/proof/inclusion",
+    tag = "audit",
+    params(InclusionQuery),
+    responses(
+        (status = 200, description = "The inclusion proof", body = InclusionProof),
+        Invalid, Unavailable,
+    )
+)]
 async fn inclusion_proof(
     State(app): State<Arc<App>>,
     QueryParams(InclusionQuery { entry, size }): QueryParams<InclusionQuery>,
@@ -572,13 +913,29 @@ async fn inclusion_proof(
 }
 
 /// `?from=M&to=N` of a consistency proof.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ConsistencyQuery {
+    /// The older tree's size, 1 to `to`.
+    #[param(minimum = 1)]
     from: u64,
+    /// The newer tree's size, up to the log's size.
+    #[param(minimum = 1)]
     to: u64,
 }
 
+/// The proof that the tree of `to` entries extends the tree of `from` (RFC 9162 §2.1.4).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/proof/consistency",
+    tag = "audit",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "The consistency proof", body = ConsistencyProof),
+        Invalid, Unavailable,
+    )
+)]
 async fn consistency_proof(
     State(app): State<Arc<App>>,
     QueryParams(ConsistencyQuery { from, to }): QueryParams<ConsistencyQuery>,
@@ -586,8 +943,16 @@ async fn consistency_proof(
     Ok(Json(app.consistency_proof(from, to).await?).into_response())
 }
 
-/// `GET /api/v1/crl`: the root's CRL, DER (RFC 5280), as the seal certificates'
-/// cRLDistributionPoints name it.
+/// The root's CRL, DER (RFC 5280), as the seal certificates' cRLDistributionPoints name it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/crl",
+    tag = "verification",
+    responses(
+        (status = 200, description = "The CRL (DER), current for a day", body = inline(Binary), content_type = "application/pkix-crl"),
+        Unavailable,
+    )
+)]
 async fn certificate_revocation_list(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     Ok((
         [(header::CONTENT_TYPE, "application/pkix-crl")],
@@ -596,7 +961,19 @@ async fn certificate_revocation_list(State(app): State<Arc<App>>) -> Result<Resp
         .into_response())
 }
 
-/// `POST /api/v1/seals/{id}/revocation` (administrators): revokes the seal's certificate.
+/// Revokes a seal's certificate (administrators): the CRL lists it from now on and the seal
+/// stamps no more.
+#[utoipa::path(
+    post,
+    path = "/api/v1/seals/{id}/revocation",
+    tag = "seals",
+    params(("id" = String, Path, description = "The seal's id")),
+    responses(
+        (status = 200, description = "The seal, with its revocation time", body = SealView),
+        Unauthenticated, Forbidden, NotFound, Conflict, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn revoke_seal(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -608,8 +985,19 @@ async fn revoke_seal(
 /// Most bytes of a time-stamp request (a real one is about 100).
 const MAX_TIMESTAMP_REQUEST: usize = 16 * 1024;
 
-/// `POST /tsa`: RFC 3161 over HTTP (§3.4), `application/timestamp-query` in,
-/// `application/timestamp-reply` out.
+/// RFC 3161 over HTTP (§3.4): a DER `TimeStampReq` in, a DER `TimeStampResp` out (granted
+/// with a token, or a rejection naming the failure).
+#[utoipa::path(
+    post,
+    path = "/tsa",
+    tag = "seals",
+    request_body(content = inline(Binary), content_type = "application/timestamp-query"),
+    responses(
+        (status = 200, description = "The time-stamp response", body = inline(Binary), content_type = "application/timestamp-reply"),
+        Unauthenticated, TooLarge, Invalid, Unavailable,
+    ),
+    security((), ("bearer" = []))
+)]
 async fn timestamp(
     State(app): State<Arc<App>>,
     OptionalCaller(caller): OptionalCaller,
@@ -640,12 +1028,26 @@ async fn timestamp(
 }
 
 /// `?entry=N` of a receipt.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ReceiptQuery {
+    /// The entry's position in the log.
     entry: u64,
 }
 
+/// A receipt for an entry, checkable offline (administrators and the entry's own actor).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/receipt",
+    tag = "audit",
+    params(ReceiptQuery),
+    responses(
+        (status = 200, description = "The entry, a signed tree head and the inclusion proof between them", body = Receipt),
+        Unauthenticated, Forbidden, NotFound, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn audit_receipt(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -655,13 +1057,30 @@ async fn audit_receipt(
 }
 
 /// `?start=&end=` of the entries listing.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct EntryRange {
+    /// First position, from 0.
+    #[param(minimum = 0)]
     start: i64,
+    /// Position after the last, at most `start + 1000`.
+    #[param(minimum = 0)]
     end: i64,
 }
 
+/// Entries `start..end` of the audit log, at most 1000 (administrators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/entries",
+    tag = "audit",
+    params(EntryRange),
+    responses(
+        (status = 200, description = "The entries with their positions and leaf hashes", body = Vec<LogEntry>),
+        Unauthenticated, Forbidden, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn log_entries(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -671,12 +1090,15 @@ async fn log_entries(
 }
 
 /// Options of `POST /api/v1/seal`, from the query string or the multipart form.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, IntoParams, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct SealOptions {
     /// Seal to use (default: the department's first).
     seal_id: Option<String>,
     /// 1-based page (default: the last; with `keyword`, the page searched).
+    #[param(minimum = 1)]
+    #[schema(minimum = 1)]
     page: Option<usize>,
     /// Centre, millimetres from the left of the displayed page.
     x_mm: Option<f32>,
@@ -693,6 +1115,32 @@ struct SealOptions {
     password: Option<String>,
 }
 
+/// Stamps a PDF with one of the calling department's seals.
+///
+/// The answer is the same bytes plus one incremental update with the PAdES signature and the
+/// impression.
+#[utoipa::path(
+    post,
+    path = "/api/v1/seal",
+    tag = "seals",
+    params(SealOptions),
+    request_body(
+        description = "The PDF as the raw body, or a multipart form (options in the form take the place of the query string's)",
+        content(
+            (inline(Binary) = "application/pdf"),
+            (ref("#/components/schemas/SealForm") = "multipart/form-data"),
+        )
+    ),
+    responses(
+        (status = 200, description = "The sealed PDF", body = inline(Binary), content_type = "application/pdf",
+            headers(
+                ("x-audit-entry" = u64, description = "Position of the stamping's audit-log entry"),
+                ("x-audit-leaf-hash" = String, description = "That entry's hex leaf hash"),
+            )),
+        Unauthenticated, Forbidden, NotFound, TooLarge, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn seal_document(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -730,14 +1178,32 @@ fn sealed_pdf(sealed: SealedDocument) -> Response {
 }
 
 /// Options of `POST /api/v1/archive`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ArchiveOptions {
     /// User password of an encrypted PDF.
     password: Option<String>,
 }
 
-/// `POST /api/v1/archive`: brings a signed PDF to B-LTA, or renews its archive time-stamp.
+/// Brings a signed PDF to PAdES B-LTA (validation data and a document time-stamp), or renews
+/// its archive time-stamp.
+#[utoipa::path(
+    post,
+    path = "/api/v1/archive",
+    tag = "seals",
+    params(ArchiveOptions),
+    request_body(content = inline(Binary), content_type = "application/pdf"),
+    responses(
+        (status = 200, description = "The PDF with its validation data and archive time-stamp", body = inline(Binary), content_type = "application/pdf",
+            headers(
+                ("x-audit-entry" = u64, description = "Position of the archiving's audit-log entry"),
+                ("x-audit-leaf-hash" = String, description = "That entry's hex leaf hash"),
+            )),
+        Unauthenticated, Forbidden, TooLarge, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn archive_document(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -751,6 +1217,19 @@ async fn archive_document(
     Ok(sealed_pdf(archived))
 }
 
+/// Registers another seal for a department (administrators).
+#[utoipa::path(
+    post,
+    path = "/api/v1/departments/{id}/seals",
+    tag = "seals",
+    params(("id" = String, Path, description = "Department id")),
+    request_body = NewSeal,
+    responses(
+        (status = 201, description = "The seal and its certificate", body = SealView),
+        Unauthenticated, Forbidden, NotFound, TooLarge, Invalid, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn add_seal(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -761,6 +1240,18 @@ async fn add_seal(
     Ok((StatusCode::CREATED, Json(seal)).into_response())
 }
 
+/// A department's seals (administrators and the department itself).
+#[utoipa::path(
+    get,
+    path = "/api/v1/departments/{id}/seals",
+    tag = "seals",
+    params(("id" = String, Path, description = "Department id")),
+    responses(
+        (status = 200, description = "The seals", body = Vec<SealView>),
+        Unauthenticated, Forbidden, NotFound, Unavailable,
+    ),
+    security(("bearer" = []))
+)]
 async fn list_seals(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,

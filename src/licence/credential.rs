@@ -37,7 +37,7 @@ const QUIET_ZONE: usize = 4;
 const ORGANIZATION_IDENTIFIER: &str = "2.5.4.97";
 
 /// What the department signs into a licence's QR code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LicenceClaims {
     /// Issuing department's credit code.
     pub iss: String,
@@ -54,6 +54,7 @@ pub struct LicenceClaims {
     /// First valid day, `YYYY-MM-DD`.
     pub vf: String,
     /// Last valid day, `YYYY-MM-DD`; `None` for 长期.
+    #[schema(required = true)]
     pub vt: Option<String>,
 }
 

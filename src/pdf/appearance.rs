@@ -16,7 +16,9 @@ use lopdf::{Dictionary, Object, ObjectId, Stream, StringFormat};
 use super::font::{FontError, FontProgram, SubsetFont};
 
 /// The outline of a seal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SealShape {
     /// Round with a star: an organisation's official or special-purpose seal.

@@ -39,7 +39,9 @@ const BOOKKEEPING: [&str; 6] = [
 ];
 
 /// What an incremental update changed, from harmless to serious (ordered).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// Nothing a reader sees: identical rewrites, unused objects, metadata bookkeeping.
@@ -56,7 +58,7 @@ pub enum ChangeKind {
 }
 
 /// One incremental update after the signed revision.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct RevisionChange {
     /// Byte offset where this revision ends (just past its %%EOF line).
     pub end: usize,

@@ -82,7 +82,7 @@ impl TrustAnchors {
 pub use super::LoadError as ValidateError;
 
 /// Who a certificate belongs to, for people to read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub struct CertSummary {
     /// Subject name, e.g. `C=CN, O=…, CN=…`.
@@ -132,7 +132,7 @@ pub struct CmsReport {
 /// A signature time-stamp token (RFC 3161, in the unsigned attribute
 /// id-aa-signatureTimeStampToken) as checked: over this signature's value, signed by a
 /// time-stamping authority that chains to a trust anchor.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub struct TimestampReport {
     /// The time the authority vouches for (`genTime`), RFC 3339.
@@ -148,7 +148,7 @@ pub struct TimestampReport {
 }
 
 /// The bottom line for one signature, from worst to best: the first that applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Not intact: the signed bytes or the signature do not check out, or `/ByteRange` is
@@ -167,7 +167,7 @@ pub enum Verdict {
 }
 
 /// Whether a signature is an ordinary signature or a document timestamp.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureKind {
     /// A CMS signature by a signer (a seal).
@@ -177,7 +177,7 @@ pub enum SignatureKind {
 }
 
 /// The verdict on one signature field of a PDF.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub struct SignatureReport {
     /// Fully qualified field name (`parent.child`).
@@ -187,10 +187,13 @@ pub struct SignatureReport {
     /// The bottom line.
     pub verdict: Verdict,
     /// `/SubFilter`, e.g. `ETSI.CAdES.detached` or `ETSI.RFC3161` for a document timestamp.
+    #[schema(required = true)]
     pub sub_filter: Option<String>,
     /// `/M` (the claimed signing time) as RFC 3339, or raw if it does not parse.
+    #[schema(required = true)]
     pub signing_time: Option<String>,
     /// The signer certificate.
+    #[schema(required = true)]
     pub signer: Option<CertSummary>,
     /// `/ByteRange` as written in the file (empty if missing or malformed).
     pub byte_range: Vec<i64>,
@@ -199,13 +202,16 @@ pub struct SignatureReport {
     /// The CMS signature verifies with the signer's key.
     pub signature_valid: bool,
     /// The digest algorithm, e.g. `SHA-256`.
+    #[schema(required = true)]
     pub digest_algorithm: Option<String>,
     /// The signature algorithm, e.g. `ecdsa-with-SHA256`.
+    #[schema(required = true)]
     pub signature_algorithm: Option<String>,
     /// The signer chains to one of the trust anchors: its certificate and every issuer were
     /// valid at the signing time and its keyUsage allows signing.
     pub chain_trusted: bool,
     /// Subject of that trust anchor.
+    #[schema(required = true)]
     pub trust_anchor_subject: Option<String>,
     /// The signature time-stamp (PAdES B-T), if there is one. When it is valid, the signer's
     /// chain is judged at its time rather than at the claimed signing time.
@@ -220,6 +226,7 @@ pub struct SignatureReport {
     /// Well formed and reaching the end of the file: everything but `/Contents` is signed.
     pub covers_whole_file: bool,
     /// How many bytes of the file follow the signed range (None if `/ByteRange` is unusable).
+    #[schema(required = true)]
     pub bytes_after: Option<u64>,
     /// The most serious change any later incremental update made (`none` if there is none).
     pub modification_level: ChangeKind,

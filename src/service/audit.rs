@@ -8,6 +8,7 @@ use base64::Engine;
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use super::{rfc3339, App, Principal, ServiceError};
 use crate::audit::merkle::{self, Frontier, Hash};
@@ -22,7 +23,7 @@ const MAX_LISTED: i64 = 1000;
 
 /// Where an action was recorded: what a caller keeps to prove later, with a signed tree head
 /// and an inclusion proof, that the action is in the log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LogReceipt {
     /// The entry's position in the log.
     pub seq: u64,
@@ -31,7 +32,7 @@ pub struct LogReceipt {
 }
 
 /// An inclusion proof (RFC 9162 §2.1.3).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InclusionProof {
     /// The entry's position.
     pub entry: u64,
@@ -44,7 +45,7 @@ pub struct InclusionProof {
 }
 
 /// A consistency proof (RFC 9162 §2.1.4).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConsistencyProof {
     /// The older tree's size.
     pub from: u64,
@@ -55,7 +56,7 @@ pub struct ConsistencyProof {
 }
 
 /// An entry of the log, as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LogEntry {
     /// Position.
     pub seq: i64,
@@ -70,10 +71,12 @@ pub struct LogEntry {
     /// On what.
     pub object: String,
     /// Digest of the object.
+    #[schema(required = true)]
     pub digest: Option<String>,
     /// How it ended.
     pub outcome: String,
     /// The HTTP request it was made in.
+    #[schema(required = true)]
     pub request_id: Option<String>,
     /// Hex leaf hash.
     pub leaf_hash: String,
@@ -261,12 +264,16 @@ impl App {
         principal: &Principal,
         entry: u64,
     ) -> Result<Receipt, ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("audit entry {entry}"));
+        // Positions are stored as i64: one past that range is not in the log.
+        let start = i64::try_from(entry).map_err(|_| not_found())?;
+        let end = start.checked_add(1).ok_or_else(not_found)?;
         let logged = self
             .store
-            .audit_entries(entry as i64, entry as i64 + 1)
+            .audit_entries(start, end)
             .await?
             .pop()
-            .ok_or_else(|| ServiceError::NotFound(format!("audit entry {entry}")))?;
+            .ok_or_else(not_found)?;
         if !matches!(principal, Principal::Admin { .. }) && logged.event.actor != principal.actor()
         {
             return Err(ServiceError::Forbidden(

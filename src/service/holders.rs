@@ -10,6 +10,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
+use utoipa::ToSchema;
 
 use super::{pem, rfc3339, App, LicenceView, Principal, ServiceError};
 use crate::domain::HolderCode;
@@ -39,18 +40,20 @@ pub struct HolderIssuer {
 }
 
 /// A request for a holder token.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"holder_code": "91350100M000100Y43", "hours": 8}))]
 pub struct HolderTokenRequest {
     /// The holder's credit code or ID number.
     pub holder_code: String,
     /// Hours until it expires (default 8, at most 720).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 720)]
     pub hours: Option<i64>,
 }
 
 /// A holder token, as issued.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HolderToken {
     /// The bearer token.
     pub token: String,

@@ -12,6 +12,7 @@ use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Iso8601;
 use time::{Date, OffsetDateTime};
+use utoipa::ToSchema;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{
@@ -32,12 +33,13 @@ const EXPIRY_ACTOR: &str = "system:expiry";
 const EXPIRY_BATCH: i64 = 500;
 
 /// A change or renewal: field values to change (the rest stay as they were).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewVersionRequest {
     /// Field values that change; `null` removes an optional one. For a renewal of a kind
     /// whose validity comes from its fields, the new end of validity goes here.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub fields: Option<serde_json::Value>,
     /// Why (recorded and signed).
     pub reason: String,
@@ -56,7 +58,7 @@ pub enum VersionKind {
 }
 
 /// A status change.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     /// What to do.
@@ -66,7 +68,7 @@ pub struct StatusRequest {
 }
 
 /// The status changes a department can make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusAction {
     /// 暂扣: valid → suspended.
@@ -102,7 +104,7 @@ impl StatusAction {
 }
 
 /// One event in a licence's history, with its signature checked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LicenceEventView {
     /// When, RFC 3339.
     pub at: String,

@@ -14,6 +14,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
+use utoipa::ToSchema;
 
 use crate::domain::{
     CreditCode, DivisionCode, HolderCode, IdNumber, LicenceId, LicenceTypeCode, Serial, Version,
@@ -200,8 +201,15 @@ pub struct FirstRun {
 }
 
 /// A department to register, with its first seal.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "厦门市市场监督管理局",
+    "credit_code": "11350200MB0D00002U",
+    "division_code": "350200",
+    "seal_name": "行政审批专用章",
+    "seal_code": "3502000012345"
+}))]
 pub struct NewDepartment {
     /// Name, e.g. 厦门市市场监督管理局.
     pub name: String,
@@ -218,7 +226,7 @@ pub struct NewDepartment {
 }
 
 /// A registered department with its seal and API key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RegisteredDepartment {
     /// Department id.
     pub id: String,
@@ -235,7 +243,7 @@ pub struct RegisteredDepartment {
 }
 
 /// A service counter's new API key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NewCounter {
     /// Its key id (the actor in the audit log is `counter:<key id>`).
     pub key_id: String,
@@ -244,12 +252,26 @@ pub struct NewCounter {
 }
 
 /// A request to issue a licence.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "kind": "business_licence",
+    "fields": {
+        "credit_code": "91350100M000100Y43",
+        "name": "厦门市鹭岛数字科技有限公司",
+        "entity_type": "有限责任公司(自然人投资或控股)",
+        "legal_representative": "陈明辉",
+        "business_scope": "软件开发;信息技术咨询服务",
+        "registered_capital": "10000000",
+        "established_on": "2021-03-15",
+        "address": "福建省厦门市思明区软件园二期观日路24号301室"
+    }
+}))]
 pub struct IssueRequest {
     /// Template kind, e.g. `business_licence`.
     pub kind: String,
-    /// Field values by key (strings).
+    /// Field values by key (strings), as the kind's template names them.
+    #[schema(value_type = Object)]
     pub fields: serde_json::Value,
     /// Issue as this department (credit code); must be the caller's own.
     #[serde(default)]
@@ -260,7 +282,7 @@ pub struct IssueRequest {
 }
 
 /// A licence's public facts, as issued and as verified.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LicenceView {
     /// Full identifier of this version.
     pub identifier: String,
@@ -282,7 +304,8 @@ pub struct LicenceView {
     pub status: String,
     /// First valid day.
     pub valid_from: String,
-    /// Last valid day, or `None` for 长期.
+    /// Last valid day, or `null` for 长期.
+    #[schema(required = true)]
     pub valid_to: Option<String>,
     /// When it was issued.
     pub issued_at: String,
@@ -292,11 +315,12 @@ pub struct LicenceView {
     pub pdf_url: String,
     /// Where this change was recorded in the audit log (in answers to the change itself).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub audit: Option<LogReceipt>,
 }
 
 /// An issuing department as shown in answers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct IssuerView {
     /// Name.
     pub name: String,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use super::{
     audit_event, hex, now_rfc3339, pem, random_id, sha256, App, LogReceipt, Principal,
@@ -24,7 +25,7 @@ const MAX_SEAL_NAME_CHARS: usize = 12;
 const MAX_PERSON_NAME_CHARS: usize = 8;
 
 /// A seal to register for a department.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSeal {
     /// Seal name: 公章 (the official seal), a purpose such as 行政审批专用章 or 合同专用章, or
@@ -44,7 +45,7 @@ pub struct NewSeal {
 }
 
 /// A seal as shown to clients.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SealView {
     /// Seal id.
     pub id: String,
@@ -53,8 +54,10 @@ pub struct SealView {
     /// Outline.
     pub shape: SealShape,
     /// The person of a name seal.
+    #[schema(required = true)]
     pub person_name: Option<String>,
     /// 13-digit seal code.
+    #[schema(required = true)]
     pub code: Option<String>,
     /// The seal certificate, PEM.
     pub certificate_pem: String,

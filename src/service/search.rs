@@ -3,6 +3,7 @@
 //! recorded, since it reads who holds what.
 
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{today, App, LicenceView, Principal, ServiceError};
 use crate::domain::HolderCode;
@@ -12,8 +13,9 @@ use crate::storage::{LicenceFilter, StorageError};
 const MAX_PER_PAGE: i64 = 100;
 
 /// What to search for; every criterion is optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Holder's unified social credit code or ID number.
     pub holder: Option<String>,
@@ -25,13 +27,15 @@ pub struct SearchQuery {
     #[serde(default)]
     pub own: bool,
     /// 1-based page number (default 1).
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
     /// Results per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<i64>,
 }
 
 /// One page of results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SearchPage {
     /// How many licences match in all.
     pub total: i64,

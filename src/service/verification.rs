@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use time::Date;
+use utoipa::ToSchema;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{
@@ -22,35 +23,39 @@ use crate::storage::{self, write, StorageError};
 const VERIFY_BUDGET: Duration = Duration::from_secs(30);
 
 /// The answer to "is this licence genuine and valid?".
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LicenceVerification {
     /// The stored PDF's seal is intact and chains to our root, and the record matches it.
     pub genuine: bool,
     /// The licence.
     pub licence: LicenceView,
     /// The answer to "was it valid on DATE?", when a date was asked about.
+    #[schema(required = true)]
     pub status_on: Option<StatusOn>,
     /// Why `genuine` is false, if it is.
     pub problems: Vec<String>,
     /// The check of a scanned QR code's signed payload, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub qr_signature: Option<QrSignature>,
 }
 
 /// The online check of a QR code's signed payload: the same check a counter does offline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QrSignature {
     /// The department's signature holds under a published certificate, and the payload
     /// matches its URL.
     pub valid: bool,
     /// The signed facts, when the signature holds.
+    #[schema(required = true)]
     pub claims: Option<LicenceClaims>,
     /// What is wrong, when it does not.
+    #[schema(required = true)]
     pub problem: Option<String>,
 }
 
 /// Whether a licence version was in force on a day.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatusOn {
     /// The day asked about (`YYYY-MM-DD`).
     pub date: String,
@@ -62,7 +67,7 @@ pub struct StatusOn {
 }
 
 /// The answer to "are the seals on this PDF genuine?".
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PdfVerification {
     /// Worst verdict over the signatures: `valid`, `untrusted`, `modified`, `broken`, or
     /// `unsigned` when there is none.
@@ -74,23 +79,25 @@ pub struct PdfVerification {
     /// Per signature, oldest first.
     pub signatures: Vec<VerifiedSignature>,
     /// The licence this file is, when it is one we issued (matched by its SHA-256).
+    #[schema(required = true)]
     pub licence: Option<LicenceView>,
 }
 
 /// One signature's findings, with what we know about its seal and trust root.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct VerifiedSignature {
     /// The verifier's findings (see [`SignatureReport`]).
     #[serde(flatten)]
     pub report: SignatureReport,
     /// Which of our registered seals made it, if one did.
+    #[schema(required = true)]
     pub seal: Option<SealOrigin>,
     /// The trust root is a registered foreign root, not ours.
     pub foreign: bool,
 }
 
 /// A seal registered here, as named in verification answers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SealOrigin {
     /// Seal id.
     pub seal_id: String,
@@ -105,7 +112,7 @@ pub struct SealOrigin {
 }
 
 /// A foreign trust root as shown to clients.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TrustRootView {
     /// Id (for removal).
     pub id: String,
@@ -116,6 +123,7 @@ pub struct TrustRootView {
     /// When it was registered.
     pub added_at: String,
     /// When it stopped being trusted.
+    #[schema(required = true)]
     pub removed_at: Option<String>,
 }
 

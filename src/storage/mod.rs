@@ -1116,7 +1116,7 @@ pub struct LicenceEventRecord {
 }
 
 /// One entry of the audit trail.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     /// Random id.
     pub id: String,
@@ -1129,10 +1129,12 @@ pub struct AuditEvent {
     /// On what, e.g. a licence identifier.
     pub object: String,
     /// Hex SHA-256 of the object's bytes, where there are bytes.
+    #[schema(required = true)]
     pub digest: Option<String>,
     /// `ok` or a short failure reason.
     pub outcome: String,
     /// The HTTP request it was made in, if any.
+    #[schema(required = true)]
     pub request_id: Option<String>,
 }
 

@@ -381,6 +381,9 @@ async fn receipts_prove_offline_that_an_issuance_and_a_stamping_were_logged() {
         (receipt_url(issue_entry), Some(other_key), 403),
         (receipt_url(issue_entry), None, 401),
         (receipt_url(1000), Some(key), 404),
+        // Positions past the stored i64 range are simply not in the log.
+        (receipt_url(i64::MAX as u64), Some(key), 404),
+        (receipt_url(u64::MAX), Some(key), 404),
         (
             format!("{base}/api/v1/audit/receipt?entry=x"),
             Some(key),

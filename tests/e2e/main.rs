@@ -9,6 +9,7 @@ mod faults;
 mod holders;
 mod kinds;
 mod lifecycle;
+mod openapi;
 mod roles;
 mod sealing;
 mod secrets;
