@@ -184,6 +184,88 @@ impl TimeStamper for TimeStampAuthority {
     }
 }
 
+/// Most bytes an external authority's answer may take.
+const MAX_EXTERNAL_RESPONSE: u64 = 64 * 1024;
+/// Room reserved in a PDF for an external authority's token (its certificates included).
+const EXTERNAL_TOKEN_ROOM: usize = 12 * 1024;
+
+/// An external time-stamping authority, asked over HTTP (RFC 3161 §3.4) for each token.
+pub struct ExternalAuthority {
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl ExternalAuthority {
+    /// The authority at `url`.
+    pub fn new(url: String) -> ExternalAuthority {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(20)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        ExternalAuthority { url, agent }
+    }
+}
+
+impl TimeStamper for ExternalAuthority {
+    /// Asks for a token over `imprint_sha256` with a fresh nonce and the certificates, and
+    /// checks that the token answers this request.
+    fn timestamp(&self, imprint_sha256: &[u8; 32]) -> Result<Vec<u8>, SignError> {
+        let failed =
+            |why: String| SignError::Timestamp(format!("the authority at {}: {why}", self.url));
+        let mut nonce = [0u8; 8];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| failed("random generator failed".into()))?;
+        nonce[0] &= 0x7f;
+        let request = TimeStampReq {
+            version: TspVersion::V1,
+            message_imprint: imprint(rfc5912::ID_SHA_256, imprint_sha256)
+                .map_err(|e| failed(e.to_string()))?,
+            req_policy: None,
+            nonce: Some(Int::new(&nonce)?),
+            cert_req: true,
+            extensions: None,
+        };
+        let mut response = self
+            .agent
+            .post(&self.url)
+            .header("content-type", "application/timestamp-query")
+            .send(&request.to_der()?)
+            .map_err(|e| failed(e.to_string()))?;
+        if response.status() != 200 {
+            return Err(failed(format!("answered HTTP {}", response.status())));
+        }
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_EXTERNAL_RESPONSE)
+            .read_to_vec()
+            .map_err(|e| failed(e.to_string()))?;
+        let answer = TimeStampResp::from_der(&body)
+            .map_err(|e| failed(format!("unreadable answer: {e}")))?;
+        let granted = matches!(
+            answer.status.status,
+            PkiStatus::Accepted | PkiStatus::GrantedWithMods
+        );
+        let token = match (granted, answer.time_stamp_token) {
+            (true, Some(token)) => token.to_der()?,
+            _ => return Err(failed("refused the request".into())),
+        };
+        let info = read_token(&token).map_err(|e| failed(format!("unreadable token: {e}")))?;
+        if info.message_imprint.hashed_message.as_bytes() != imprint_sha256
+            || info.nonce != request.nonce
+        {
+            return Err(failed("its token does not answer this request".into()));
+        }
+        Ok(token)
+    }
+
+    fn max_token_len(&self) -> usize {
+        EXTERNAL_TOKEN_ROOM
+    }
+}
+
 /// A message imprint of `digest` made with hash algorithm `oid`.
 fn imprint(oid: ObjectIdentifier, digest: &[u8]) -> Result<MessageImprint, TsaError> {
     Ok(MessageImprint {

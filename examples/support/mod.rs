@@ -25,6 +25,7 @@ impl Bench {
             database_url: None,
             public_url: "http://127.0.0.1:8080".into(),
             holder_issuer: None,
+            tsa_url: None,
         };
         let (app, _) = App::open(&config).await.expect("open installation");
         app.register_department(

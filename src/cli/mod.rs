@@ -67,6 +67,10 @@ struct GlobalArgs {
     /// The `aud` that provider's tokens carry, if any.
     #[arg(long, env = "ZHENGYIN_HOLDER_AUDIENCE", global = true)]
     holder_audience: Option<String>,
+    /// An external RFC 3161 time-stamping authority (`http://…`) for seals, instead of the
+    /// built-in one.
+    #[arg(long, env = "ZHENGYIN_TSA_URL", global = true)]
+    tsa_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,6 +321,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
         database_url: cli.global.database_url,
         public_url: cli.global.public_url,
         holder_issuer,
+        tsa_url: cli.global.tsa_url,
     };
     let (app, first_run) = App::open(&config).await.map_err(|e| describe(&e))?;
     announce(&config, &first_run)?;

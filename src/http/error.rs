@@ -71,6 +71,11 @@ impl ApiError {
                 "unavailable",
                 "Storage unavailable",
             ),
+            ServiceError::Upstream(_) => (
+                StatusCode::BAD_GATEWAY,
+                "upstream",
+                "A service this one depends on failed",
+            ),
             ServiceError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -24,7 +24,8 @@ use time::Date;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use self::openapi::{
-    Binary, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthenticated, Unavailable,
+    BadGateway, Binary, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthenticated,
+    Unavailable,
 };
 use crate::audit::receipt::{Receipt, SignedTreeHead};
 use crate::service::{
@@ -1137,7 +1138,7 @@ struct SealOptions {
                 ("x-audit-entry" = u64, description = "Position of the stamping's audit-log entry"),
                 ("x-audit-leaf-hash" = String, description = "That entry's hex leaf hash"),
             )),
-        Unauthenticated, Forbidden, NotFound, TooLarge, Invalid, Unavailable,
+        Unauthenticated, Forbidden, NotFound, TooLarge, Invalid, BadGateway, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -1200,7 +1201,7 @@ struct ArchiveOptions {
                 ("x-audit-entry" = u64, description = "Position of the archiving's audit-log entry"),
                 ("x-audit-leaf-hash" = String, description = "That entry's hex leaf hash"),
             )),
-        Unauthenticated, Forbidden, TooLarge, Invalid, Unavailable,
+        Unauthenticated, Forbidden, TooLarge, Invalid, BadGateway, Unavailable,
     ),
     security(("bearer" = []))
 )]

@@ -223,6 +223,8 @@ problem_response! {
     /// 422: a parameter or body field is invalid (named in `field`), or the document cannot be
     /// processed.
     Invalid = 422, "A parameter or body field is invalid (named in `field`), or the document cannot be processed";
+    /// 502: an external time-stamping authority failed.
+    BadGateway = 502, "A service this one depends on (an external time-stamping authority) failed";
     /// 503: the database is unreachable or refused the write.
     Unavailable = 503, "Storage unavailable";
 }

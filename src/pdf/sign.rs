@@ -86,6 +86,9 @@ pub enum SignError {
     /// The CMS structures could not be DER-encoded.
     #[error("encoding the CMS structure: {0}")]
     Encoding(#[from] der::Error),
+    /// A time-stamping authority could not be reached or gave no usable token.
+    #[error("time-stamping failed: {0}")]
+    Timestamp(String),
     /// The signing key failed (reported by a [`RawSigner`] implementation).
     #[error("signing key failed: {0}")]
     Key(String),

@@ -28,7 +28,7 @@ use crate::pki::{MasterKey, PkiError, RootCa, SealKey, ServiceKeyUse};
 pub use crate::seal::Placement;
 use crate::seal::{self, Stamp};
 use crate::storage::{self, write, StorageError, Store};
-use crate::tsa::TimeStampAuthority;
+use crate::tsa::{ExternalAuthority, TimeStampAuthority};
 
 mod audit;
 mod holders;
@@ -94,6 +94,9 @@ pub enum ServiceError {
     /// The database is unreachable or refused the write (503).
     #[error("storage unavailable")]
     Unavailable(String),
+    /// A service this one depends on (an external time-stamping authority) failed (502).
+    #[error("{0}")]
+    Upstream(String),
     /// A defect or broken installation (500); the detail goes to the log, not the client.
     #[error("internal error")]
     Internal(String),
@@ -142,6 +145,9 @@ pub struct Config {
     pub public_url: String,
     /// An external identity provider whose tokens identify holders, besides ours.
     pub holder_issuer: Option<HolderIssuer>,
+    /// An external RFC 3161 time-stamping authority (`http://…`) that time-stamps seals
+    /// instead of the built-in one, which still serves `/tsa`.
+    pub tsa_url: Option<String>,
 }
 
 /// Who is calling.
@@ -345,6 +351,8 @@ pub struct App {
     log_key: SealKey,
     /// The built-in RFC 3161 time-stamping authority.
     tsa: TimeStampAuthority,
+    /// The external authority that time-stamps seals instead, if one is configured.
+    external_tsa: Option<ExternalAuthority>,
     /// Verified API keys (SHA-256 of the whole key → principal) so that argon2 runs once per
     /// key and process, not on every request.
     key_cache: Mutex<HashMap<[u8; 32], Principal>>,
@@ -448,6 +456,7 @@ impl App {
             holder_verifier,
             log_key,
             tsa,
+            external_tsa: config.tsa_url.clone().map(ExternalAuthority::new),
             key_cache: Mutex::new(HashMap::new()),
         });
         app.place_unplaced_entries().await?;
@@ -476,6 +485,14 @@ impl App {
                 .await?;
         }
         Ok(answer.response)
+    }
+
+    /// The authority that time-stamps seals: the external one if configured, else ours.
+    fn seal_timestamper(&self) -> &dyn crate::pdf::sign::TimeStamper {
+        match &self.external_tsa {
+            Some(external) => external,
+            None => &self.tsa,
+        }
     }
 
     /// The root certificate, DER.

@@ -15,6 +15,7 @@ use super::{
 use crate::pdf::appearance::{SealImpression, SealShape};
 use crate::pdf::dss::{self, ValidationData};
 use crate::pdf::embed;
+use crate::pdf::sign::SignError;
 use crate::pki::{Revocation, SealKey, SealSubject};
 use crate::seal::{self, Placement, SealLevel, Stamp, StampError};
 use crate::storage::{self, write, StorageError};
@@ -138,6 +139,7 @@ fn stamp_error(e: StampError) -> ServiceError {
         | StampError::Embed(embed::EmbedError::NoSuchPage { .. }) => {
             ServiceError::UnprocessableDocument(e.to_string())
         }
+        StampError::Sign(SignError::Timestamp(why)) => ServiceError::Upstream(why),
         other => ServiceError::Internal(format!("sealing a document: {other}")),
     }
 }
@@ -452,8 +454,7 @@ impl App {
                 reason: "电子印章盖章",
                 location: &department.name,
                 password: password.as_deref(),
-                timestamper: (level >= SealLevel::Timestamped)
-                    .then_some(&app.tsa as &dyn crate::pdf::sign::TimeStamper),
+                timestamper: (level >= SealLevel::Timestamped).then(|| app.seal_timestamper()),
             };
             let now = OffsetDateTime::now_utc();
             let stamped = seal::stamp(&pdf, &stamp, &app.font, now)?;
@@ -462,9 +463,12 @@ impl App {
             };
             let with_data = dss::add_validation_data(&stamped, &data, password.as_deref())?;
             match level {
-                SealLevel::Archival => {
-                    seal::timestamp_document(&with_data, &app.tsa, password.as_deref(), now)
-                }
+                SealLevel::Archival => seal::timestamp_document(
+                    &with_data,
+                    app.seal_timestamper(),
+                    password.as_deref(),
+                    now,
+                ),
                 _ => Ok(with_data),
             }
         })
@@ -529,7 +533,7 @@ impl App {
             let with_data = dss::add_validation_data(&pdf, &data, password.as_deref())?;
             seal::timestamp_document(
                 &with_data,
-                &app.tsa,
+                app.seal_timestamper(),
                 password.as_deref(),
                 OffsetDateTime::now_utc(),
             )

@@ -20,23 +20,26 @@ pub struct Server {
 
 impl Server {
     pub async fn start(database_url: Option<String>) -> Server {
-        Server::start_with(database_url, None).await
+        Server::start_with(database_url, |_| {}).await
     }
 
-    /// Starts with an external identity provider for holders.
+    /// Starts with the configuration changed by `configure` (an external identity provider
+    /// for holders, an external time-stamping authority).
     pub async fn start_with(
         database_url: Option<String>,
-        holder_issuer: Option<zhengyin::service::HolderIssuer>,
+        configure: impl FnOnce(&mut Config),
     ) -> Server {
         let data = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = Config {
+        let mut config = Config {
             data_dir: data.path().to_path_buf(),
             database_url,
             public_url: base.clone(),
-            holder_issuer,
+            holder_issuer: None,
+            tsa_url: None,
         };
+        configure(&mut config);
         let (app, first_run) = App::open(&config).await.unwrap();
         let admin_key = first_run
             .admin_key

@@ -89,14 +89,13 @@ fn qr_on_page(pdf: &std::path::Path, x: f32, y: f32, size: f32) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn holders_download_their_own_licences_and_the_qr_code_checks_out_offline() {
     let provider_key = rcgen::KeyPair::generate().unwrap();
-    let server = Server::start_with(
-        None,
-        Some(HolderIssuer {
+    let server = Server::start_with(None, |config| {
+        config.holder_issuer = Some(HolderIssuer {
             issuer: PROVIDER.into(),
             audience: None,
             public_key_pem: provider_key.public_key_pem(),
-        }),
-    )
+        })
+    })
     .await;
     let client = reqwest::Client::new();
     let base = server.base.clone();

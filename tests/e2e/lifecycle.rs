@@ -677,6 +677,7 @@ fn bulk_import_of_ten_thousand_rows_reports_the_bad_one_by_line() {
             database_url: None,
             public_url: "http://127.0.0.1:8080".into(),
             holder_issuer: None,
+            tsa_url: None,
         };
         let (app, _) = zhengyin::service::App::open(&config).await.unwrap();
         let query = zhengyin::service::SearchQuery {

@@ -565,3 +565,95 @@ async fn long_term_levels_carry_validation_data_and_an_archive_time_stamp() {
     assert_eq!(unsigned.status(), 422);
     server.app.close().await;
 }
+
+/// With an external time-stamping authority configured (here another installation's `/tsa`),
+/// seals are time-stamped by it: the token verifies once that installation's root is trusted,
+/// and the authority has the token in its audit log. An authority that cannot be reached
+/// gives 502 and no file; B-B needs none.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_external_authority_time_stamps_the_seals() {
+    let client = reqwest::Client::new();
+    let authority = Server::start(None).await;
+    let tsa_url = format!("{}/tsa", authority.base);
+    let server = Server::start_with(None, |config| config.tsa_url = Some(tsa_url)).await;
+    let base = server.base.clone();
+    let department = register(
+        &client,
+        &server,
+        "厦门市市场监督管理局",
+        "11350200MB0D00002U",
+    )
+    .await;
+    let key = department["api_key"].as_str().unwrap();
+    let trusted = client
+        .post(format!("{base}/api/v1/trust-roots"))
+        .bearer_auth(&server.admin_key)
+        .body(std::fs::read(authority.root_pem()).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trusted.status(), 201);
+    let input = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let sealed = client
+        .post(format!("{base}/api/v1/seal"))
+        .bearer_auth(key)
+        .body(input.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sealed.status(), 200);
+    let sealed = sealed.bytes().await.unwrap();
+    let ours = verify(&client, &base, &sealed).await;
+    assert_eq!(ours["verdict"], "valid", "{ours}");
+    assert_eq!(ours["signatures"][0]["timestamp"]["valid"], true, "{ours}");
+    let events: Value = client
+        .get(format!("{}/api/v1/audit/events?limit=5", authority.base))
+        .bearer_auth(&authority.admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|event| event["action"] == "tsa.timestamp"),
+        "{events}"
+    );
+
+    let unreachable = Server::start_with(None, |config| {
+        config.tsa_url = Some("http://127.0.0.1:9/tsa".into())
+    })
+    .await;
+    let department = register(
+        &client,
+        &unreachable,
+        "厦门市市场监督管理局",
+        "11350200MB0D00002U",
+    )
+    .await;
+    let key = department["api_key"].as_str().unwrap();
+    for (level, status) in [("B-T", 502), ("B-B", 200)] {
+        let response = client
+            .post(format!("{}/api/v1/seal?level={level}", unreachable.base))
+            .bearer_auth(key)
+            .body(input.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{level}");
+        if status == 502 {
+            let problem: Value = response.json().await.unwrap();
+            assert!(
+                problem["detail"].as_str().unwrap().contains("127.0.0.1:9"),
+                "{problem}"
+            );
+        }
+    }
+    for installation in [&server, &authority, &unreachable] {
+        installation.app.close().await;
+    }
+}
