@@ -48,6 +48,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/root.pem", get(root_certificate))
         .route("/api/v1/certificates", get(published_certificates))
         .route("/api/v1/crl", get(certificate_revocation_list))
+        .route("/api/v1/ocsp", post(ocsp))
         .route("/api/v1/seals/{id}/revocation", post(revoke_seal))
         .route("/api/v1/holder-tokens", post(issue_holder_token))
         .route("/api/v1/holder/licences", get(holder_licences))
@@ -962,6 +963,31 @@ async fn certificate_revocation_list(State(app): State<Arc<App>>) -> Result<Resp
         .into_response())
 }
 
+/// The root's OCSP responder (RFC 6960 over HTTP POST): a DER `OCSPRequest` in, a DER
+/// `OCSPResponse` signed by the root out.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ocsp",
+    tag = "verification",
+    request_body(content = inline(Binary), content_type = "application/ocsp-request"),
+    responses(
+        (status = 200, description = "The OCSP response (`malformedRequest` for one that does not parse)", body = inline(Binary), content_type = "application/ocsp-response"),
+        TooLarge, Unavailable,
+    )
+)]
+async fn ocsp(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    if body.len() > MAX_TIMESTAMP_REQUEST {
+        return Err(ApiError(ServiceError::TooLarge(format!(
+            "an OCSP request is at most {MAX_TIMESTAMP_REQUEST} bytes"
+        ))));
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/ocsp-response")],
+        app.ocsp(&body).await?,
+    )
+        .into_response())
+}
+
 /// Revokes a seal's certificate (administrators): the CRL lists it from now on and the seal
 /// stamps no more.
 #[utoipa::path(
@@ -983,7 +1009,7 @@ async fn revoke_seal(
     Ok(Json(app.revoke_seal(&caller, &id).await?).into_response())
 }
 
-/// Most bytes of a time-stamp request (a real one is about 100).
+/// Most bytes of a time-stamp or OCSP request (a real one is about 100).
 const MAX_TIMESTAMP_REQUEST: usize = 16 * 1024;
 
 /// RFC 3161 over HTTP (§3.4): a DER `TimeStampReq` in, a DER `TimeStampResp` out (granted

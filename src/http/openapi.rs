@@ -58,6 +58,7 @@ use super::{SealOptions, VerifyOptions};
         super::seal_document,
         super::archive_document,
         super::certificate_revocation_list,
+        super::ocsp,
         super::revoke_seal,
         super::timestamp,
     ),

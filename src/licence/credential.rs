@@ -286,7 +286,7 @@ mod tests {
             department: "厦门市市场监督管理局",
             credit_code: "11350200MB0D00002U",
             seal_name: "行政审批专用章",
-            crl_url: None,
+            status: None,
         };
         let issued = root.issue_seal(&subject, 5, &master).unwrap();
         let key = SealKey::open(issued.certificate_der, &issued.sealed_key, &master).unwrap();

@@ -141,7 +141,7 @@ fn seal_key(name: &str) -> (SealKey, Vec<u8>) {
                 department: name,
                 credit_code: ISSUER_CODE,
                 seal_name: "行政审批专用章",
-                crl_url: None,
+                status: None,
             },
             5,
             &master,

@@ -8,9 +8,11 @@
 pub mod chain;
 pub mod jws;
 mod master_key;
+pub mod ocsp;
 
 pub use master_key::MasterKey;
 
+use der::asn1::Ia5String;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
     CustomExtension, DistinguishedName, DnType, DnValue, IsCa, Issuer, KeyIdMethod, KeyPair,
@@ -21,6 +23,8 @@ use ring::signature::{
     EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED_SIGNING,
 };
 use time::{Duration, OffsetDateTime};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax};
 
 /// Errors of the PKI layer.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,12 @@ pub enum ServiceKeyUse {
     TimeStamping,
 }
 
+/// OID of the authorityInfoAccess extension.
+const AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
+/// `id-ad-ocsp`: an authorityInfoAccess entry naming an OCSP responder.
+const ID_AD_OCSP: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
+
 /// OID of the extendedKeyUsage extension.
 const EXTENDED_KEY_USAGE: &[u64] = &[2, 5, 29, 37];
 
@@ -73,9 +83,18 @@ pub struct SealSubject<'a> {
     pub credit_code: &'a str,
     /// The seal's name, e.g. 行政审批专用章.
     pub seal_name: &'a str,
-    /// Where the root publishes its CRL, written into the certificate's
-    /// cRLDistributionPoints so that validators can find it.
-    pub crl_url: Option<&'a str>,
+    /// Where validators learn the certificate's status, written into it.
+    pub status: Option<&'a StatusUrls>,
+}
+
+/// Where the root publishes certificate status: written into every certificate it issues
+/// (cRLDistributionPoints and authorityInfoAccess) so that validators can find it.
+#[derive(Debug, Clone)]
+pub struct StatusUrls {
+    /// The CRL.
+    pub crl: String,
+    /// The OCSP responder.
+    pub ocsp: String,
 }
 
 /// A revoked certificate, as the CRL lists it.
@@ -148,7 +167,7 @@ impl RootCa {
         &self,
         name: &str,
         usage: ServiceKeyUse,
-        crl_url: Option<&str>,
+        status: Option<&StatusUrls>,
         years: i64,
         master: &MasterKey,
     ) -> Result<IssuedKey, PkiError> {
@@ -156,7 +175,7 @@ impl RootCa {
         params.distinguished_name =
             distinguished_name(&[(DnType::CountryName, "CN"), (DnType::CommonName, name)]);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.crl_distribution_points = crl_distribution_points(crl_url);
+        add_status_urls(&mut params, status)?;
         if usage == ServiceKeyUse::TimeStamping {
             // rcgen writes extendedKeyUsage as non-critical, so it goes in as a custom
             // extension: SEQUENCE { id-kp-timeStamping 1.3.6.1.5.5.7.3.8 }.
@@ -200,8 +219,13 @@ impl RootCa {
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::ContentCommitment,
         ];
-        params.crl_distribution_points = crl_distribution_points(subject.crl_url);
+        add_status_urls(&mut params, subject.status)?;
         self.issue(params, years, master)
+    }
+
+    /// ECDSA P-256 / SHA-256 signature (DER) of the root key over `message` (OCSP answers).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
+        Ok(rcgen::SigningKey::sign(&self.key, message)?)
     }
 
     /// A DER CRL (RFC 5280 §5) signed by this root, listing `revoked`, numbered `number`,
@@ -269,13 +293,34 @@ impl RootCa {
     }
 }
 
-/// The cRLDistributionPoints naming `url`, if given.
-fn crl_distribution_points(url: Option<&str>) -> Vec<CrlDistributionPoint> {
-    url.map(|url| CrlDistributionPoint {
-        uris: vec![url.to_string()],
-    })
-    .into_iter()
-    .collect()
+/// Writes `status` into the certificate: cRLDistributionPoints, and authorityInfoAccess with
+/// the OCSP responder (a custom extension: rcgen has no parameter for it).
+fn add_status_urls(
+    params: &mut CertificateParams,
+    status: Option<&StatusUrls>,
+) -> Result<(), PkiError> {
+    let Some(status) = status else {
+        return Ok(());
+    };
+    params.crl_distribution_points = vec![CrlDistributionPoint {
+        uris: vec![status.crl.clone()],
+    }];
+    let access = AuthorityInfoAccessSyntax(vec![AccessDescription {
+        access_method: ID_AD_OCSP,
+        access_location: GeneralName::UniformResourceIdentifier(
+            Ia5String::new(&status.ocsp)
+                .map_err(|_| PkiError::Malformed("the OCSP URL is not ASCII"))?,
+        ),
+    }]);
+    let der =
+        der::Encode::to_der(&access).map_err(|_| PkiError::Malformed("authorityInfoAccess"))?;
+    params
+        .custom_extensions
+        .push(CustomExtension::from_oid_content(
+            AUTHORITY_INFO_ACCESS,
+            der,
+        ));
+    Ok(())
 }
 
 /// A seal's private key, unsealed in memory, with its certificate.
@@ -371,17 +416,25 @@ mod tests {
     use super::*;
     use x509_parser::prelude::*;
 
+    fn test_status_urls() -> StatusUrls {
+        StatusUrls {
+            crl: "http://127.0.0.1:8080/api/v1/crl".into(),
+            ocsp: "http://127.0.0.1:8080/api/v1/ocsp".into(),
+        }
+    }
+
     #[test]
     fn the_crl_revokes_a_seal_certificate_for_openssl() {
         let master = MasterKey::from_bytes([7; 32]);
         let stored = RootCa::generate("测试省电子印章", &master).unwrap();
         let root =
             RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
+        let status = test_status_urls();
         let subject = |seal_name| SealSubject {
             department: "厦门市市场监督管理局",
             credit_code: "11350200MB0D00000X",
             seal_name,
-            crl_url: Some("http://127.0.0.1:8080/api/v1/crl"),
+            status: Some(&status),
         };
         let revoked = root.issue_seal(&subject("公章"), 5, &master).unwrap();
         let kept = root.issue_seal(&subject("合同专用章"), 5, &master).unwrap();
@@ -453,7 +506,7 @@ mod tests {
                     department: "厦门市市场监督管理局",
                     credit_code: "11350200MB0D00000X",
                     seal_name: "行政审批专用章",
-                    crl_url: Some("http://127.0.0.1:8080/api/v1/crl"),
+                    status: Some(&test_status_urls()),
                 },
                 5,
                 &master,

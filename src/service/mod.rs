@@ -24,7 +24,7 @@ use crate::licence::{LicenceError, PageFacts, Templates};
 use crate::pdf::appearance::SealImpression;
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use crate::pdf::render::Renderer;
-use crate::pki::{MasterKey, PkiError, RootCa, SealKey, ServiceKeyUse};
+use crate::pki::{MasterKey, PkiError, RootCa, SealKey, ServiceKeyUse, StatusUrls};
 pub use crate::seal::Placement;
 use crate::seal::{self, Stamp};
 use crate::storage::{self, write, StorageError, Store};
@@ -389,7 +389,7 @@ impl App {
         };
         let root = RootCa::open(root_record.certificate, &root_record.sealed_key, &master)?;
         let public_url = config.public_url.trim_end_matches('/').to_string();
-        let crl_url = crl_url(&public_url);
+        let status = status_urls(&public_url);
         let holder_signer = service_key(
             &store,
             &root,
@@ -397,7 +397,7 @@ impl App {
             HOLDER_TOKEN_KEY,
             "证印 zhengyin 持证主体身份令牌",
             ServiceKeyUse::Signing,
-            &crl_url,
+            &status,
         )
         .await?;
         let log_key = service_key(
@@ -407,7 +407,7 @@ impl App {
             AUDIT_LOG_KEY,
             crate::audit::receipt::LOG_KEY_NAME,
             ServiceKeyUse::Signing,
-            &crl_url,
+            &status,
         )
         .await?;
         let tsa_key = service_key(
@@ -417,7 +417,7 @@ impl App {
             TSA_KEY,
             "证印 zhengyin 时间戳服务",
             ServiceKeyUse::TimeStamping,
-            &crl_url,
+            &status,
         )
         .await?;
         let tsa = TimeStampAuthority::new(tsa_key, vec![root.certificate_der().to_vec()])
@@ -1128,9 +1128,12 @@ impl App {
     }
 }
 
-/// Where the root of the installation at `public_url` publishes its CRL.
-fn crl_url(public_url: &str) -> String {
-    format!("{public_url}/api/v1/crl")
+/// Where the root of the installation at `public_url` publishes certificate status.
+fn status_urls(public_url: &str) -> StatusUrls {
+    StatusUrls {
+        crl: format!("{public_url}/api/v1/crl"),
+        ocsp: format!("{public_url}/api/v1/ocsp"),
+    }
 }
 
 /// The key of one of the installation's own services, made under the root on first use.
@@ -1141,12 +1144,12 @@ async fn service_key(
     name: &str,
     common_name: &str,
     usage: ServiceKeyUse,
-    crl_url: &str,
+    status: &StatusUrls,
 ) -> Result<SealKey, ServiceError> {
     let record = match store.pki_key(name).await? {
         Some(record) => record,
         None => {
-            let issued = root.issue_service_key(common_name, usage, Some(crl_url), 20, master)?;
+            let issued = root.issue_service_key(common_name, usage, Some(status), 20, master)?;
             let record = storage::PkiKeyRecord {
                 certificate: issued.certificate_der,
                 sealed_key: issued.sealed_key,

@@ -247,7 +247,7 @@ impl App {
                 department: department_name,
                 credit_code,
                 seal_name: &seal_name,
-                crl_url: Some(&super::crl_url(&self.public_url)),
+                status: Some(&super::status_urls(&self.public_url)),
             },
             SEAL_CERT_YEARS,
             &self.master,
@@ -343,6 +343,17 @@ impl App {
         // Numbers grow with time, as RFC 5280 §5.2.3 asks, without a counter to store.
         let number = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or_default();
         Ok(self.root.crl(&revocations, number, now)?)
+    }
+
+    /// The root's OCSP answer (DER `OCSPResponse`) to a DER `OCSPRequest`.
+    pub async fn ocsp(&self, request: &[u8]) -> Result<Vec<u8>, ServiceError> {
+        let revocations = self.revocations().await?;
+        Ok(crate::pki::ocsp::respond(
+            &self.root,
+            request,
+            &revocations,
+            OffsetDateTime::now_utc(),
+        )?)
     }
 
     /// The revoked seal certificates with their serial numbers and revocation times.

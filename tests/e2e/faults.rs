@@ -411,10 +411,20 @@ async fn a_full_disk_gives_503_and_no_corruption_on_sqlite() {
         "{} licences acknowledged before the disk was full",
         acknowledged.len()
     );
-    let log = String::from_utf8_lossy(&server.log.lock().unwrap()).into_owned();
+    // The log says why (its reader thread may be a moment behind the answer).
+    let says_why = || {
+        String::from_utf8_lossy(&server.log.lock().unwrap()).contains("database or disk is full")
+    };
+    for _ in 0..100 {
+        if says_why() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(
-        log.contains("database or disk is full"),
-        "the log says why: {log}"
+        says_why(),
+        "the log says why: {}",
+        String::from_utf8_lossy(&server.log.lock().unwrap())
     );
     disk.resize(256 * 1024 * 1024);
     acknowledged.push(json_of(issue().await.unwrap(), 201).await);

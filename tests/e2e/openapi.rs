@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::common::{business_licence_fields, register, Server};
 
 /// Every API operation the router serves, as the document must name it.
-const OPERATIONS: [(&str, &str); 35] = [
+const OPERATIONS: [(&str, &str); 36] = [
     ("get", "/healthz"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/root.pem"),
@@ -43,15 +43,17 @@ const OPERATIONS: [(&str, &str); 35] = [
     ("post", "/api/v1/seal"),
     ("post", "/api/v1/archive"),
     ("get", "/api/v1/crl"),
+    ("post", "/api/v1/ocsp"),
     ("post", "/api/v1/seals/{id}/revocation"),
     ("post", "/tsa"),
 ];
 
 /// Operations anyone may call without a credential (the rest need `bearer`, or take it
 /// optionally).
-const PUBLIC: [&str; 10] = [
+const PUBLIC: [&str; 11] = [
     "get /healthz",
     "get /api/v1/crl",
+    "post /api/v1/ocsp",
     "get /api/v1/openapi.json",
     "get /api/v1/root.pem",
     "get /api/v1/certificates",

@@ -289,6 +289,12 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ),
         (
             Method::POST,
+            "/api/v1/ocsp".into(),
+            Body::Empty,
+            [Y, Y, Y, Y, Y, Y],
+        ),
+        (
+            Method::POST,
             "/api/v1/seals/unknown/revocation".into(),
             Body::Empty,
             [Y, F, F, F, F, U],

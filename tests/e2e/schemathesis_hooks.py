@@ -1,9 +1,10 @@
 """Schemathesis hooks of tests/e2e/openapi.rs: bodies for the media types schemathesis cannot
-make on its own, `application/pdf`, `application/x-pem-file` and `application/timestamp-query`.
+make on its own, `application/pdf`, `application/x-pem-file`, `application/timestamp-query` and
+`application/ocsp-request`.
 
 PDFs are a licence issued by the server under test (`ZY_SAMPLE_PDF`), cut short or with bytes
 changed, or random bytes; PEM bodies are the server's root certificate (`ZY_SAMPLE_PEM`), likewise
-damaged, or random text; time-stamp requests are random bytes.
+damaged, or random text; time-stamp and OCSP requests are random bytes.
 """
 
 import os
@@ -35,3 +36,4 @@ schemathesis.openapi.media_type(
     st.one_of(_damaged(_PEM), st.text(max_size=512).map(str.encode)),
 )
 schemathesis.openapi.media_type("application/timestamp-query", st.binary(max_size=512))
+schemathesis.openapi.media_type("application/ocsp-request", st.binary(max_size=512))

@@ -237,9 +237,9 @@ async fn seals_are_time_stamped_and_pyhanko_uses_our_authority() {
     server.app.close().await;
 }
 
-/// Revoking a seal: the root's CRL lists its certificate (openssl checks the CRL's signature,
-/// pyHanko finds it through the certificate's cRLDistributionPoints and calls the seal
-/// revoked), the seal no longer stamps, and our verifier keeps a seal time-stamped before the
+/// Revoking a seal: the root's CRL lists its certificate and its OCSP responder answers
+/// revoked (openssl checks both signatures; pyHanko finds the CRL through the certificate's
+/// cRLDistributionPoints and calls the seal revoked), the seal no longer stamps, and our verifier keeps a seal time-stamped before the
 /// revocation valid while refusing one without a time-stamp and one made afterwards with the
 /// stolen key (signed by pyHanko, time-stamped by our authority).
 #[tokio::test(flavor = "multi_thread")]
@@ -276,6 +276,40 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
     // second does not prove the seal older, so the revocation comes a second later.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
+    // The root's OCSP responder, asked by openssl: good now, revoked after.
+    let work = tempfile::tempdir().unwrap();
+    let seal_pem = work.path().join("seal.pem");
+    std::fs::write(
+        &seal_pem,
+        department["seal"]["certificate_pem"].as_str().unwrap(),
+    )
+    .unwrap();
+    let ask_ocsp = || {
+        let (root, seal_pem, url) = (
+            server.root_pem(),
+            seal_pem.clone(),
+            format!("{base}/api/v1/ocsp"),
+        );
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new("openssl")
+                .args(["ocsp", "-url", &url, "-issuer"])
+                .arg(&root)
+                .arg("-CAfile")
+                .arg(&root)
+                .arg("-cert")
+                .arg(&seal_pem)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr)
+        })
+    };
+    let said = ask_ocsp().await.unwrap();
+    assert!(
+        said.contains("Response verify OK") && said.contains(": good"),
+        "{said}"
+    );
+
     let revoke = |caller: &str| {
         client
             .post(format!("{base}/api/v1/seals/{seal_id}/revocation"))
@@ -297,8 +331,13 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
         "no seal in force is left to stamp with"
     );
 
+    let said = ask_ocsp().await.unwrap();
+    assert!(
+        said.contains("Response verify OK") && said.contains(": revoked"),
+        "{said}"
+    );
+
     // The CRL, signed by the root, lists the seal certificate.
-    let work = tempfile::tempdir().unwrap();
     let crl = client
         .get(format!("{base}/api/v1/crl"))
         .send()

@@ -29,7 +29,7 @@ fn fixture() -> &'static Fixture {
             department: "厦门市市场监督管理局",
             credit_code: "11350200MB0D00002U",
             seal_name: "行政审批专用章",
-            crl_url: None,
+            status: None,
         };
         let issued = root.issue_seal(&subject, 5, &master).unwrap();
         Fixture {
