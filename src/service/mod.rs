@@ -24,9 +24,10 @@ use crate::licence::{LicenceError, PageFacts, Templates};
 use crate::pdf::appearance::SealImpression;
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use crate::pdf::render::Renderer;
+use crate::pdf::sign::SignError;
 use crate::pki::{MasterKey, PkiError, RootCa, SealKey, ServiceKeyUse, StatusUrls};
 pub use crate::seal::Placement;
-use crate::seal::{self, Stamp};
+use crate::seal::{self, Stamp, StampError};
 use crate::storage::{self, write, StorageError, Store};
 use crate::tsa::{ExternalAuthority, TimeStampAuthority};
 
@@ -874,7 +875,7 @@ impl App {
         })
     }
 
-    /// Renders a licence page and seals it with `key`.
+    /// Renders a licence page and seals it with `key`, time-stamped (PAdES B-T).
     fn render_and_seal(&self, page: &LicencePage, key: &SealKey) -> Result<Vec<u8>, ServiceError> {
         let LicencePage {
             kind,
@@ -918,10 +919,13 @@ impl App {
             reason: "电子证照签发",
             location: department_name,
             password: None,
-            timestamper: None,
+            // Time-stamped (B-T), so the licence stays valid after the seal is revoked.
+            timestamper: Some(self.seal_timestamper()),
         };
-        seal::stamp(&unsigned, &stamp, &self.font, now)
-            .map_err(|e| ServiceError::Internal(format!("sealing the licence: {e}")))
+        seal::stamp(&unsigned, &stamp, &self.font, now).map_err(|e| match e {
+            StampError::Sign(SignError::Timestamp(why)) => ServiceError::Upstream(why),
+            other => ServiceError::Internal(format!("sealing the licence: {other}")),
+        })
     }
 
     /// The signed PDF of a licence version (a full identifier, or a stem for the newest), for

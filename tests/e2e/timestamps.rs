@@ -272,6 +272,29 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
     };
     let (_, time_stamped) = seal("B-T").await;
     let (_, plain) = seal("B-B").await;
+    // A licence issued with the seal: its PDF is time-stamped too.
+    let issued: Value = client
+        .post(format!("{base}/api/v1/licences"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"kind": "business_licence", "fields": crate::common::business_licence_fields()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let licence_pdf = client
+        .get(format!(
+            "{base}/api/v1/licences/{}/pdf",
+            issued["identifier"].as_str().unwrap()
+        ))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     // Times are whole seconds on the CRL and in tokens; a time-stamp in the revocation's own
     // second does not prove the seal older, so the revocation comes a second later.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
@@ -365,9 +388,13 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
         "{serial} in {text}"
     );
 
-    // Sealed and time-stamped before the revocation: still valid for us.
+    // Sealed and time-stamped before the revocation: still valid for us, the licence too.
     let ours = verify(&client, &base, &time_stamped).await;
     assert_eq!(ours["verdict"], "valid", "{ours}");
+    assert_eq!(ours["signatures"][0]["revoked_at"], revoked_at.as_str());
+    let ours = verify(&client, &base, &licence_pdf).await;
+    assert_eq!(ours["verdict"], "valid", "{ours}");
+    assert_eq!(ours["signatures"][0]["timestamp"]["valid"], true, "{ours}");
     assert_eq!(ours["signatures"][0]["revoked_at"], revoked_at.as_str());
     // Without a time-stamp nothing proves it older: revoked, for us and for pyHanko, which
     // fetched our CRL.
