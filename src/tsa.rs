@@ -128,7 +128,7 @@ impl TimeStampAuthority {
         nonce: Option<Int>,
         with_certificates: bool,
         at: OffsetDateTime,
-    ) -> Result<Vec<u8>, TsaError> {
+    ) -> Result<Vec<u8>, SignError> {
         let mut serial = [0u8; 16];
         self.rng
             .fill(&mut serial)
@@ -155,28 +155,20 @@ impl TimeStampAuthority {
             )),
             extensions: None,
         };
-        Ok(sign::timestamp_token(
+        sign::timestamp_token(
             &self.key,
             self.key.certificate_der(),
             &self.chain,
             &tst_info.to_der()?,
             with_certificates,
-        )?)
+        )
     }
 }
 
 impl TimeStamper for TimeStampAuthority {
     fn timestamp(&self, imprint_sha256: &[u8; 32]) -> Result<Vec<u8>, SignError> {
-        let message_imprint =
-            imprint(rfc5912::ID_SHA_256, imprint_sha256).map_err(|e| match e {
-                TsaError::Sign(e) => e,
-                TsaError::Encoding(e) => SignError::Encoding(e),
-            })?;
+        let message_imprint = imprint(rfc5912::ID_SHA_256, imprint_sha256)?;
         self.token(message_imprint, None, true, OffsetDateTime::now_utc())
-            .map_err(|e| match e {
-                TsaError::Sign(e) => e,
-                TsaError::Encoding(e) => SignError::Encoding(e),
-            })
     }
 
     fn max_token_len(&self) -> usize {
@@ -220,8 +212,7 @@ impl TimeStamper for ExternalAuthority {
         nonce[0] &= 0x7f;
         let request = TimeStampReq {
             version: TspVersion::V1,
-            message_imprint: imprint(rfc5912::ID_SHA_256, imprint_sha256)
-                .map_err(|e| failed(e.to_string()))?,
+            message_imprint: imprint(rfc5912::ID_SHA_256, imprint_sha256)?,
             req_policy: None,
             nonce: Some(Int::new(&nonce)?),
             cert_req: true,
@@ -267,7 +258,7 @@ impl TimeStamper for ExternalAuthority {
 }
 
 /// A message imprint of `digest` made with hash algorithm `oid`.
-fn imprint(oid: ObjectIdentifier, digest: &[u8]) -> Result<MessageImprint, TsaError> {
+fn imprint(oid: ObjectIdentifier, digest: &[u8]) -> Result<MessageImprint, der::Error> {
     Ok(MessageImprint {
         hash_algorithm: AlgorithmIdentifier {
             oid,

@@ -976,11 +976,7 @@ async fn certificate_revocation_list(State(app): State<Arc<App>>) -> Result<Resp
     )
 )]
 async fn ocsp(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Result<Response, ApiError> {
-    if body.len() > MAX_TIMESTAMP_REQUEST {
-        return Err(ApiError(ServiceError::TooLarge(format!(
-            "an OCSP request is at most {MAX_TIMESTAMP_REQUEST} bytes"
-        ))));
-    }
+    refuse_large_request(&body, "an OCSP request")?;
     Ok((
         [(header::CONTENT_TYPE, "application/ocsp-response")],
         app.ocsp(&body).await?,
@@ -1012,6 +1008,16 @@ async fn revoke_seal(
 /// Most bytes of a time-stamp or OCSP request (a real one is about 100).
 const MAX_TIMESTAMP_REQUEST: usize = 16 * 1024;
 
+/// 413 for a time-stamp or OCSP request (`what`) larger than [`MAX_TIMESTAMP_REQUEST`].
+fn refuse_large_request(body: &[u8], what: &str) -> Result<(), ApiError> {
+    if body.len() > MAX_TIMESTAMP_REQUEST {
+        return Err(ApiError(ServiceError::TooLarge(format!(
+            "{what} is at most {MAX_TIMESTAMP_REQUEST} bytes"
+        ))));
+    }
+    Ok(())
+}
+
 /// RFC 3161 over HTTP (§3.4): a DER `TimeStampReq` in, a DER `TimeStampResp` out (granted
 /// with a token, or a rejection naming the failure).
 #[utoipa::path(
@@ -1041,11 +1047,7 @@ async fn timestamp(
             message: "a time-stamp request is sent as application/timestamp-query".into(),
         }));
     }
-    if body.len() > MAX_TIMESTAMP_REQUEST {
-        return Err(ApiError(ServiceError::TooLarge(format!(
-            "a time-stamp request is at most {MAX_TIMESTAMP_REQUEST} bytes"
-        ))));
-    }
+    refuse_large_request(&body, "a time-stamp request")?;
     let reply = app.timestamp(caller.as_ref(), &body).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/timestamp-reply")],

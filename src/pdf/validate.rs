@@ -16,7 +16,7 @@ use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use const_oid::db::{rfc5911, rfc5912};
 use const_oid::ObjectIdentifier;
 use der::asn1::OctetString;
-use der::{Any, Decode, Encode, Header, Reader, Sequence, SliceReader};
+use der::{Any, Decode, Encode, Header, Reader, SliceReader};
 use lopdf::{Dictionary, Document, Object};
 use ring::digest;
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
@@ -29,6 +29,7 @@ use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
+use x509_tsp::MessageImprint;
 
 use super::revisions::{self, ChangeKind, RevisionChange};
 use super::sign::{SigningCertificateV2, ID_AA_SIGNATURE_TIME_STAMP_TOKEN, ID_CT_TST_INFO};
@@ -633,13 +634,6 @@ fn verify_cms(
     report
 }
 
-/// RFC 3161 `MessageImprint`; the `cms` crate has no RFC 3161 types, so it is declared here.
-#[derive(Sequence)]
-struct MessageImprint {
-    hash_algorithm: AlgorithmIdentifierOwned,
-    hashed_message: OctetString,
-}
-
 /// Fills `report`; an `Err` is the problem that stopped the checks early.
 fn check_cms(
     cms_der: &[u8],
@@ -970,7 +964,9 @@ fn signature_verifies(
     )
 }
 
-/// The message imprint and (if it parses) the time of an RFC 3161 TSTInfo.
+/// The message imprint and (if it parses) the time of an RFC 3161 TSTInfo. Read field by field
+/// rather than as `x509_tsp::TstInfo`, whose `GeneralizedTime` refuses the fractional seconds
+/// some authorities write.
 fn tst_info(der: &[u8]) -> Result<(MessageImprint, Option<OffsetDateTime>), String> {
     // TSTInfo ::= SEQUENCE { version, policy, messageImprint, serialNumber, genTime, ... }
     let fields = <Vec<Any> as Decode>::from_der(der)

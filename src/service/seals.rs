@@ -443,14 +443,10 @@ impl App {
         let password = request.password;
         let level = request.level;
         let validation_data = match level >= SealLevel::LongTerm {
-            true => Some(ValidationData {
-                certificates: vec![
-                    key.certificate_der().to_vec(),
-                    self.root.certificate_der().to_vec(),
-                    self.tsa.certificate_der().to_vec(),
-                ],
-                crls: vec![self.crl().await?],
-            }),
+            true => Some(
+                self.validation_data(vec![key.certificate_der().to_vec()])
+                    .await?,
+            ),
             false => None,
         };
         let sealed = tokio::task::spawn_blocking(move || {
@@ -526,18 +522,12 @@ impl App {
                 "the document has no signature to preserve".into(),
             ));
         }
-        let mut certificates: Vec<Vec<u8>> = report
+        let signers = report
             .signatures
             .iter()
             .filter_map(|signature| signature.signer.as_ref().map(|s| s.der.clone()))
             .collect();
-        certificates.push(self.root.certificate_der().to_vec());
-        certificates.push(self.tsa.certificate_der().to_vec());
-        certificates.dedup();
-        let data = ValidationData {
-            certificates,
-            crls: vec![self.crl().await?],
-        };
+        let data = self.validation_data(signers).await?;
         let input_digest = hex(&sha256(&pdf));
         let app = Arc::clone(self);
         let archived = tokio::task::spawn_blocking(move || {
@@ -568,6 +558,21 @@ impl App {
         Ok(SealedDocument {
             pdf: archived,
             audit,
+        })
+    }
+
+    /// What a validator needs for these signers' certificates (B-LT): them, the root, the
+    /// time-stamping authority's certificate and the current CRL.
+    async fn validation_data(
+        &self,
+        mut certificates: Vec<Vec<u8>>,
+    ) -> Result<ValidationData, ServiceError> {
+        certificates.push(self.root.certificate_der().to_vec());
+        certificates.push(self.tsa.certificate_der().to_vec());
+        certificates.dedup();
+        Ok(ValidationData {
+            certificates,
+            crls: vec![self.crl().await?],
         })
     }
 

@@ -29,17 +29,12 @@ async fn json_of(response: reqwest::Response, status: u16) -> Value {
     body
 }
 
-async fn crash_while_issuing(database_url: Option<String>) {
-    let data = tempfile::tempdir().unwrap();
-    let url = database_url.as_deref();
-    let first = ServerProcess::start(data.path(), url, None);
-    let admin_key = first.admin_key.clone().unwrap();
-    let base = first.base.clone();
-    let client = reqwest::Client::new();
+/// Registers the market department on the server process at `base`; returns its API key.
+async fn register_department(client: &reqwest::Client, base: &str, admin_key: &str) -> String {
     let department = json_of(
         client
             .post(format!("{base}/api/v1/departments"))
-            .bearer_auth(&admin_key)
+            .bearer_auth(admin_key)
             .json(
                 &json!({"name": "厦门市市场监督管理局", "credit_code": "11350200MB0D00002U",
                 "division_code": "350200"}),
@@ -50,7 +45,17 @@ async fn crash_while_issuing(database_url: Option<String>) {
         201,
     )
     .await;
-    let key = department["api_key"].as_str().unwrap().to_string();
+    department["api_key"].as_str().unwrap().to_string()
+}
+
+async fn crash_while_issuing(database_url: Option<String>) {
+    let data = tempfile::tempdir().unwrap();
+    let url = database_url.as_deref();
+    let first = ServerProcess::start(data.path(), url, None);
+    let admin_key = first.admin_key.clone().unwrap();
+    let base = first.base.clone();
+    let client = reqwest::Client::new();
+    let key = register_department(&client, &base, &admin_key).await;
 
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -364,21 +369,7 @@ async fn a_full_disk_gives_503_and_no_corruption_on_sqlite() {
     let admin_key = server.admin_key.clone().unwrap();
     let base = server.base.clone();
     let client = reqwest::Client::new();
-    let department = json_of(
-        client
-            .post(format!("{base}/api/v1/departments"))
-            .bearer_auth(&admin_key)
-            .json(
-                &json!({"name": "厦门市市场监督管理局", "credit_code": "11350200MB0D00002U",
-                "division_code": "350200"}),
-            )
-            .send()
-            .await
-            .unwrap(),
-        201,
-    )
-    .await;
-    let key = department["api_key"].as_str().unwrap().to_string();
+    let key = register_department(&client, &base, &admin_key).await;
     let issue = || {
         client
             .post(format!("{base}/api/v1/licences"))

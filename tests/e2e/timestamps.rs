@@ -3,11 +3,40 @@
 //! signs with `--timestamp-url` pointing at our `/tsa`; bad requests are answered properly.
 //! Revocation: the root's CRL, and signatures judged at the time a time-stamp proves.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
 use crate::common::{pyhanko, register, shared, validate_report, Server};
+
+/// pyHanko signs the small corpus PDF into `out` with its own key and certificate (PEM files),
+/// asking `tsa_url` for the signature time-stamp; off the async runtime, so that the
+/// in-process server keeps answering.
+async fn pyhanko_sign(key_pem: &Path, cert_pem: &Path, tsa_url: String, out: &Path) -> Output {
+    let (key_pem, cert_pem, out) = (key_pem.to_owned(), cert_pem.to_owned(), out.to_owned());
+    tokio::task::spawn_blocking(move || {
+        Command::new(pyhanko())
+            .args([
+                "sign",
+                "addsig",
+                "--field",
+                "Sig1",
+                "--timestamp-url",
+                &tsa_url,
+            ])
+            .args(["--use-pades", "pemder", "--no-pass", "--key"])
+            .arg(key_pem)
+            .arg("--cert")
+            .arg(cert_pem)
+            .arg(shared("corpus/sf-libreoffice-writer.pdf"))
+            .arg(out)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
 
 /// Our verifier's report (`POST /api/v1/verify/pdf`).
 async fn verify(client: &reqwest::Client, base: &str, pdf: &[u8]) -> Value {
@@ -148,21 +177,12 @@ async fn seals_are_time_stamped_and_pyhanko_uses_our_authority() {
     );
     let signed = work.path().join("pyhanko-signed.pdf");
     let url = format!("{base}/tsa");
-    let (sign, validate) = {
-        let (key_pem, cert_pem, signed) = (key_pem.clone(), cert_pem.clone(), signed.clone());
+    let sign = pyhanko_sign(&key_pem, &cert_pem, url, &signed).await;
+    let validate = {
+        let (cert_pem, signed) = (cert_pem.clone(), signed.clone());
         let root = server.root_pem();
         tokio::task::spawn_blocking(move || {
-            let sign = Command::new(pyhanko())
-                .args(["sign", "addsig", "--field", "Sig1", "--timestamp-url", &url])
-                .args(["--use-pades", "pemder", "--no-pass", "--key"])
-                .arg(&key_pem)
-                .arg("--cert")
-                .arg(&cert_pem)
-                .arg(shared("corpus/sf-libreoffice-writer.pdf"))
-                .arg(&signed)
-                .output()
-                .unwrap();
-            let validate = Command::new(pyhanko())
+            Command::new(pyhanko())
                 .args([
                     "sign",
                     "validate",
@@ -175,8 +195,7 @@ async fn seals_are_time_stamped_and_pyhanko_uses_our_authority() {
                 .arg(&cert_pem)
                 .arg(&signed)
                 .output()
-                .unwrap();
-            (sign, validate)
+                .unwrap()
         })
         .await
         .unwrap()
@@ -239,9 +258,10 @@ async fn seals_are_time_stamped_and_pyhanko_uses_our_authority() {
 
 /// Revoking a seal: the root's CRL lists its certificate and its OCSP responder answers
 /// revoked (openssl checks both signatures; pyHanko finds the CRL through the certificate's
-/// cRLDistributionPoints and calls the seal revoked), the seal no longer stamps, and our verifier keeps a seal time-stamped before the
-/// revocation valid while refusing one without a time-stamp and one made afterwards with the
-/// stolen key (signed by pyHanko, time-stamped by our authority).
+/// cRLDistributionPoints and calls the seal revoked), the seal no longer stamps, and our
+/// verifier keeps a seal (and a licence) time-stamped before the revocation valid while
+/// refusing one without a time-stamp and one made afterwards with the stolen key (signed by
+/// pyHanko, time-stamped by our authority).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
     let server = Server::start(None).await;
@@ -459,23 +479,7 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
     std::fs::write(&cert_pem, certificate_pem).unwrap();
     let forged = work.path().join("forged.pdf");
     let url = format!("{base}/tsa");
-    let signed = {
-        let forged = forged.clone();
-        tokio::task::spawn_blocking(move || {
-            Command::new(pyhanko())
-                .args(["sign", "addsig", "--field", "Sig1", "--timestamp-url", &url])
-                .args(["--use-pades", "pemder", "--no-pass", "--key"])
-                .arg(&key_pem)
-                .arg("--cert")
-                .arg(&cert_pem)
-                .arg(shared("corpus/sf-libreoffice-writer.pdf"))
-                .arg(&forged)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap()
-    };
+    let signed = pyhanko_sign(&key_pem, &cert_pem, url, &forged).await;
     assert!(
         signed.status.success(),
         "{}",
