@@ -53,7 +53,7 @@ pub fn tree_head_statement(size: u64, root: &merkle::Hash, at: &str) -> String {
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// The bytes of lower-case or upper-case hex of a hash; `None` if it is not 64 hex digits.

@@ -1140,7 +1140,7 @@ fn summary(cert: &X509Certificate) -> CertSummary {
     CertSummary {
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),
-        serial_hex: serial.iter().map(|b| format!("{b:02x}")).collect(),
+        serial_hex: hex::encode(serial),
         not_before: rfc3339(cert.validity().not_before.to_datetime()),
         not_after: rfc3339(cert.validity().not_after.to_datetime()),
         der: cert.as_raw().to_vec(),

@@ -2,12 +2,13 @@
 //! action's own transaction, signed tree heads, inclusion and consistency proofs, and the
 //! full check behind `zhengyin audit check`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use base64::Engine;
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use serde::Serialize;
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
 use utoipa::ToSchema;
 
 use super::{rfc3339, App, Principal, ServiceError};
@@ -15,6 +16,15 @@ use crate::audit::merkle::{self, Frontier, Hash};
 use crate::audit::receipt::{Receipt, SignedTreeHead};
 use crate::audit::{hex, parse_hash, tree_head_statement, Leaf};
 use crate::storage::{self, write, LogPlace, StorageError, StoredNode, TreeHeadRecord};
+
+/// Most entries [`App::log_alone`] appends in one transaction.
+const MAX_GROUP: usize = 256;
+
+/// An entry waiting for the log writer, and where to send its receipt.
+pub(super) struct QueuedEntry {
+    event: storage::AuditEvent,
+    appended: oneshot::Sender<Result<LogReceipt, ServiceError>>,
+}
 
 /// How many entries `audit check` and the entries listing read at a time.
 const PAGE: i64 = 5000;
@@ -121,6 +131,76 @@ impl App {
             seq: place.seq as u64,
             leaf_hash: place.leaf_hash,
         })
+    }
+
+    /// Appends `event`, an action that writes nothing else (a verification, a download), in a
+    /// transaction shared with the other such entries waiting at that moment: one commit for
+    /// the group, as databases group-commit their logs. Returns once the entry is committed.
+    pub(super) async fn log_alone(
+        &self,
+        event: storage::AuditEvent,
+    ) -> Result<LogReceipt, ServiceError> {
+        let stopped = || ServiceError::Internal("the audit log writer has stopped".into());
+        let (appended, answer) = oneshot::channel();
+        self.log_queue
+            .send(QueuedEntry { event, appended })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Starts the task behind [`App::log_alone`]: it takes every entry waiting (up to
+    /// [`MAX_GROUP`]), appends them in one transaction and answers each. It holds the
+    /// application weakly and ends when the application is dropped.
+    pub(super) fn spawn_log_writer(app: Weak<App>, mut queue: mpsc::Receiver<QueuedEntry>) {
+        tokio::spawn(async move {
+            let mut group = Vec::with_capacity(MAX_GROUP);
+            while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+                let Some(app) = app.upgrade() else {
+                    return;
+                };
+                let events: Vec<&storage::AuditEvent> = group.iter().map(|q| &q.event).collect();
+                match app.append_group(&events).await {
+                    Ok(receipts) => {
+                        for (queued, receipt) in group.drain(..).zip(receipts) {
+                            let _ = queued.appended.send(Ok(receipt));
+                        }
+                    }
+                    Err(e) => {
+                        for queued in group.drain(..) {
+                            let _ = queued.appended.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Appends `events` in order in one transaction.
+    async fn append_group(
+        &self,
+        events: &[&storage::AuditEvent],
+    ) -> Result<Vec<LogReceipt>, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let (size, frontier) = write::lock_audit_head(&mut tx).await?;
+        let mut frontier = frontier_of(size, &frontier)?;
+        let mut placed = Vec::with_capacity(events.len());
+        let mut nodes = Vec::new();
+        for &event in events {
+            let (place, completed) = self.place(&mut frontier, event)?;
+            nodes.extend(completed);
+            placed.push((event, place));
+        }
+        let blocks: Vec<String> = frontier.block_hashes().iter().map(|h| hex(h)).collect();
+        write::audit_entries(&mut tx, &placed, &nodes, &blocks).await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(placed
+            .into_iter()
+            .map(|(_, place)| LogReceipt {
+                seq: place.seq as u64,
+                leaf_hash: place.leaf_hash,
+            })
+            .collect())
     }
 
     /// Hashes `event` in as the next leaf of `frontier`; its place and the completed nodes.

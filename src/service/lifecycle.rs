@@ -300,7 +300,7 @@ impl App {
                 now,
             )?,
         )?;
-        let version_record = self
+        let (version_record, pdf) = self
             .sealed_version(
                 &licence.kind,
                 &checked,
@@ -313,7 +313,7 @@ impl App {
             .await?;
         let pdf_sha256 = version_record.pdf_sha256.clone();
         let mut tx = self.store.begin().await?;
-        write::licence_version(&mut tx, &version_record).await?;
+        write::licence_version(&mut tx, &version_record, &pdf).await?;
         write::licence_event(&mut tx, &record).await?;
         write::licence_holder_name(&mut tx, &licence.stem, &checked.holder_name).await?;
         let receipt = self

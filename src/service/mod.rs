@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -36,6 +36,7 @@ mod holders;
 mod lifecycle;
 mod seals;
 mod search;
+mod trust;
 mod verification;
 
 pub use crate::audit::receipt::{Receipt, SignedTreeHead};
@@ -62,9 +63,11 @@ const TSA_KEY: &str = "time-stamping";
 const SEAL_CERT_YEARS: i64 = 5;
 /// Status code of a valid licence on the national platform (有效).
 const STATUS_VALID: &str = "01";
+/// Audit entries that may wait for the log writer before callers wait to queue theirs.
+const LOG_QUEUE_LEN: usize = 4096;
 
 /// Errors of the service layer; each maps to one HTTP status.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ServiceError {
     /// No credentials, or credentials that match no key (401).
     #[error("missing or invalid credentials: an API key or a holder token")]
@@ -341,7 +344,8 @@ pub struct App {
     master: MasterKey,
     root: RootCa,
     templates: Templates,
-    renderer: Renderer,
+    /// Lays out and renders licences; made on first use ([`App::renderer`]).
+    renderer: OnceLock<Renderer>,
     font: FontProgram,
     public_url: String,
     /// Signs the holder tokens this installation issues.
@@ -357,6 +361,10 @@ pub struct App {
     /// Verified API keys (SHA-256 of the whole key → principal) so that argon2 runs once per
     /// key and process, not on every request.
     key_cache: Mutex<HashMap<[u8; 32], Principal>>,
+    /// Trust in force and checks of stored licence PDFs, kept between verifications.
+    checks: trust::CheckCache,
+    /// Entries for the audit log's group writer ([`App::log_alone`]).
+    log_queue: tokio::sync::mpsc::Sender<audit::QueuedEntry>,
 }
 
 impl App {
@@ -435,8 +443,6 @@ impl App {
         .map_err(io)?;
         let font =
             FontProgram::new(NOTO_SERIF_SC).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let renderer =
-            Renderer::new(NOTO_SERIF_SC).map_err(|e| ServiceError::Internal(e.to_string()))?;
         // Licence kinds beyond the built-in six (or replacing them) are TOML files in
         // `<data dir>/templates`.
         let extra_templates = config.data_dir.join("templates");
@@ -445,20 +451,26 @@ impl App {
         } else {
             Templates::builtin()?
         };
-        let app = Arc::new(App {
-            store,
-            master,
-            root,
-            templates,
-            renderer,
-            font,
-            public_url,
-            holder_signer,
-            holder_verifier,
-            log_key,
-            tsa,
-            external_tsa: config.tsa_url.clone().map(ExternalAuthority::new),
-            key_cache: Mutex::new(HashMap::new()),
+        let (log_queue, queued) = tokio::sync::mpsc::channel(LOG_QUEUE_LEN);
+        let app = Arc::new_cyclic(|app| {
+            App::spawn_log_writer(app.clone(), queued);
+            App {
+                store,
+                master,
+                root,
+                templates,
+                renderer: OnceLock::new(),
+                font,
+                public_url,
+                holder_signer,
+                holder_verifier,
+                log_key,
+                tsa,
+                external_tsa: config.tsa_url.clone().map(ExternalAuthority::new),
+                key_cache: Mutex::new(HashMap::new()),
+                checks: trust::CheckCache::default(),
+                log_queue,
+            }
         });
         app.place_unplaced_entries().await?;
         if !app.store.has_admin_key().await? {
@@ -753,7 +765,7 @@ impl App {
                 now,
             )?,
         )?;
-        let version_record = self
+        let (version_record, pdf) = self
             .sealed_version(
                 &template.kind,
                 &checked,
@@ -776,7 +788,7 @@ impl App {
             created_at: rfc3339(now),
         };
         let mut tx = self.store.begin().await?;
-        write::licence(&mut tx, &licence, &version_record).await?;
+        write::licence(&mut tx, &licence, &version_record, &pdf).await?;
         write::licence_event(&mut tx, &issued_event).await?;
         let receipt = self
             .log(
@@ -819,7 +831,7 @@ impl App {
     }
 
     /// Renders version `identifier` of a licence, seals it with `key` (off the async runtime)
-    /// and returns the version record to store.
+    /// and returns the version record to store with the signed PDF.
     #[allow(clippy::too_many_arguments)]
     async fn sealed_version(
         self: &Arc<Self>,
@@ -830,7 +842,7 @@ impl App {
         seal: &storage::SealRecord,
         key: SealKey,
         now: OffsetDateTime,
-    ) -> Result<storage::LicenceVersionRecord, ServiceError> {
+    ) -> Result<(storage::LicenceVersionRecord, Vec<u8>), ServiceError> {
         let app = Arc::clone(self);
         let claims = LicenceClaims {
             iss: department.credit_code.clone(),
@@ -859,7 +871,7 @@ impl App {
         let pdf = tokio::task::spawn_blocking(move || app.render_and_seal(&page, &key))
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))??;
-        Ok(storage::LicenceVersionRecord {
+        let record = storage::LicenceVersionRecord {
             identifier: identifier.to_string(),
             stem: identifier.stem(),
             version: i64::from(identifier.version().get()),
@@ -870,9 +882,20 @@ impl App {
             issued_at: rfc3339(now),
             seal_id: seal.id.clone(),
             pdf_sha256: hex(&sha256(&pdf)),
-            pdf,
             qr_payload: Some(qr_text),
-        })
+        };
+        Ok((record, pdf))
+    }
+
+    /// The licence renderer, made on first use: parsing the font's character map takes tens of
+    /// milliseconds, which a command that issues nothing should not pay.
+    fn renderer(&self) -> Result<&Renderer, ServiceError> {
+        if let Some(renderer) = self.renderer.get() {
+            return Ok(renderer);
+        }
+        let made =
+            Renderer::new(NOTO_SERIF_SC).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(self.renderer.get_or_init(|| made))
     }
 
     /// Renders a licence page and seals it with `key`, time-stamped (PAdES B-T).
@@ -894,9 +917,9 @@ impl App {
             issuer_name: department_name,
             issued_on: now.date(),
         };
-        let document = template.layout(fields, &facts, &self.renderer);
-        let unsigned = self
-            .renderer
+        let renderer = self.renderer()?;
+        let document = template.layout(fields, &facts, renderer);
+        let unsigned = renderer
             .render(&document)
             .map_err(|e| ServiceError::InvalidField {
                 field: "fields".into(),
@@ -938,9 +961,14 @@ impl App {
     ) -> Result<(String, Vec<u8>), ServiceError> {
         let (licence, version) = self.find_version(id).await?;
         let reason = self.may_download(caller, &licence, reason)?;
+        let pdf = self
+            .store
+            .licence_pdf(&version.identifier)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("licence version without its PDF".into()))?;
         self.record_download(caller, "licence.download", &version, reason)
             .await?;
-        Ok((version.identifier, version.pdf))
+        Ok((version.identifier, pdf))
     }
 
     /// Who may download a licence (PDF or QR image): its holder, its issuing department, an
@@ -1031,9 +1059,7 @@ impl App {
             outcome: outcome.chars().take(600).collect(),
             request_id: current_request_id(),
         };
-        let mut tx = self.store.begin().await?;
-        self.log(&mut tx, &event).await?;
-        tx.commit().await.map_err(StorageError::from)?;
+        self.log_alone(event).await?;
         Ok(())
     }
 
@@ -1060,6 +1086,34 @@ impl App {
             .await?
             .ok_or_else(not_found)?;
         Ok((licence, version))
+    }
+
+    /// [`App::find_version`] with the issuing department, in one query.
+    async fn find_in_full(
+        &self,
+        id: &str,
+    ) -> Result<
+        (
+            storage::LicenceRecord,
+            storage::LicenceVersionRecord,
+            storage::DepartmentRecord,
+        ),
+        ServiceError,
+    > {
+        let found = match LicenceId::parse(id) {
+            Ok(parsed) => {
+                let identifier = parsed.to_string();
+                self.store
+                    .licence_in_full(storage::VersionRef::Identifier(&identifier))
+                    .await?
+            }
+            Err(_) => {
+                self.store
+                    .licence_in_full(storage::VersionRef::Newest(id))
+                    .await?
+            }
+        };
+        found.ok_or_else(|| ServiceError::NotFound(format!("licence {id}")))
     }
 
     fn view(
@@ -1274,10 +1328,7 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     out
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::audit::hex;
 
 /// PEM armour.
 pub fn pem(label: &str, der: &[u8]) -> String {

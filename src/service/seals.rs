@@ -330,6 +330,7 @@ impl App {
         )
         .await?;
         tx.commit().await.map_err(StorageError::from)?;
+        self.checks.forget_trust();
         Ok(SealView::of(&storage::SealRecord {
             revoked_at: Some(at),
             ..seal

@@ -2,6 +2,7 @@
 //! payload or the PDF itself; sealed PDFs against our root and the registered foreign roots
 //! (互认互验). Every verification is recorded (who, what, verdict), never the document.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -9,14 +10,13 @@ use time::Date;
 use utoipa::ToSchema;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use super::trust::{StoredPdfCheck, TrustState};
 use super::{
     hex, now_rfc3339, random_id, sha256, today, App, LicenceView, Principal, ServiceError,
 };
 use crate::licence::credential::{self, LicenceClaims};
 use crate::pdf::appearance::SealShape;
-use crate::pdf::validate::{
-    self, PdfReport, RevokedCertificate, SignatureReport, TrustAnchors, Verdict,
-};
+use crate::pdf::validate::{self, PdfReport, SignatureReport, Verdict};
 use crate::storage::{self, write, StorageError};
 
 /// Longest a PDF verification may take before it is abandoned as too complex.
@@ -177,33 +177,12 @@ impl App {
         id: &str,
         on: Option<Date>,
     ) -> Result<LicenceVerification, ServiceError> {
-        let (licence, version) = self.find_version(id).await?;
-        let department = self
-            .store
-            .department(&licence.department_id)
-            .await?
-            .ok_or_else(|| ServiceError::Internal("licence without department".into()))?;
-        let report = self.check_pdf(version.pdf.clone(), None).await?;
-        let mut problems: Vec<String> = report
-            .signatures
-            .iter()
-            .flat_map(|s| s.problems.iter().cloned())
-            .collect();
-        if report.signatures.is_empty() {
-            problems.push("the stored PDF carries no seal".into());
-        }
-        if hex(&sha256(&version.pdf)) != version.pdf_sha256 {
-            problems.push("the stored PDF does not match its recorded digest".into());
-        }
-        let seal_matches_issuer = report.signatures.iter().all(|s| {
-            s.signer
-                .as_ref()
-                .is_some_and(|signer| signer.subject.contains(&department.credit_code))
-        });
-        if !seal_matches_issuer {
-            problems.push("the seal does not belong to the issuing department".into());
-        }
-        let genuine = problems.is_empty() && report.all_valid_and_trusted();
+        let (licence, version, department) = self.find_in_full(id).await?;
+        let check = self
+            .check_stored_pdf(&version, &department.credit_code)
+            .await?;
+        let genuine = check.problems.is_empty() && check.valid_and_trusted;
+        let problems = check.problems;
         let status_on = match on {
             Some(day) => Some(self.status_on(&licence, &version, day).await?),
             None => None,
@@ -401,6 +380,7 @@ impl App {
         )
         .await?;
         tx.commit().await.map_err(StorageError::from)?;
+        self.checks.forget_trust();
         Ok(TrustRootView::of(&record))
     }
 
@@ -437,6 +417,7 @@ impl App {
         )
         .await?;
         tx.commit().await.map_err(StorageError::from)?;
+        self.checks.forget_trust();
         let record = self.store.trust_root(id).await?.unwrap_or(record);
         Ok(TrustRootView::of(&record))
     }
@@ -451,6 +432,53 @@ impl App {
         Ok(self.store.recent_audit_events(limit.clamp(1, 1000)).await?)
     }
 
+    /// Checks the stored PDF of a licence version issued by the department with `issuer`
+    /// credit code: its seal is intact and trusted, it is the department's, and the bytes are
+    /// those recorded. A check is reused while the trust in force and the PDF are the same.
+    async fn check_stored_pdf(
+        &self,
+        version: &storage::LicenceVersionRecord,
+        issuer: &str,
+    ) -> Result<StoredPdfCheck, ServiceError> {
+        let trust = self.trust_state().await?;
+        if let Some(check) = self.checks.check(&version.pdf_sha256, &trust) {
+            return Ok(check);
+        }
+        let pdf = self
+            .store
+            .licence_pdf(&version.identifier)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("licence version without its PDF".into()))?;
+        let mut problems = Vec::new();
+        if hex(&sha256(&pdf)) != version.pdf_sha256 {
+            problems.push("the stored PDF does not match its recorded digest".into());
+        }
+        let report = self.check_pdf_under(pdf, None, &trust).await?;
+        problems.extend(
+            report
+                .signatures
+                .iter()
+                .flat_map(|s| s.problems.iter().cloned()),
+        );
+        if report.signatures.is_empty() {
+            problems.push("the stored PDF carries no seal".into());
+        }
+        let seal_matches_issuer = report.signatures.iter().all(|s| {
+            s.signer
+                .as_ref()
+                .is_some_and(|signer| signer.subject.contains(issuer))
+        });
+        if !seal_matches_issuer {
+            problems.push("the seal does not belong to the issuing department".into());
+        }
+        let check = StoredPdfCheck {
+            problems,
+            valid_and_trusted: report.all_valid_and_trusted(),
+        };
+        self.checks.keep(&version.pdf_sha256, &trust, check.clone());
+        Ok(check)
+    }
+
     /// Verifies a PDF against our root and the foreign roots in force, off the async
     /// runtime and within [`VERIFY_BUDGET`].
     pub(super) async fn check_pdf(
@@ -458,27 +486,18 @@ impl App {
         pdf: Vec<u8>,
         password: Option<String>,
     ) -> Result<PdfReport, ServiceError> {
-        let mut roots = vec![self.root.certificate_der().to_vec()];
-        roots.extend(
-            self.store
-                .active_trust_roots()
-                .await?
-                .into_iter()
-                .map(|r| r.certificate),
-        );
-        let (_, root) = x509_parser::parse_x509_certificate(self.root.certificate_der())
-            .map_err(|e| ServiceError::Internal(format!("root certificate: {e}")))?;
-        let revoked = self
-            .revocations()
-            .await?
-            .into_iter()
-            .map(|revocation| RevokedCertificate {
-                issuer: root.subject().as_raw().to_vec(),
-                serial: revocation.serial,
-                at: revocation.at,
-            })
-            .collect();
-        let anchors = TrustAnchors::new(roots).with_revocations(revoked);
+        let trust = self.trust_state().await?;
+        self.check_pdf_under(pdf, password, &trust).await
+    }
+
+    /// [`App::check_pdf`] under the given trust.
+    async fn check_pdf_under(
+        &self,
+        pdf: Vec<u8>,
+        password: Option<String>,
+        trust: &TrustState,
+    ) -> Result<PdfReport, ServiceError> {
+        let anchors = Arc::clone(&trust.anchors);
         let work = tokio::task::spawn_blocking(move || {
             validate::verify_pdf(&pdf, &anchors, password.as_deref())
         });

@@ -229,6 +229,44 @@ impl Store {
         Ok(row.map(version_from_row))
     }
 
+    /// A licence version (by full identifier, or the newest by stem) with its licence and
+    /// issuing department, in one query: what verifying a licence reads.
+    pub async fn licence_in_full(
+        &self,
+        id: VersionRef<'_>,
+    ) -> Result<Option<(LicenceRecord, LicenceVersionRecord, DepartmentRecord)>, StorageError> {
+        let (condition, key) = match id {
+            VersionRef::Identifier(identifier) => ("v.identifier = $1", identifier),
+            VersionRef::Newest(stem) => ("l.stem = $1 AND v.version = l.current_version", stem),
+        };
+        let row = sqlx::query(&format!(
+            "SELECT {LICENCE_COLUMNS}, v.identifier, v.stem, v.version, v.fields, v.valid_from, \
+             v.valid_to, v.issued_at, v.seal_id, v.pdf_sha256, v.qr_payload, \
+             d.id, d.name, d.credit_code, d.division_code, d.created_at \
+             FROM licence_versions v JOIN licences l ON l.stem = v.stem \
+             JOIN departments d ON d.id = l.department_id WHERE {condition}"
+        ))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| {
+            (
+                licence_from_row(&row),
+                version_at(&row, 8),
+                department_at(&row, 18),
+            )
+        }))
+    }
+
+    /// The signed PDF of a licence version, by its full identifier.
+    pub async fn licence_pdf(&self, identifier: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let row = sqlx::query("SELECT pdf FROM licence_pdfs WHERE identifier = $1")
+            .bind(identifier)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
     /// One version of a licence by stem and version number.
     pub async fn licence_version_of(
         &self,
@@ -247,8 +285,8 @@ impl Store {
 }
 
 impl Store {
-    /// Licences matching `filter`, newest first, with their current versions (without the PDF
-    /// bytes: `pdf` is empty), `limit` from `offset`; and how many match in all.
+    /// Licences matching `filter`, newest first, with their current versions, `limit` from
+    /// `offset`; and how many match in all.
     pub async fn search_licences(
         &self,
         filter: &LicenceFilter,
@@ -306,7 +344,6 @@ impl Store {
                     valid_to: row.get(12),
                     issued_at: row.get(13),
                     seal_id: row.get(14),
-                    pdf: Vec::new(),
                     pdf_sha256: row.get(15),
                     qr_payload: row.get(16),
                 };
@@ -615,11 +652,12 @@ pub mod write {
         Ok(1)
     }
 
-    /// Inserts a new licence with its first version.
+    /// Inserts a new licence with its first version and that version's signed PDF.
     pub async fn licence(
         tx: &mut Tx,
         l: &LicenceRecord,
         v: &LicenceVersionRecord,
+        pdf: &[u8],
     ) -> Result<(), StorageError> {
         sqlx::query(
             "INSERT INTO licences (stem, kind, department_id, holder_code, holder_name, current_version, status, created_at) \
@@ -635,17 +673,18 @@ pub mod write {
         .bind(&l.created_at)
         .execute(&mut **tx)
         .await?;
-        licence_version(tx, v).await
+        licence_version(tx, v, pdf).await
     }
 
-    /// Inserts one version of a licence.
+    /// Inserts one version of a licence with its signed PDF.
     pub async fn licence_version(
         tx: &mut Tx,
         v: &LicenceVersionRecord,
+        pdf: &[u8],
     ) -> Result<(), StorageError> {
         sqlx::query(
-            "INSERT INTO licence_versions (identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf, pdf_sha256, qr_payload) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO licence_versions (identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf_sha256, qr_payload) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&v.identifier)
         .bind(&v.stem)
@@ -655,11 +694,15 @@ pub mod write {
         .bind(&v.valid_to)
         .bind(&v.issued_at)
         .bind(&v.seal_id)
-        .bind(&v.pdf)
         .bind(&v.pdf_sha256)
         .bind(&v.qr_payload)
         .execute(&mut **tx)
         .await?;
+        sqlx::query("INSERT INTO licence_pdfs (identifier, pdf) VALUES ($1, $2)")
+            .bind(&v.identifier)
+            .bind(pdf)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 
@@ -775,6 +818,44 @@ pub mod write {
         advance_audit_head(tx, place, nodes, frontier).await
     }
 
+    /// Appends consecutive audit entries at their places with one statement per table (a
+    /// group commit's worth), and moves the head past the last; inside the transaction that
+    /// locked the head.
+    pub async fn audit_entries(
+        tx: &mut Tx,
+        entries: &[(&AuditEvent, LogPlace)],
+        nodes: &[StoredNode],
+        frontier: &[String],
+    ) -> Result<(), StorageError> {
+        let Some((_, last)) = entries.last() else {
+            return Ok(());
+        };
+        let sql = values_statement(
+            "INSERT INTO audit_events (id, at, actor, action, object, digest, outcome, request_id, seq, leaf_hash, tree_root, root_signature) VALUES ",
+            12,
+            entries.len(),
+        );
+        let mut insert = sqlx::query(&sql).persistent(false);
+        for (e, place) in entries {
+            insert = insert
+                .bind(&e.id)
+                .bind(&e.at)
+                .bind(&e.actor)
+                .bind(&e.action)
+                .bind(&e.object)
+                .bind(&e.digest)
+                .bind(&e.outcome)
+                .bind(&e.request_id)
+                .bind(place.seq)
+                .bind(&place.leaf_hash)
+                .bind(&place.tree_root)
+                .bind(&place.root_signature);
+        }
+        insert.execute(&mut **tx).await?;
+        store_nodes(tx, nodes).await?;
+        move_audit_head(tx, last.seq + 1, frontier).await
+    }
+
     /// Gives an entry written before the log was a Merkle tree its place.
     pub async fn place_audit_entry(
         tx: &mut Tx,
@@ -803,20 +884,63 @@ pub mod write {
         nodes: &[StoredNode],
         frontier: &[String],
     ) -> Result<(), StorageError> {
+        store_nodes(tx, nodes).await?;
+        move_audit_head(tx, place.seq + 1, frontier).await
+    }
+
+    /// Stores completed subtrees of the log, in one statement.
+    async fn store_nodes(tx: &mut Tx, nodes: &[StoredNode]) -> Result<(), StorageError> {
+        if nodes.is_empty() {
+            return Ok(());
+        }
+        let sql = values_statement(
+            "INSERT INTO audit_nodes (level, idx, hash) VALUES ",
+            3,
+            nodes.len(),
+        );
+        let mut insert = sqlx::query(&sql).persistent(false);
         for (level, index, hash) in nodes {
-            sqlx::query("INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+            insert = insert
                 .bind(i64::from(*level))
                 .bind(*index as i64)
-                .bind(hash)
-                .execute(&mut **tx)
-                .await?;
+                .bind(hash);
         }
+        insert.execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// Sets the head of the log: its size and right-edge subtrees.
+    async fn move_audit_head(
+        tx: &mut Tx,
+        size: i64,
+        frontier: &[String],
+    ) -> Result<(), StorageError> {
         sqlx::query("UPDATE audit_log_head SET size = $1, frontier = $2 WHERE id = 1")
-            .bind(place.seq + 1)
+            .bind(size)
             .bind(frontier.join(","))
             .execute(&mut **tx)
             .await?;
         Ok(())
+    }
+
+    /// `start` followed by `rows` groups of `columns` numbered placeholders, `($1, $2), ($3,
+    /// $4)`, as both SQLite and PostgreSQL accept (sqlx's `QueryBuilder` writes `?` for the
+    /// `Any` driver, which PostgreSQL does not).
+    fn values_statement(start: &str, columns: usize, rows: usize) -> String {
+        let mut sql = String::with_capacity(start.len() + rows * columns * 6);
+        sql.push_str(start);
+        for row in 0..rows {
+            sql.push_str(if row == 0 { "(" } else { ", (" });
+            for column in 0..columns {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('$');
+                sql.push_str(&(row * columns + column + 1).to_string());
+            }
+            sql.push(')');
+        }
+        sql
     }
 
     /// Records a signed tree head.
@@ -840,18 +964,23 @@ const SEAL_COLUMNS: &str =
     "SELECT id, department_id, name, seal_code, certificate, sealed_key, created_at, shape, person_name, revoked_at FROM seals";
 const TRUST_ROOT_COLUMNS: &str =
     "SELECT id, subject, certificate, sha256, added_at, removed_at FROM trust_roots";
-const VERSION_COLUMNS: &str = "SELECT identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf, pdf_sha256, qr_payload FROM licence_versions";
+const VERSION_COLUMNS: &str = "SELECT identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf_sha256, qr_payload FROM licence_versions";
 /// The columns of [`licence_from_row`], from `licences l`.
 const LICENCE_COLUMNS: &str = "l.stem, l.kind, l.department_id, l.holder_code, l.holder_name, \
      l.current_version, l.status, l.created_at";
 
 fn department_from_row(row: AnyRow) -> DepartmentRecord {
+    department_at(&row, 0)
+}
+
+/// A department from the columns of [`DEPARTMENT_COLUMNS`] starting at column `at`.
+fn department_at(row: &AnyRow, at: usize) -> DepartmentRecord {
     DepartmentRecord {
-        id: row.get(0),
-        name: row.get(1),
-        credit_code: row.get(2),
-        division_code: row.get(3),
-        created_at: row.get(4),
+        id: row.get(at),
+        name: row.get(at + 1),
+        credit_code: row.get(at + 2),
+        division_code: row.get(at + 3),
+        created_at: row.get(at + 4),
     }
 }
 
@@ -882,18 +1011,22 @@ fn trust_root_from_row(row: AnyRow) -> TrustRootRecord {
 }
 
 fn version_from_row(row: AnyRow) -> LicenceVersionRecord {
+    version_at(&row, 0)
+}
+
+/// A licence version from the columns of [`VERSION_COLUMNS`] starting at column `at`.
+fn version_at(row: &AnyRow, at: usize) -> LicenceVersionRecord {
     LicenceVersionRecord {
-        identifier: row.get(0),
-        stem: row.get(1),
-        version: row.get(2),
-        fields: row.get(3),
-        valid_from: row.get(4),
-        valid_to: row.get(5),
-        issued_at: row.get(6),
-        seal_id: row.get(7),
-        pdf: row.get(8),
-        pdf_sha256: row.get(9),
-        qr_payload: row.get(10),
+        identifier: row.get(at),
+        stem: row.get(at + 1),
+        version: row.get(at + 2),
+        fields: row.get(at + 3),
+        valid_from: row.get(at + 4),
+        valid_to: row.get(at + 5),
+        issued_at: row.get(at + 6),
+        seal_id: row.get(at + 7),
+        pdf_sha256: row.get(at + 8),
+        qr_payload: row.get(at + 9),
     }
 }
 
@@ -1068,13 +1201,20 @@ pub struct LicenceVersionRecord {
     pub issued_at: String,
     /// Seal that signed it.
     pub seal_id: String,
-    /// The signed PDF.
-    pub pdf: Vec<u8>,
     /// Hex SHA-256 of the PDF.
     pub pdf_sha256: String,
     /// Text of the QR code printed on it (URL and signed payload); `None` for versions
     /// issued before QR codes were signed.
     pub qr_payload: Option<String>,
+}
+
+/// Which version of a licence to read.
+#[derive(Debug, Clone, Copy)]
+pub enum VersionRef<'a> {
+    /// The version with this full identifier.
+    Identifier(&'a str),
+    /// The newest version of the licence with this stem.
+    Newest(&'a str),
 }
 
 /// What to search licences by; `None` matches everything.

@@ -1,0 +1,328 @@
+//! Load on the whole service over loopback: the real HTTP router serving on a random port, and
+//! a load generator with a fixed number of keep-alive connections on a thread of its own,
+//! asking `GET /api/v1/verify/licences/{id}` (anonymous, as a service counter's page does) or
+//! searching `GET /api/v1/licences?holder=…` (with a department's key) for a fixed time. Prints
+//! requests per second and the latency percentiles; every answer must be 200 and genuine.
+//!
+//! ```text
+//! cargo run --release --example loadtest -- [--licences 2000] [--seconds 10] [--connections 32]
+//!     [--target verify|search] [--distinct] [--database-url postgres://…/DB]
+//! ```
+//!
+//! It issues `--licences` business licences first (none with `--licences 0`, on a database
+//! that already has them, such as one filled by `zhengyin licence import`). `--distinct`
+//! verifies each licence at most once, so no answer comes from the service's cache of
+//! stored-PDF checks (the run stops when the licences run out). SQLite in a temporary
+//! directory unless `--database-url` names an existing database (PostgreSQL: an empty one,
+//! or one with licences); the data directory is a fresh temporary one either way.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{json, Value};
+use sqlx::Row;
+use tokio::task::JoinSet;
+use zhengyin::domain::CreditCode;
+use zhengyin::service::{App, Config, IssueRequest, NewDepartment, Principal, ServiceError};
+
+/// What to load and how hard.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Licences to issue before the run.
+    #[arg(long, default_value_t = 2000)]
+    licences: usize,
+    /// Length of the measured run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// `verify` (by identifier) or `search` (by holder).
+    #[arg(long, default_value = "verify")]
+    target: String,
+    /// Verify each licence at most once (no answer from the check cache).
+    #[arg(long)]
+    distinct: bool,
+    /// An existing database instead of a fresh SQLite one.
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+/// The department every licence is issued by.
+const CREDIT_CODE: &str = "11350200MB0D00002U";
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let work = std::env::temp_dir().join(format!("zhengyin-loadtest-{}", std::process::id()));
+    let config = Config {
+        data_dir: work.join("data"),
+        database_url: args.database_url.clone(),
+        public_url: "http://127.0.0.1:8080".into(),
+        holder_issuer: None,
+        tsa_url: None,
+    };
+    let (app, _) = App::open(&config).await.expect("open installation");
+    let department = match app.local_department(CREDIT_CODE).await {
+        Ok(department) => department,
+        Err(_) => {
+            register(&app, "厦门市市场监督管理局", CREDIT_CODE, "350200").await;
+            app.local_department(CREDIT_CODE).await.expect("department")
+        }
+    };
+    // A department of its own for the search key (keys are shown only when made).
+    let search_key = register(
+        &app,
+        &format!("负载测试查询部门{}", std::process::id()),
+        "11350100MB0E00003C",
+        "350100",
+    )
+    .await;
+    issue(&app, &department, args.licences).await;
+    let targets = Arc::new(targets(&config, &args).await);
+    assert!(!targets.is_empty(), "no licences to load: issue some first");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let router = zhengyin::http::router(Arc::clone(&app));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let rss_before = memory_mib("VmRSS");
+    let generator = {
+        let (targets, seconds) = (Arc::clone(&targets), args.seconds);
+        let (connections, distinct) = (args.connections, args.distinct);
+        let search = (args.target == "search").then_some(search_key);
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(load(base, targets, search, seconds, connections, distinct))
+        })
+    };
+    let (mut latencies, elapsed) = generator.join().expect("load generator");
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    println!(
+        "{} {}: {} requests over {} connections in {:.1} s = {:.0} requests/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        args.target,
+        if args.distinct { "(distinct licences)" } else { "(repeating licences)" },
+        latencies.len(),
+        args.connections,
+        elapsed.as_secs_f64(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0),
+    );
+    println!(
+        "database: {}; licences to choose from: {}; server process RSS {:.1} MiB before the run, {:.1} MiB after (peak {:.1} MiB)",
+        if args.database_url.is_some() { "PostgreSQL" } else { "SQLite" },
+        targets.len(),
+        rss_before,
+        memory_mib("VmRSS"),
+        memory_mib("VmHWM")
+    );
+    app.close().await;
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Registers a department; its API key.
+async fn register(app: &App, name: &str, credit_code: &str, division_code: &str) -> String {
+    app.register_department(
+        &App::local_admin(),
+        NewDepartment {
+            name: name.into(),
+            credit_code: credit_code.into(),
+            division_code: division_code.into(),
+            seal_name: None,
+            seal_code: None,
+        },
+    )
+    .await
+    .expect("register department")
+    .api_key
+}
+
+/// Issues `count` business licences to distinct holders, a few at a time.
+async fn issue(app: &Arc<App>, department: &Principal, count: usize) {
+    let started = Instant::now();
+    let mut running: JoinSet<Result<(), ServiceError>> = JoinSet::new();
+    for n in 0..count {
+        if running.len() > 2 {
+            let done = running.join_next().await.expect("a running issuance");
+            done.expect("task").expect("issue");
+        }
+        let (app, department) = (Arc::clone(app), department.clone());
+        running.spawn(async move {
+            app.issue_licence(&department, business_licence(n))
+                .await
+                .map(drop)
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        done.expect("task").expect("issue");
+    }
+    if count > 0 {
+        eprintln!(
+            "issued {count} licences in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// The `n`-th holder's credit code: the GB 11714 organisation code's check character is found
+/// by trying each, and the code's own appended.
+fn credit_code(n: usize) -> String {
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        .chars()
+        .find_map(|c| CreditCode::complete(&format!("91350203MA{:06}{c}", n % 1_000_000)).ok())
+        .expect("some organisation check character fits")
+        .as_str()
+        .to_string()
+}
+
+/// A business licence for the `n`-th holder.
+fn business_licence(n: usize) -> IssueRequest {
+    IssueRequest {
+        kind: "business_licence".into(),
+        fields: json!({
+            "credit_code": credit_code(n),
+            "name": format!("厦门市鹭岛数字科技{n}号有限公司"),
+            "entity_type": "有限责任公司(自然人投资或控股)",
+            "legal_representative": "陈明辉",
+            "business_scope": "一般项目:软件开发;信息技术咨询服务;数据处理和存储支持服务。",
+            "registered_capital": "10000000",
+            "established_on": "2021-03-15",
+            "address": "福建省厦门市思明区软件园二期观日路24号301室"
+        }),
+        issuer: None,
+        seal_id: None,
+    }
+}
+
+/// What the run asks for: licence identifiers to verify, or holder codes to search.
+async fn targets(config: &Config, args: &Args) -> Vec<String> {
+    let url = config
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", config.data_dir.join("zhengyin.db").display()));
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.expect("database");
+    let column = match args.target.as_str() {
+        "verify" => "v.identifier",
+        "search" => "l.holder_code",
+        other => panic!("--target is verify or search, not {other}"),
+    };
+    let sql = format!(
+        "SELECT {column} FROM licences l JOIN licence_versions v ON v.stem = l.stem AND v.version = l.current_version ORDER BY l.stem LIMIT 2000000"
+    );
+    let rows = sqlx::query(&sql).fetch_all(&pool).await.expect("targets");
+    pool.close().await;
+    let mut targets: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+    // A fixed shuffle, so consecutive requests do not ask for neighbouring rows.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in (1..targets.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        targets.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    targets
+}
+
+/// Runs `connections` request loops for `seconds` after a one-second warm-up, verifying
+/// `targets` or, given a key, searching for them as holders; the latency of each measured
+/// request (µs) and the measured time.
+async fn load(
+    base: String,
+    targets: Arc<Vec<String>>,
+    search_key: Option<String>,
+    seconds: u64,
+    connections: usize,
+    distinct: bool,
+) -> (Vec<u32>, Duration) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .expect("client");
+    let next = Arc::new(AtomicUsize::new(0));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut loops = JoinSet::new();
+    for _ in 0..connections {
+        let (client, base, targets) = (client.clone(), base.clone(), Arc::clone(&targets));
+        let (next, measuring, stop) =
+            (Arc::clone(&next), Arc::clone(&measuring), Arc::clone(&stop));
+        let search_key = search_key.clone();
+        loops.spawn(async move {
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if distinct && n >= targets.len() {
+                    break;
+                }
+                let target = &targets[n % targets.len()];
+                let started = Instant::now();
+                let request = match &search_key {
+                    Some(key) => client
+                        .get(format!("{base}/api/v1/licences"))
+                        .query(&[("holder", target.as_str())])
+                        .bearer_auth(key),
+                    None => client.get(format!("{base}/api/v1/verify/licences/{target}")),
+                };
+                let response = request.send().await.expect("request");
+                let status = response.status();
+                let body: Value = response.json().await.expect("JSON answer");
+                assert!(status.is_success(), "{status}: {body}");
+                assert!(
+                    body["genuine"].as_bool().unwrap_or(true) && body["total"] != 0,
+                    "a wrong answer: {body}"
+                );
+                if measuring.load(Ordering::Relaxed) {
+                    latencies.push(started.elapsed().as_micros() as u32);
+                }
+            }
+            latencies
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    let deadline = tokio::time::sleep(Duration::from_secs(seconds));
+    tokio::pin!(deadline);
+    let mut latencies = Vec::new();
+    loop {
+        tokio::select! {
+            () = &mut deadline => break,
+            done = loops.join_next() => match done {
+                Some(done) => latencies.extend(done.expect("load loop")),
+                None => break,
+            },
+        }
+    }
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    while let Some(done) = loops.join_next().await {
+        latencies.extend(done.expect("load loop"));
+    }
+    (latencies, elapsed)
+}
+
+/// A memory figure of this process (`VmRSS` now, `VmHWM` peak), MiB.
+fn memory_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.strip_prefix(field).is_some_and(|l| l.starts_with(':')))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
