@@ -53,7 +53,8 @@ async fn main() {
         .seal_document(department, original, SealRequest::default())
         .await
         .expect("seal")
-        .pdf;
+        .pdf
+        .into_vec();
     let sealed_path = work.join("sealed.pdf");
     std::fs::write(&sealed_path, &sealed).expect("write sealed file");
     let root_pem = work.join("data/certs/root.pem");

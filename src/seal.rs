@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::pdf::appearance::{self, SealImpression};
-use crate::pdf::embed::{self, SignatureField, SignatureInfo, SignatureKind, Widget};
+use crate::pdf::embed::{self, SignatureField, SignatureInfo, SignatureKind, UpdatedPdf, Widget};
 use crate::pdf::font::FontProgram;
 use crate::pdf::sign::{self, SignError, TimeStamper};
 use crate::pdf::text_locate;
@@ -419,12 +419,12 @@ pub struct Stamp<'a> {
 /// Adds a document time-stamp (PAdES B-LTA's archive time-stamp) from `timestamper` over
 /// the whole of `original`, as one incremental update with an invisible field.
 pub fn timestamp_document(
-    original: &[u8],
+    original: Vec<u8>,
     timestamper: &dyn TimeStamper,
     password: Option<&str>,
     at: OffsetDateTime,
-) -> Result<Vec<u8>, StampError> {
-    let mut doc = crate::pdf::load_for_update(original, password)?;
+) -> Result<UpdatedPdf, StampError> {
+    let mut doc = crate::pdf::load_for_signing(&original, password)?;
     let original_max_id = doc.max_id;
     let mut empty = lopdf::Dictionary::new();
     empty.set("Type", lopdf::Object::Name(b"XObject".to_vec()));
@@ -464,16 +464,16 @@ fn pt_to_mm(pt: f32) -> f32 {
 /// Seals `original` and returns the stamped file: the original bytes plus one incremental
 /// update.
 pub fn stamp(
-    original: &[u8],
+    original: Vec<u8>,
     stamp: &Stamp<'_>,
     font: &FontProgram,
     at: OffsetDateTime,
-) -> Result<Vec<u8>, StampError> {
-    let mut doc = crate::pdf::load_for_update(original, stamp.password)?;
+) -> Result<UpdatedPdf, StampError> {
+    let mut doc = crate::pdf::load_for_signing(&original, stamp.password)?;
     let original_max_id = doc.max_id;
     let seal = appearance::add_seal_xobject(&mut doc, stamp.impression, font)?;
     let placement = match &stamp.placement.keyword {
-        Some(keyword) => at_keyword(original, &doc, &stamp.placement, keyword, stamp.password)?,
+        Some(keyword) => at_keyword(&original, &doc, &stamp.placement, keyword, stamp.password)?,
         None => stamp.placement.clone(),
     };
     let (width, height) = stamp.impression.size_mm();
@@ -520,6 +520,72 @@ pub fn stamp(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pdf::appearance::SealShape;
+    use crate::pdf::font::NOTO_SERIF_SC;
+    use crate::pdf::validate::{verify_pdf, TrustAnchors};
+    use crate::pki::{MasterKey, RootCa, SealSubject};
+
+    #[test]
+    fn a_sealed_file_is_the_original_then_an_update_and_verifies() {
+        let master = MasterKey::from_bytes([3; 32]);
+        let stored = RootCa::generate("测试根证书", &master).unwrap();
+        let root =
+            RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
+        let subject = SealSubject {
+            department: "厦门市市场监督管理局",
+            credit_code: "11350200MB0D00002U",
+            seal_name: "行政审批专用章",
+            status: None,
+        };
+        let seal = root.issue_seal(&subject, 5, &master).unwrap();
+        let key = SealKey::open(seal.certificate_der, &seal.sealed_key, &master).unwrap();
+        let chain = [stored.certificate_der.clone()];
+        let impression = SealImpression {
+            shape: SealShape::Round,
+            name: subject.department.into(),
+            purpose: Some(subject.seal_name.into()),
+            code: None,
+            width_mm: 42.0,
+        };
+        let request = Stamp {
+            key: &key,
+            chain: &chain,
+            impression: &impression,
+            placement: Placement::default(),
+            signer_name: subject.department,
+            reason: "测试",
+            location: "厦门",
+            password: None,
+            timestamper: None,
+        };
+        let font = FontProgram::new(NOTO_SERIF_SC).unwrap();
+        let anchors = TrustAnchors::new(chain.to_vec());
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+        // A classic cross-reference table with a 208 KB content stream and images; a
+        // cross-reference stream with object streams; an encrypted file (empty user password).
+        for name in [
+            "pdfjs-a3-landscape-1.3.pdf",
+            "sf-pdflatex-4-pages.pdf",
+            "pypdf-enc-aes256-empty-userpw.pdf",
+        ] {
+            let original = std::fs::read(corpus.join(name)).unwrap();
+            let sealed = stamp(original.clone(), &request, &font, OffsetDateTime::now_utc())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let mut written = Vec::new();
+            sealed.write_to(&mut written).unwrap();
+            assert_eq!(written[..original.len()], original[..], "{name}");
+            // The update holds what sealing adds, none of the streams it did not load.
+            assert!(written.len() - original.len() < 64 * 1024, "{name}");
+            assert_eq!(
+                sealed.sha256().as_slice(),
+                ring::digest::digest(&ring::digest::SHA256, &written).as_ref(),
+                "{name}"
+            );
+            assert_eq!(sealed.into_vec(), written, "{name}");
+            let report = verify_pdf(&written, &anchors, None).unwrap();
+            assert!(report.all_valid_and_trusted(), "{name}: {report:?}");
+        }
+    }
 
     #[test]
     fn displayed_and_user_points_are_inverse_for_every_rotation() {

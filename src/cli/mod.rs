@@ -486,7 +486,8 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
                 .seal_document(&principal, pdf, request)
                 .await
                 .map_err(|e| describe(&e))?;
-            std::fs::write(&output, sealed.pdf)
+            std::fs::File::create(&output)
+                .and_then(|file| sealed.pdf.write_to(file))
                 .map_err(|e| format!("{}: {e}", output.display()))?;
             eprintln!("sealed {} → {}", input.display(), output.display());
             Ok(ExitCode::SUCCESS)

@@ -1201,7 +1201,7 @@ fn sealed_pdf(sealed: SealedDocument) -> Response {
             (AUDIT_ENTRY.clone(), sealed.audit.seq.to_string()),
             (AUDIT_LEAF.clone(), sealed.audit.leaf_hash),
         ],
-        sealed.pdf,
+        sealed.pdf.into_vec(),
     )
         .into_response()
 }

@@ -211,10 +211,10 @@ fn render_sealed(template: &Template, document: &Document, department: &str) -> 
         timestamper: None,
     };
     let at = OffsetDateTime::new_utc(ISSUED_ON, time::Time::MIDNIGHT);
-    let sealed = crate::seal::stamp(&pdf, &stamp, font(), at).expect("seals");
+    let sealed = crate::seal::stamp(pdf, &stamp, font(), at).expect("seals");
     std::fs::create_dir_all(EVIDENCE_DIR).unwrap();
     let path = format!("{EVIDENCE_DIR}/{}.pdf", template.kind);
-    std::fs::write(&path, &sealed).unwrap();
+    std::fs::write(&path, sealed.into_vec()).unwrap();
     let png = format!("{EVIDENCE_DIR}/{}", template.kind);
     run(
         "pdftoppm",

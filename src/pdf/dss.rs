@@ -5,7 +5,7 @@
 
 use lopdf::{Dictionary, Object, ObjectId, Stream};
 
-use super::embed::{finish_update, start_update, write_objects, EmbedError};
+use super::embed::{finish_update, write_objects, EmbedError, UpdatedPdf};
 
 /// What goes into the DSS, each item DER.
 #[derive(Debug, Clone, Default)]
@@ -19,11 +19,11 @@ pub struct ValidationData {
 /// Appends an update that adds `data` to the document's DSS (creating it if there is none);
 /// items the DSS already holds are not repeated.
 pub fn add_validation_data(
-    original: &[u8],
+    original: Vec<u8>,
     data: &ValidationData,
     password: Option<&str>,
-) -> Result<Vec<u8>, EmbedError> {
-    let mut doc = super::load_for_update(original, password)
+) -> Result<UpdatedPdf, EmbedError> {
+    let mut doc = super::load_for_update(&original, password)
         .map_err(|e| EmbedError::Damaged(e.to_string()))?;
     let encryption = doc.encryption_state.clone();
     let original_max_id = doc.max_id;
@@ -85,7 +85,7 @@ pub fn add_validation_data(
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut out = start_update(original, 0);
+    let mut out = UpdatedPdf::start(original, 0);
     let offsets = write_objects(&mut out, &doc, &ids, encryption.as_ref())?;
     finish_update(&mut out, &doc, catalog_id, offsets, encryption.as_ref());
     Ok(out)

@@ -92,11 +92,59 @@ pub enum SignatureKind<'a> {
     DocumentTimestamp,
 }
 
-/// A complete output file whose `/Contents` is still a run of zeros.
+/// A PDF with an incremental update: the original bytes, untouched, followed by the update.
+/// The two are kept apart, so that updating a large file never copies it: the file is hashed
+/// and written out part by part, and joined only for a caller that wants one buffer.
+#[derive(Debug, Clone)]
+pub struct UpdatedPdf {
+    original: Vec<u8>,
+    update: Vec<u8>,
+}
+
+impl UpdatedPdf {
+    /// Starts an update of `original` on a line of its own, with room for `extra` bytes.
+    pub(super) fn start(original: Vec<u8>, extra: usize) -> UpdatedPdf {
+        let mut update = Vec::with_capacity(extra + 64 * 1024);
+        if !original.ends_with(b"\n") {
+            update.push(b'\n');
+        }
+        UpdatedPdf { original, update }
+    }
+
+    /// The offset in the file of the next byte written to the update.
+    fn offset(&self) -> usize {
+        self.original.len() + self.update.len()
+    }
+
+    /// SHA-256 of the whole file.
+    pub fn sha256(&self) -> [u8; 32] {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(&self.original);
+        ctx.update(&self.update);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+
+    /// Writes the whole file to `out`.
+    pub fn write_to(&self, mut out: impl Write) -> std::io::Result<()> {
+        out.write_all(&self.original)?;
+        out.write_all(&self.update)
+    }
+
+    /// The whole file in one buffer (the original's, grown by the update).
+    pub fn into_vec(self) -> Vec<u8> {
+        let mut bytes = self.original;
+        bytes.extend_from_slice(&self.update);
+        bytes
+    }
+}
+
+/// An updated file whose `/Contents` is still a run of zeros.
 #[derive(Debug)]
 pub struct PreparedUpdate {
-    bytes: Vec<u8>,
-    /// Offsets of the hex digits inside `<` … `>` of `/Contents`.
+    file: UpdatedPdf,
+    /// Where the hex digits inside `<` … `>` of `/Contents` are in the update.
     contents_start: usize,
     contents_end: usize,
 }
@@ -105,24 +153,27 @@ impl PreparedUpdate {
     /// The byte ranges the signature covers: everything except the `/Contents` hex string
     /// including its angle brackets.
     pub fn byte_range(&self) -> [usize; 4] {
-        let gap_start = self.contents_start - 1;
-        let gap_end = self.contents_end + 1;
-        [0, gap_start, gap_end, self.bytes.len() - gap_end]
+        let base = self.file.original.len();
+        let gap_start = base + self.contents_start - 1;
+        let gap_end = base + self.contents_end + 1;
+        [0, gap_start, gap_end, self.file.offset() - gap_end]
     }
 
-    /// SHA-256 over the signed byte ranges, streamed over the two slices without copying.
+    /// SHA-256 over the signed byte ranges: the original, then the update around the gap
+    /// (`/Contents` is in the update), without joining them.
     pub fn digest(&self) -> [u8; 32] {
-        let [a, alen, b, blen] = self.byte_range();
+        let update = &self.file.update;
         let mut ctx = digest::Context::new(&digest::SHA256);
-        ctx.update(&self.bytes[a..a + alen]);
-        ctx.update(&self.bytes[b..b + blen]);
+        ctx.update(&self.file.original);
+        ctx.update(&update[..self.contents_start - 1]);
+        ctx.update(&update[self.contents_end + 1..]);
         let mut out = [0u8; 32];
         out.copy_from_slice(ctx.finish().as_ref());
         out
     }
 
     /// Writes `cms` (DER) into the reserved space and returns the finished file.
-    pub fn finish(mut self, cms: &[u8]) -> Result<Vec<u8>, EmbedError> {
+    pub fn finish(mut self, cms: &[u8]) -> Result<UpdatedPdf, EmbedError> {
         let reserved = (self.contents_end - self.contents_start) / 2;
         if cms.len() > reserved {
             return Err(EmbedError::SignatureTooLarge {
@@ -133,10 +184,10 @@ impl PreparedUpdate {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
         for (i, byte) in cms.iter().enumerate() {
             let at = self.contents_start + 2 * i;
-            self.bytes[at] = HEX[usize::from(byte >> 4)];
-            self.bytes[at + 1] = HEX[usize::from(byte & 0x0f)];
+            self.file.update[at] = HEX[usize::from(byte >> 4)];
+            self.file.update[at + 1] = HEX[usize::from(byte & 0x0f)];
         }
-        Ok(self.bytes)
+        Ok(self.file)
     }
 }
 
@@ -145,11 +196,12 @@ const BYTE_RANGE_DIGITS: usize = 10;
 
 /// Appends a signature update to `original`.
 ///
-/// `doc` must be `original` as loaded by lopdf, possibly with new objects (the appearance)
-/// already added; every object with an id above `original_max_id` is written as new.
+/// `doc` must be `original` as loaded by lopdf (streams may be left out: none of them is
+/// written back), possibly with new objects (the appearance) already added; every object with
+/// an id above `original_max_id` is written as new.
 /// `contents_capacity` is the number of DER bytes reserved for the CMS.
 pub fn prepare(
-    original: &[u8],
+    original: Vec<u8>,
     doc: &mut Document,
     original_max_id: u32,
     field: &SignatureField,
@@ -222,11 +274,11 @@ pub fn prepare(
     ids.sort_unstable();
     ids.dedup();
 
-    let mut out = start_update(original, contents_capacity * 2);
+    let mut out = UpdatedPdf::start(original, contents_capacity * 2);
     let mut offsets = write_objects(&mut out, doc, &ids, encryption.as_ref())?;
-    offsets.push((sig_id.0, sig_id.1, out.len()));
+    offsets.push((sig_id.0, sig_id.1, out.offset()));
     let (contents_start, contents_end) = write_signature_dictionary(
-        &mut out,
+        &mut out.update,
         sig_id,
         kind,
         contents_capacity,
@@ -235,7 +287,7 @@ pub fn prepare(
     finish_update(&mut out, doc, catalog_id, offsets, encryption.as_ref());
 
     let mut update = PreparedUpdate {
-        bytes: out,
+        file: out,
         contents_start,
         contents_end,
     };
@@ -243,20 +295,9 @@ pub fn prepare(
     Ok(update)
 }
 
-/// The original bytes, ending in a newline, with room for `extra` more: where an incremental
-/// update starts.
-pub(super) fn start_update(original: &[u8], extra: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(original.len() + extra + 64 * 1024);
-    out.extend_from_slice(original);
-    if !original.ends_with(b"\n") {
-        out.push(b'\n');
-    }
-    out
-}
-
 /// Writes the objects `ids` of `doc` (encrypted as the document is); returns their offsets.
 pub(super) fn write_objects(
-    out: &mut Vec<u8>,
+    out: &mut UpdatedPdf,
     doc: &Document,
     ids: &[ObjectId],
     encryption: Option<&lopdf::EncryptionState>,
@@ -267,15 +308,15 @@ pub(super) fn write_objects(
             .objects
             .get(&id)
             .ok_or_else(|| EmbedError::Damaged(format!("object {} {} vanished", id.0, id.1)))?;
-        offsets.push((id.0, id.1, out.len()));
+        offsets.push((id.0, id.1, out.offset()));
         match encryption {
             Some(state) => {
                 let mut encrypted = object.clone();
                 lopdf::encryption::encrypt_object(state, id, &mut encrypted)
                     .map_err(|e| EmbedError::Damaged(format!("cannot encrypt: {e}")))?;
-                write_indirect(out, id, &encrypted);
+                write_indirect(&mut out.update, id, &encrypted);
             }
-            None => write_indirect(out, id, object),
+            None => write_indirect(&mut out.update, id, object),
         }
     }
     Ok(offsets)
@@ -284,7 +325,7 @@ pub(super) fn write_objects(
 /// Ends an update: the cross-reference section for `offsets`, of the original's kind, and a
 /// trailer whose `/Prev` points at the original's.
 pub(super) fn finish_update(
-    out: &mut Vec<u8>,
+    out: &mut UpdatedPdf,
     doc: &Document,
     catalog_id: ObjectId,
     mut offsets: Vec<(u32, u16, usize)>,
@@ -519,7 +560,7 @@ fn patch_byte_range(update: &mut PreparedUpdate) {
     let [_, b1, c1, d1] = update.byte_range();
     let marker = b"/ByteRange [0 ";
     let search_from = update.contents_start.saturating_sub(256);
-    let Some(found) = update.bytes[search_from..update.contents_start]
+    let Some(found) = update.file.update[search_from..update.contents_start]
         .windows(marker.len())
         .rposition(|w| w == marker)
     else {
@@ -528,7 +569,7 @@ fn patch_byte_range(update: &mut PreparedUpdate) {
     let mut at = search_from + found + marker.len();
     for value in [b1, c1, d1] {
         let text = format!("{:>width$}", value, width = BYTE_RANGE_DIGITS);
-        update.bytes[at..at + BYTE_RANGE_DIGITS].copy_from_slice(text.as_bytes());
+        update.file.update[at..at + BYTE_RANGE_DIGITS].copy_from_slice(text.as_bytes());
         at += BYTE_RANGE_DIGITS + 1;
     }
 }
@@ -541,8 +582,9 @@ fn write_indirect(out: &mut Vec<u8>, id: ObjectId, object: &Object) {
 }
 
 /// Classic cross-reference table for the update, grouped into runs of consecutive ids.
-fn write_xref_table(out: &mut Vec<u8>, offsets: &[(u32, u16, usize)], trailer: &Dictionary) {
-    let start = out.len();
+fn write_xref_table(file: &mut UpdatedPdf, offsets: &[(u32, u16, usize)], trailer: &Dictionary) {
+    let start = file.offset();
+    let out = &mut file.update;
     let mut entries = offsets.to_vec();
     entries.sort_unstable();
     out.extend_from_slice(b"xref\n");
@@ -559,12 +601,13 @@ fn write_xref_table(out: &mut Vec<u8>, offsets: &[(u32, u16, usize)], trailer: &
 
 /// Cross-reference stream for the update (for originals that use one), uncompressed.
 fn write_xref_stream(
-    out: &mut Vec<u8>,
+    file: &mut UpdatedPdf,
     offsets: &mut Vec<(u32, u16, usize)>,
     mut trailer: Dictionary,
     size: u32,
 ) {
-    let start = out.len();
+    let start = file.offset();
+    let out = &mut file.update;
     offsets.push((size, 0, start));
     offsets.sort_unstable();
     let mut index = vec![];

@@ -13,7 +13,7 @@ pub mod sign;
 pub mod text_locate;
 pub mod validate;
 
-use lopdf::Document;
+use lopdf::{Document, LoadOptions, Object, ObjectId};
 
 /// Why a PDF could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +33,7 @@ pub enum LoadError {
 /// [`LoadError::Unreadable`], and encrypted files are refused (even with an empty user
 /// password, which lopdf would silently apply).
 pub fn load(pdf: &[u8]) -> Result<Document, LoadError> {
-    let doc = parse(pdf, None)?;
+    let doc = parse(pdf, LoadOptions::default())?;
     if doc.trailer.has(b"Encrypt") || doc.encryption_state.is_some() {
         return Err(LoadError::Encrypted);
     }
@@ -44,25 +44,51 @@ pub fn load(pdf: &[u8]) -> Result<Document, LoadError> {
 /// password when none is given). The document keeps its encryption state, so that what is
 /// added to it can be encrypted the same way.
 pub fn load_for_update(pdf: &[u8], password: Option<&str>) -> Result<Document, LoadError> {
-    let doc = parse(pdf, Some(password.unwrap_or("")))?;
+    let options = LoadOptions::with_password(password.unwrap_or(""));
+    decrypted(parse(pdf, options)?)
+}
+
+/// Opens a PDF to sign it: as [`load_for_update`], but without what a signature update
+/// neither reads nor writes back: streams (page contents, images, embedded files) and fonts
+/// (whose width arrays lopdf holds at many times their size in the file). The document then
+/// holds little more than the page tree and the forms, however large the file. Object streams
+/// are kept, for lopdf reads the objects packed in them afterwards. An encrypted file is still
+/// read whole: lopdf 0.44 applies no filter when it decrypts.
+pub fn load_for_signing(pdf: &[u8], password: Option<&str>) -> Result<Document, LoadError> {
+    let options = LoadOptions {
+        filter: Some(signing_filter),
+        ..LoadOptions::with_password(password.unwrap_or(""))
+    };
+    decrypted(parse(pdf, options)?)
+}
+
+/// The filter of [`load_for_signing`]. lopdf 0.44 keeps the object it passed in and only
+/// looks whether the answer is `None`; the clone is what the filter's signature asks for.
+fn signing_filter(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
+    match object {
+        Object::Stream(stream) if !stream.dict.has_type(b"ObjStm") => None,
+        Object::Dictionary(dict) if dict.has_type(b"Font") || dict.has_type(b"FontDescriptor") => {
+            None
+        }
+        _ => Some((id, object.clone())),
+    }
+}
+
+/// `doc`, unless it is encrypted and could not be decrypted.
+fn decrypted(doc: Document) -> Result<Document, LoadError> {
     if doc.trailer.has(b"Encrypt") && doc.encryption_state.is_none() {
         return Err(LoadError::Encrypted);
     }
     Ok(doc)
 }
 
-fn parse(pdf: &[u8], password: Option<&str>) -> Result<Document, LoadError> {
+fn parse(pdf: &[u8], options: LoadOptions) -> Result<Document, LoadError> {
     let head = pdf.get(..1024).unwrap_or(pdf);
     if !head.windows(5).any(|w| w == b"%PDF-") {
         return Err(LoadError::NotPdf);
     }
-    let loaded = std::panic::catch_unwind(|| match password {
-        Some(password) => {
-            Document::load_mem_with_options(pdf, lopdf::LoadOptions::with_password(password))
-        }
-        None => Document::load_mem(pdf),
-    })
-    .map_err(|_| LoadError::Unreadable("the PDF parser crashed".into()))?;
+    let loaded = std::panic::catch_unwind(|| Document::load_mem_with_options(pdf, options))
+        .map_err(|_| LoadError::Unreadable("the PDF parser crashed".into()))?;
     loaded.map_err(|e| match e {
         lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => LoadError::Encrypted,
         e => LoadError::Unreadable(e.to_string()),

@@ -22,6 +22,7 @@ use crate::domain::{
 use crate::licence::credential::{self, LicenceClaims};
 use crate::licence::{LicenceError, PageFacts, Templates};
 use crate::pdf::appearance::SealImpression;
+use crate::pdf::embed::UpdatedPdf;
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use crate::pdf::render::Renderer;
 use crate::pdf::sign::SignError;
@@ -945,10 +946,12 @@ impl App {
             // Time-stamped (B-T), so the licence stays valid after the seal is revoked.
             timestamper: Some(self.seal_timestamper()),
         };
-        seal::stamp(&unsigned, &stamp, &self.font, now).map_err(|e| match e {
-            StampError::Sign(SignError::Timestamp(why)) => ServiceError::Upstream(why),
-            other => ServiceError::Internal(format!("sealing the licence: {other}")),
-        })
+        seal::stamp(unsigned, &stamp, &self.font, now)
+            .map(UpdatedPdf::into_vec)
+            .map_err(|e| match e {
+                StampError::Sign(SignError::Timestamp(why)) => ServiceError::Upstream(why),
+                other => ServiceError::Internal(format!("sealing the licence: {other}")),
+            })
     }
 
     /// The signed PDF of a licence version (a full identifier, or a stem for the newest), for

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::pdf::appearance::{SealImpression, SealShape};
 use crate::pdf::dss::{self, ValidationData};
-use crate::pdf::embed;
+use crate::pdf::embed::{self, UpdatedPdf};
 use crate::pdf::sign::SignError;
 use crate::pki::{Revocation, SealKey, SealSubject};
 use crate::seal::{self, Placement, SealLevel, Stamp, StampError};
@@ -83,8 +83,8 @@ impl SealView {
 /// A stamped document, and where the stamping was recorded (the sealing receipt).
 #[derive(Debug, Clone)]
 pub struct SealedDocument {
-    /// The PDF with its new seal.
-    pub pdf: Vec<u8>,
+    /// The PDF with its new seal: the input and the update appended to it.
+    pub pdf: UpdatedPdf,
     /// The audit-log entry of the stamping.
     pub audit: LogReceipt,
 }
@@ -465,14 +465,15 @@ impl App {
                 timestamper: (level >= SealLevel::Timestamped).then(|| app.seal_timestamper()),
             };
             let now = OffsetDateTime::now_utc();
-            let stamped = seal::stamp(&pdf, &stamp, &app.font, now)?;
+            let stamped = seal::stamp(pdf, &stamp, &app.font, now)?;
             let Some(data) = validation_data else {
                 return Ok(stamped);
             };
-            let with_data = dss::add_validation_data(&stamped, &data, password.as_deref())?;
+            let with_data =
+                dss::add_validation_data(stamped.into_vec(), &data, password.as_deref())?;
             match level {
                 SealLevel::Archival => seal::timestamp_document(
-                    &with_data,
+                    with_data.into_vec(),
                     app.seal_timestamper(),
                     password.as_deref(),
                     now,
@@ -491,7 +492,7 @@ impl App {
                     principal,
                     "document.seal",
                     &format!("sha256:{input_digest}"),
-                    Some(hex(&sha256(&sealed))),
+                    Some(hex(&sealed.sha256())),
                 )?,
             )
             .await?;
@@ -532,9 +533,9 @@ impl App {
         let input_digest = hex(&sha256(&pdf));
         let app = Arc::clone(self);
         let archived = tokio::task::spawn_blocking(move || {
-            let with_data = dss::add_validation_data(&pdf, &data, password.as_deref())?;
+            let with_data = dss::add_validation_data(pdf, &data, password.as_deref())?;
             seal::timestamp_document(
-                &with_data,
+                with_data.into_vec(),
                 app.seal_timestamper(),
                 password.as_deref(),
                 OffsetDateTime::now_utc(),
@@ -551,7 +552,7 @@ impl App {
                     principal,
                     "document.archive",
                     &format!("sha256:{input_digest}"),
-                    Some(hex(&sha256(&archived))),
+                    Some(hex(&archived.sha256())),
                 )?,
             )
             .await?;

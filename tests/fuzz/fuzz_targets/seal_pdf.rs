@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         timestamper: None,
     };
     let _ = stamp(
-        data,
+        data.to_vec(),
         &request,
         &fixture.font,
         time::OffsetDateTime::UNIX_EPOCH,
