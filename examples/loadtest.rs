@@ -14,7 +14,8 @@
 //! verifies each licence at most once, so no answer comes from the service's cache of
 //! stored-PDF checks (the run stops when the licences run out). SQLite in a temporary
 //! directory unless `--database-url` names an existing database (PostgreSQL: an empty one,
-//! or one with licences); the data directory is a fresh temporary one either way.
+//! or one with licences, with the `--data-dir` it was made with); the data directory is a
+//! fresh temporary one unless `--data-dir` names one.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -48,6 +49,10 @@ struct Args {
     /// An existing database instead of a fresh SQLite one.
     #[arg(long)]
     database_url: Option<String>,
+    /// The installation's data directory (kept; it holds the master key that opens the
+    /// database's keys), instead of a temporary one.
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
 }
 
 /// The department every licence is issued by.
@@ -58,7 +63,7 @@ async fn main() {
     let args = Args::parse();
     let work = std::env::temp_dir().join(format!("zhengyin-loadtest-{}", std::process::id()));
     let config = Config {
-        data_dir: work.join("data"),
+        data_dir: args.data_dir.clone().unwrap_or_else(|| work.join("data")),
         database_url: args.database_url.clone(),
         public_url: "http://127.0.0.1:8080".into(),
         holder_issuer: None,
@@ -76,7 +81,7 @@ async fn main() {
     let search_key = register(
         &app,
         &format!("负载测试查询部门{}", std::process::id()),
-        "11350100MB0E00003C",
+        &credit_code("11350100MB", std::process::id() as usize),
         "350100",
     )
     .await;
@@ -176,12 +181,12 @@ async fn issue(app: &Arc<App>, department: &Principal, count: usize) {
     }
 }
 
-/// The `n`-th holder's credit code: the GB 11714 organisation code's check character is found
-/// by trying each, and the code's own appended.
-fn credit_code(n: usize) -> String {
+/// The `n`-th credit code after the 10 characters of `prefix`: the GB 11714 organisation
+/// code's check character is found by trying each, and the code's own appended.
+fn credit_code(prefix: &str, n: usize) -> String {
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
         .chars()
-        .find_map(|c| CreditCode::complete(&format!("91350203MA{:06}{c}", n % 1_000_000)).ok())
+        .find_map(|c| CreditCode::complete(&format!("{prefix}{:06}{c}", n % 1_000_000)).ok())
         .expect("some organisation check character fits")
         .as_str()
         .to_string()
@@ -192,7 +197,7 @@ fn business_licence(n: usize) -> IssueRequest {
     IssueRequest {
         kind: "business_licence".into(),
         fields: json!({
-            "credit_code": credit_code(n),
+            "credit_code": credit_code("91350203MA", n),
             "name": format!("厦门市鹭岛数字科技{n}号有限公司"),
             "entity_type": "有限责任公司(自然人投资或控股)",
             "legal_representative": "陈明辉",

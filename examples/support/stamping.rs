@@ -63,6 +63,8 @@ impl Sealer {
             password: None,
             timestamper: None,
         };
-        zhengyin::seal::stamp(pdf, &stamp, &self.font, OffsetDateTime::now_utc()).expect("stamp")
+        zhengyin::seal::stamp(pdf.to_vec(), &stamp, &self.font, OffsetDateTime::now_utc())
+            .expect("stamp")
+            .into_vec()
     }
 }

@@ -132,3 +132,31 @@ impl App {
         Ok(state)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trust(digest: u8) -> TrustState {
+        TrustState {
+            anchors: Arc::new(TrustAnchors::default()),
+            digest: [digest; 32],
+            read_at: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn a_check_is_reused_only_for_the_same_pdf_under_the_same_trust() {
+        let cache = CheckCache::default();
+        let check = StoredPdfCheck {
+            problems: vec!["the seal does not belong to the issuing department".into()],
+            valid_and_trusted: true,
+        };
+        cache.keep("aa", &trust(1), check.clone());
+        let reused = cache.check("aa", &trust(1)).expect("kept");
+        assert_eq!(reused.problems, check.problems);
+        assert!(reused.valid_and_trusted);
+        assert!(cache.check("aa", &trust(2)).is_none(), "trust changed");
+        assert!(cache.check("bb", &trust(1)).is_none(), "another PDF");
+    }
+}
