@@ -10,6 +10,7 @@ use serde_json::json;
 use zhengyin::service::IssueRequest;
 
 #[path = "support/mod.rs"]
+#[allow(dead_code)] // shared by the examples, each of which uses part of it
 mod support;
 
 use support::{median, peak_rss_mib, Bench};

@@ -28,6 +28,12 @@ use tokio::task::JoinSet;
 use zhengyin::domain::CreditCode;
 use zhengyin::service::{App, Config, IssueRequest, NewDepartment, Principal, ServiceError};
 
+#[path = "support/mod.rs"]
+#[allow(dead_code)] // shared by the examples, each of which uses part of it
+mod support;
+
+use support::{peak_rss_mib, rss_mib};
+
 /// What to load and how hard.
 #[derive(Parser, Debug)]
 struct Args {
@@ -96,7 +102,7 @@ async fn main() {
     let router = zhengyin::http::router(Arc::clone(&app));
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let rss_before = memory_mib("VmRSS");
+    let rss_before = rss_mib();
     let generator = {
         let (targets, seconds) = (Arc::clone(&targets), args.seconds);
         let (connections, distinct) = (args.connections, args.distinct);
@@ -130,8 +136,8 @@ async fn main() {
         if args.database_url.is_some() { "PostgreSQL" } else { "SQLite" },
         targets.len(),
         rss_before,
-        memory_mib("VmRSS"),
-        memory_mib("VmHWM")
+        rss_mib(),
+        peak_rss_mib()
     );
     app.close().await;
     let _ = std::fs::remove_dir_all(&work);
@@ -317,17 +323,4 @@ async fn load(
         latencies.extend(done.expect("load loop"));
     }
     (latencies, elapsed)
-}
-
-/// A memory figure of this process (`VmRSS` now, `VmHWM` peak), MiB.
-fn memory_mib(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.strip_prefix(field).is_some_and(|l| l.starts_with(':')))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
 }

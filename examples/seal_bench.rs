@@ -14,6 +14,7 @@ use zhengyin::seal::SealLevel;
 use zhengyin::service::SealRequest;
 
 #[path = "support/mod.rs"]
+#[allow(dead_code)] // shared by the examples, each of which uses part of it
 mod support;
 
 use support::{median, peak_rss_mib, Bench};

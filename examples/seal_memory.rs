@@ -25,7 +25,7 @@ use clap::Parser;
 use zhengyin::cli::Cli;
 
 #[path = "support/mod.rs"]
-#[allow(dead_code)] // shared with the benchmarks, which use all of it
+#[allow(dead_code)] // shared by the examples, each of which uses part of it
 mod support;
 
 use support::{peak_rss_mib, Bench};

@@ -17,6 +17,7 @@ use zhengyin::pdf::validate::{verify_pdf, TrustAnchors};
 use zhengyin::service::SealRequest;
 
 #[path = "support/mod.rs"]
+#[allow(dead_code)] // shared by the examples, each of which uses part of it
 mod support;
 
 use support::{median, peak_rss_mib, Bench};

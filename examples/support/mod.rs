@@ -66,12 +66,22 @@ pub fn median(mut times: Vec<f64>) -> f64 {
 
 /// Peak resident memory of this process so far, MiB.
 pub fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM")
+}
+
+/// Resident memory of this process now, MiB.
+pub fn rss_mib() -> f64 {
+    status_mib("VmRSS")
+}
+
+/// A memory figure of `/proc/self/status` (`VmHWM`, `VmRSS`), MiB.
+fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.strip_prefix(field).is_some_and(|l| l.starts_with(':')))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kib| kib / 1024.0)

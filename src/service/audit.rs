@@ -112,25 +112,10 @@ impl App {
         tx: &mut storage::Tx,
         event: &storage::AuditEvent,
     ) -> Result<LogReceipt, ServiceError> {
-        let (size, frontier) = write::lock_audit_head(tx).await?;
-        let mut frontier = frontier_of(size, &frontier)?;
-        let (place, nodes) = self.place(&mut frontier, event)?;
-        write::audit_entry(
-            tx,
-            event,
-            &place,
-            &nodes,
-            &frontier
-                .block_hashes()
-                .iter()
-                .map(|h| hex(h))
-                .collect::<Vec<_>>(),
-        )
-        .await?;
-        Ok(LogReceipt {
-            seq: place.seq as u64,
-            leaf_hash: place.leaf_hash,
-        })
+        let mut receipts = self.append(tx, &[event]).await?;
+        receipts
+            .pop()
+            .ok_or_else(|| ServiceError::Internal("an appended entry has no receipt".into()))
     }
 
     /// Appends `event`, an action that writes nothing else (a verification, a download), in a
@@ -176,13 +161,25 @@ impl App {
         });
     }
 
-    /// Appends `events` in order in one transaction.
+    /// Appends `events` in order in one transaction of their own.
     async fn append_group(
         &self,
         events: &[&storage::AuditEvent],
     ) -> Result<Vec<LogReceipt>, ServiceError> {
         let mut tx = self.store.begin().await?;
-        let (size, frontier) = write::lock_audit_head(&mut tx).await?;
+        let receipts = self.append(&mut tx, events).await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(receipts)
+    }
+
+    /// Appends `events` in order inside `tx`: locks the log's head until `tx` ends, hashes
+    /// each entry into the tree and signs the root after it.
+    async fn append(
+        &self,
+        tx: &mut storage::Tx,
+        events: &[&storage::AuditEvent],
+    ) -> Result<Vec<LogReceipt>, ServiceError> {
+        let (size, frontier) = write::lock_audit_head(tx).await?;
         let mut frontier = frontier_of(size, &frontier)?;
         let mut placed = Vec::with_capacity(events.len());
         let mut nodes = Vec::new();
@@ -192,8 +189,7 @@ impl App {
             placed.push((event, place));
         }
         let blocks: Vec<String> = frontier.block_hashes().iter().map(|h| hex(h)).collect();
-        write::audit_entries(&mut tx, &placed, &nodes, &blocks).await?;
-        tx.commit().await.map_err(StorageError::from)?;
+        write::audit_entries(tx, &placed, &nodes, &blocks).await?;
         Ok(placed
             .into_iter()
             .map(|(_, place)| LogReceipt {

@@ -1066,32 +1066,17 @@ impl App {
         Ok(())
     }
 
+    /// A licence version by full identifier, or the newest by stem, with its licence.
     async fn find_version(
         &self,
         id: &str,
     ) -> Result<(storage::LicenceRecord, storage::LicenceVersionRecord), ServiceError> {
-        let not_found = || ServiceError::NotFound(format!("licence {id}"));
-        let version = match LicenceId::parse(id) {
-            Ok(parsed) => self.store.licence_version(&parsed.to_string()).await?,
-            Err(_) => match self.store.licence(id).await? {
-                Some(licence) => {
-                    self.store
-                        .licence_version_of(&licence.stem, licence.current_version)
-                        .await?
-                }
-                None => None,
-            },
-        }
-        .ok_or_else(not_found)?;
-        let licence = self
-            .store
-            .licence(&version.stem)
-            .await?
-            .ok_or_else(not_found)?;
+        let (licence, version, _) = self.find_in_full(id).await?;
         Ok((licence, version))
     }
 
-    /// [`App::find_version`] with the issuing department, in one query.
+    /// A licence version (by full identifier, or the newest by stem) with its licence and
+    /// issuing department, in one query.
     async fn find_in_full(
         &self,
         id: &str,

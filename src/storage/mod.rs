@@ -217,20 +217,8 @@ impl Store {
         Ok(row.as_ref().map(licence_from_row))
     }
 
-    /// One version of a licence by its full identifier.
-    pub async fn licence_version(
-        &self,
-        identifier: &str,
-    ) -> Result<Option<LicenceVersionRecord>, StorageError> {
-        let row = sqlx::query(&format!("{VERSION_COLUMNS} WHERE identifier = $1"))
-            .bind(identifier)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(version_from_row))
-    }
-
     /// A licence version (by full identifier, or the newest by stem) with its licence and
-    /// issuing department, in one query: what verifying a licence reads.
+    /// issuing department, in one query.
     pub async fn licence_in_full(
         &self,
         id: VersionRef<'_>,
@@ -788,38 +776,8 @@ pub mod write {
         Ok(audit_head_from_row(&row))
     }
 
-    /// Appends an audit entry at its place in the log, with the subtrees it completes, and
-    /// moves the head on; inside the transaction that locked the head.
-    pub async fn audit_entry(
-        tx: &mut Tx,
-        e: &AuditEvent,
-        place: &LogPlace,
-        nodes: &[StoredNode],
-        frontier: &[String],
-    ) -> Result<(), StorageError> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, at, actor, action, object, digest, outcome, request_id, seq, leaf_hash, tree_root, root_signature) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&e.id)
-        .bind(&e.at)
-        .bind(&e.actor)
-        .bind(&e.action)
-        .bind(&e.object)
-        .bind(&e.digest)
-        .bind(&e.outcome)
-        .bind(&e.request_id)
-        .bind(place.seq)
-        .bind(&place.leaf_hash)
-        .bind(&place.tree_root)
-        .bind(&place.root_signature)
-        .execute(&mut **tx)
-        .await?;
-        advance_audit_head(tx, place, nodes, frontier).await
-    }
-
-    /// Appends consecutive audit entries at their places with one statement per table (a
-    /// group commit's worth), and moves the head past the last; inside the transaction that
+    /// Appends consecutive audit entries at their places, with the subtrees they complete, in
+    /// one statement per table, and moves the head past the last; inside the transaction that
     /// locked the head.
     pub async fn audit_entries(
         tx: &mut Tx,
@@ -835,7 +793,9 @@ pub mod write {
             12,
             entries.len(),
         );
-        let mut insert = sqlx::query(&sql).persistent(false);
+        // A single entry (an action's own) is the common statement worth keeping prepared;
+        // groups vary in size and would crowd the statement cache.
+        let mut insert = sqlx::query(&sql).persistent(entries.len() == 1);
         for (e, place) in entries {
             insert = insert
                 .bind(&e.id)
