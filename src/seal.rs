@@ -4,9 +4,8 @@
 
 use time::OffsetDateTime;
 
-use crate::pdf::appearance::{self, SealImpression};
+use crate::pdf::appearance::{self, SealForm};
 use crate::pdf::embed::{self, SignatureField, SignatureInfo, SignatureKind, UpdatedPdf, Widget};
-use crate::pdf::font::FontProgram;
 use crate::pdf::sign::{self, SignError, TimeStamper};
 use crate::pdf::text_locate;
 use crate::pki::SealKey;
@@ -400,8 +399,8 @@ pub struct Stamp<'a> {
     pub key: &'a SealKey,
     /// Certificates above the seal certificate (the root), DER.
     pub chain: &'a [Vec<u8>],
-    /// What the impression shows.
-    pub impression: &'a SealImpression,
+    /// The impression, laid out.
+    pub appearance: &'a SealForm,
     /// Where it goes.
     pub placement: Placement,
     /// Signer name, reason and location for the signature dictionary.
@@ -466,17 +465,16 @@ fn pt_to_mm(pt: f32) -> f32 {
 pub fn stamp(
     original: Vec<u8>,
     stamp: &Stamp<'_>,
-    font: &FontProgram,
     at: OffsetDateTime,
 ) -> Result<UpdatedPdf, StampError> {
     let mut doc = crate::pdf::load_for_signing(&original, stamp.password)?;
     let original_max_id = doc.max_id;
-    let seal = appearance::add_seal_xobject(&mut doc, stamp.impression, font)?;
+    let seal = stamp.appearance.add_to(&mut doc);
     let placement = match &stamp.placement.keyword {
         Some(keyword) => at_keyword(&original, &doc, &stamp.placement, keyword, stamp.password)?,
         None => stamp.placement.clone(),
     };
-    let (width, height) = stamp.impression.size_mm();
+    let (width, height) = stamp.appearance.size_mm();
     let size = (mm_to_pt(width), mm_to_pt(height));
     let widgets = if placement.cross_page {
         cross_page_widgets(&mut doc, &placement, seal, size)?
@@ -520,7 +518,8 @@ pub fn stamp(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdf::appearance::SealShape;
+    use crate::pdf::appearance::{SealImpression, SealShape};
+    use crate::pdf::font::FontProgram;
     use crate::pdf::font::NOTO_SERIF_SC;
     use crate::pdf::validate::{verify_pdf, TrustAnchors};
     use crate::pki::{MasterKey, RootCa, SealSubject};
@@ -547,10 +546,12 @@ mod tests {
             code: None,
             width_mm: 42.0,
         };
+        let font = FontProgram::new(NOTO_SERIF_SC).unwrap();
+        let appearance = SealForm::new(&impression, &font).unwrap();
         let request = Stamp {
             key: &key,
             chain: &chain,
-            impression: &impression,
+            appearance: &appearance,
             placement: Placement::default(),
             signer_name: subject.department,
             reason: "测试",
@@ -558,7 +559,6 @@ mod tests {
             password: None,
             timestamper: None,
         };
-        let font = FontProgram::new(NOTO_SERIF_SC).unwrap();
         let anchors = TrustAnchors::new(chain.to_vec());
         let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
         // A classic cross-reference table with a 208 KB content stream and images; a
@@ -569,7 +569,7 @@ mod tests {
             "pypdf-enc-aes256-empty-userpw.pdf",
         ] {
             let original = std::fs::read(corpus.join(name)).unwrap();
-            let sealed = stamp(original.clone(), &request, &font, OffsetDateTime::now_utc())
+            let sealed = stamp(original.clone(), &request, OffsetDateTime::now_utc())
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             let mut written = Vec::new();
             sealed.write_to(&mut written).unwrap();

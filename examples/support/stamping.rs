@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use zhengyin::pdf::appearance::{SealImpression, SealShape};
+use zhengyin::pdf::appearance::{SealForm, SealImpression, SealShape};
 use zhengyin::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use zhengyin::pki::{MasterKey, RootCa, SealKey, SealSubject};
 use zhengyin::seal::{Placement, Stamp};
@@ -50,12 +50,15 @@ impl Sealer {
         }
     }
 
-    /// `pdf` sealed at PAdES B-B: the original bytes plus one incremental update.
+    /// `pdf` sealed at PAdES B-B: the original bytes plus one incremental update. The
+    /// impression is laid out for each file, as a one-off `zhengyin seal` does (the service
+    /// lays out each seal once).
     pub fn seal(&self, pdf: &[u8]) -> Vec<u8> {
+        let appearance = SealForm::new(&self.impression, &self.font).expect("lays out");
         let stamp = Stamp {
             key: &self.key,
             chain: &self.chain,
-            impression: &self.impression,
+            appearance: &appearance,
             placement: Placement::default(),
             signer_name: DEPARTMENT,
             reason: "电子印章盖章",
@@ -63,7 +66,7 @@ impl Sealer {
             password: None,
             timestamper: None,
         };
-        zhengyin::seal::stamp(pdf.to_vec(), &stamp, &self.font, OffsetDateTime::now_utc())
+        zhengyin::seal::stamp(pdf.to_vec(), &stamp, OffsetDateTime::now_utc())
             .expect("stamp")
             .into_vec()
     }

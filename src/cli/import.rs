@@ -2,12 +2,13 @@
 //! of field keys; list fields as one cell with items separated by ；) or a JSON Lines file (one
 //! JSON object of fields per line), with a progress bar.
 //!
-//! Rows are issued a few at a time, each licence in its own transaction, so nothing is
-//! half-written. A row that fails is reported with its line number and the rest go on. Every
-//! issued row is appended to a state file beside the input (`FILE.imported`: line number, tab,
-//! identifier), and rows listed there are skipped, so an interrupted run resumes where it
-//! stopped. (A crash between a licence's commit and its state line would issue that one row
-//! again on resume.)
+//! Rows are issued in batches of [`BATCH`], each batch rendered and sealed on every core and
+//! stored in one transaction, so nothing is half-written; two batches are in flight, so one is
+//! stored while the next renders. A row that fails is reported with its line number and the
+//! rest go on. Every issued row is appended to a state file beside the input
+//! (`FILE.imported`: line number, tab, identifier), and rows listed there are skipped, so an
+//! interrupted run resumes where it stopped. (A crash between a batch's commit and its state
+//! lines would issue that batch's rows again on resume.)
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -20,7 +21,7 @@ use serde_json::{Map, Value};
 use tokio::task::JoinSet;
 
 use super::describe;
-use crate::service::{App, IssueRequest, Principal, ServiceError};
+use crate::service::{App, Principal};
 
 /// One row of the input: where it is, and its fields.
 struct Row {
@@ -81,11 +82,11 @@ fn read_rows(input: &Path) -> Result<Vec<Row>, String> {
     }
 }
 
-/// How many rows are issued at once: one more than the cores, so one waits on the database
-/// while the others render.
-fn in_flight() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()) + 1
-}
+/// Rows issued (and committed) together: large enough that the commit and the per-batch
+/// work are a small share, small enough that a failed batch is quickly redone.
+const BATCH: usize = 250;
+/// Batches in flight: one is stored while the next renders.
+const BATCHES_IN_FLIGHT: usize = 2;
 
 /// Line numbers already imported, from the state file.
 fn imported_lines(state: &Path) -> Result<HashSet<u64>, String> {
@@ -119,60 +120,77 @@ pub async fn run(
         .create(true)
         .append(true)
         .open(&state)
+        .map(std::io::BufWriter::new)
         .map_err(|e| format!("{}: {e}", state.display()))?;
     let bar = ProgressBar::new(pending.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} licences, {per_sec}, {eta} left")
             .map_err(|e| e.to_string())?,
     );
-    let (mut issued, mut failed) = (0u64, 0u64);
+    let (mut issued_count, mut failed) = (0u64, 0u64);
     let mut stopped = None;
     let mut rows = pending.into_iter();
     let mut running = JoinSet::new();
     loop {
-        // Rendering and sealing run on the blocking pool, so a few rows in flight keep every
-        // core busy; after a storage failure no new row starts and the running ones finish.
-        while stopped.is_none() && running.len() < in_flight() {
-            let Some(row) = rows.next() else { break };
-            let (app, principal) = (Arc::clone(app), principal.clone());
-            let request = IssueRequest {
-                kind: kind.to_string(),
-                fields: row.fields,
-                issuer: None,
-                seal_id: seal_id.clone(),
-            };
-            running.spawn(async move { (row.line, app.issue_licence(&principal, request).await) });
+        // After a failure of the whole batch no new batch starts and the running ones finish.
+        while stopped.is_none() && running.len() < BATCHES_IN_FLIGHT {
+            let batch: Vec<Row> = rows.by_ref().take(BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            let (app, principal, kind, seal_id) = (
+                Arc::clone(app),
+                principal.clone(),
+                kind.to_string(),
+                seal_id.clone(),
+            );
+            running.spawn(async move {
+                let (lines, fields): (Vec<u64>, Vec<Value>) =
+                    batch.into_iter().map(|row| (row.line, row.fields)).unzip();
+                let issued = app
+                    .issue_licences(&principal, &kind, seal_id.as_deref(), fields)
+                    .await;
+                (lines, issued)
+            });
         }
         let Some(joined) = running.join_next().await else {
             break;
         };
-        let (line, result) = joined.map_err(|e| format!("an import task failed: {e}"))?;
-        match result {
-            Ok(licence) => {
-                writeln!(log, "{line}\t{}", licence.identifier)
-                    .and_then(|()| log.flush())
-                    .map_err(|e| format!("{}: {e}", state.display()))?;
-                issued += 1;
-            }
-            Err(e @ (ServiceError::Unavailable(_) | ServiceError::Internal(_))) => {
-                stopped.get_or_insert(format!("line {line}: {}", describe(&e)));
-            }
+        let (lines, issued) = joined.map_err(|e| format!("an import task failed: {e}"))?;
+        let results = match issued {
+            Ok(results) => results,
             Err(e) => {
-                bar.suspend(|| eprintln!("line {line}: {}", describe(&e)));
-                failed += 1;
+                let first = lines.first().copied().unwrap_or_default();
+                stopped.get_or_insert(format!("the batch from line {first}: {}", describe(&e)));
+                continue;
             }
+        };
+        for (line, result) in lines.into_iter().zip(results) {
+            match result {
+                Ok(licence) => {
+                    writeln!(log, "{line}\t{}", licence.identifier)
+                        .map_err(|e| format!("{}: {e}", state.display()))?;
+                    issued_count += 1;
+                }
+                Err(e) => {
+                    bar.suspend(|| eprintln!("line {line}: {}", describe(&e)));
+                    failed += 1;
+                }
+            }
+            bar.inc(1);
         }
-        bar.inc(1);
+        log.flush()
+            .map_err(|e| format!("{}: {e}", state.display()))?;
     }
     if let Some(reason) = stopped {
         bar.abandon();
         return Err(format!(
-            "{reason}; stopped after issuing {issued} (run again to resume)"
+            "{reason}; stopped after issuing {issued_count} (run again to resume)"
         ));
     }
     bar.finish_and_clear();
     eprintln!(
-        "issued {issued}, skipped {} already imported, failed {failed} (state: {})",
+        "issued {issued_count}, skipped {} already imported, failed {failed} (state: {})",
         done.len(),
         state.display()
     );

@@ -24,6 +24,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
+use crate::pdf::qr::QrModules;
 use crate::pki::chain::CertificateSet;
 use crate::pki::{self, PkiError, SealKey};
 
@@ -208,17 +209,16 @@ pub fn verify_offline(
 
 /// The QR code of `text` as a greyscale PNG, 8 pixels per module with a 4-module quiet zone.
 pub fn qr_png(text: &str) -> Result<Vec<u8>, CredentialError> {
-    let code = qrcode::QrCode::new(text.as_bytes())
-        .map_err(|_| CredentialError::Image("the text is too long for a QR code".into()))?;
+    let code = QrModules::encode(text.as_bytes())
+        .ok_or_else(|| CredentialError::Image("the text is too long for a QR code".into()))?;
     let modules = code.width();
-    let dark = code.to_colors();
     let side = (modules + 2 * QUIET_ZONE) * PNG_MODULE_PX;
     let mut pixels = vec![255u8; side * side];
-    for (index, colour) in dark.iter().enumerate() {
-        if *colour != qrcode::Color::Dark {
+    for index in 0..modules * modules {
+        let (row, col) = (index / modules, index % modules);
+        if !code.is_dark(row, col) {
             continue;
         }
-        let (row, col) = (index / modules, index % modules);
         for y in 0..PNG_MODULE_PX {
             let start = ((QUIET_ZONE + row) * PNG_MODULE_PX + y) * side
                 + (QUIET_ZONE + col) * PNG_MODULE_PX;

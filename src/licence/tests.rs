@@ -13,7 +13,7 @@ use time::{Date, OffsetDateTime};
 use super::template::{FieldKind, DESCENT, MM_PER_PT, VALUE_LINE_HEIGHT};
 use super::*;
 use crate::domain::{CreditCode, DivisionCode, LicenceId, LicenceTypeCode, Serial, Version};
-use crate::pdf::appearance::{SealImpression, SealShape};
+use crate::pdf::appearance::{SealForm, SealImpression, SealShape};
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use crate::pdf::render::{Document, Item, Renderer};
 use crate::pki::{MasterKey, RootCa, SealKey, SealSubject};
@@ -193,11 +193,12 @@ fn render_sealed(template: &Template, document: &Document, department: &str) -> 
         code: Some("3502000012345".into()),
         width_mm: 42.0,
     };
+    let appearance = SealForm::new(&impression, font()).expect("lays out");
     let (x, y) = template.seal_centre_mm();
     let stamp = Stamp {
         key: &key,
         chain: &[root],
-        impression: &impression,
+        appearance: &appearance,
         placement: Placement {
             page: Some(1),
             x_mm: Some(x),
@@ -211,7 +212,7 @@ fn render_sealed(template: &Template, document: &Document, department: &str) -> 
         timestamper: None,
     };
     let at = OffsetDateTime::new_utc(ISSUED_ON, time::Time::MIDNIGHT);
-    let sealed = crate::seal::stamp(pdf, &stamp, font(), at).expect("seals");
+    let sealed = crate::seal::stamp(pdf, &stamp, at).expect("seals");
     std::fs::create_dir_all(EVIDENCE_DIR).unwrap();
     let path = format!("{EVIDENCE_DIR}/{}.pdf", template.kind);
     std::fs::write(&path, sealed.into_vec()).unwrap();

@@ -89,12 +89,73 @@ pub enum AppearanceError {
     Content(#[from] lopdf::Error),
 }
 
+/// An impression's form XObject with its font subset, laid out once and then added to any
+/// number of documents: laying out and subsetting cost more than the rest of sealing.
+#[derive(Debug, Clone)]
+pub struct SealForm {
+    /// The form and the objects it refers to, numbered as in a document of their own.
+    objects: std::collections::BTreeMap<ObjectId, Object>,
+    form: ObjectId,
+    size_mm: (f32, f32),
+}
+
+impl SealForm {
+    /// Lays out `seal` and subsets `font` for it.
+    pub fn new(seal: &SealImpression, font: &FontProgram) -> Result<SealForm, AppearanceError> {
+        let mut scratch = lopdf::Document::with_version("1.7");
+        let form = add_seal_xobject(&mut scratch, seal, font)?;
+        Ok(SealForm {
+            objects: scratch.objects,
+            form,
+            size_mm: seal.size_mm(),
+        })
+    }
+
+    /// Width and height of the impression in mm.
+    pub fn size_mm(&self) -> (f32, f32) {
+        self.size_mm
+    }
+
+    /// Copies the form and its font into `doc` after its highest object number; returns the
+    /// form's id there.
+    pub fn add_to(&self, doc: &mut lopdf::Document) -> ObjectId {
+        let offset = doc.max_id;
+        for (&(number, generation), object) in &self.objects {
+            let mut object = object.clone();
+            renumber(&mut object, offset);
+            doc.objects.insert((number + offset, generation), object);
+        }
+        doc.max_id += self
+            .objects
+            .keys()
+            .map(|(number, _)| *number)
+            .max()
+            .unwrap_or(0);
+        (self.form.0 + offset, self.form.1)
+    }
+}
+
+/// Adds `offset` to every object number `object` refers to. (lopdf's own renumbering works
+/// on whole documents and does not say where each object went.)
+fn renumber(object: &mut Object, offset: u32) {
+    match object {
+        Object::Reference(id) => id.0 += offset,
+        Object::Array(items) => items.iter_mut().for_each(|o| renumber(o, offset)),
+        Object::Dictionary(dict) => dict.iter_mut().for_each(|(_, o)| renumber(o, offset)),
+        Object::Stream(stream) => stream
+            .dict
+            .iter_mut()
+            .for_each(|(_, o)| renumber(o, offset)),
+        _ => {}
+    }
+}
+
 /// Adds a form XObject drawing the impression, with its font resource, to `doc`; returns its
 /// id. BBox `[0 0 d d]` in points (1 mm = 72/25.4 pt).
 ///
 /// The form carries its own `/Resources`: the font subset as `/F1` and an ExtGState `/GS1`
 /// with `/BM /Multiply`, so the red ink darkens, not hides, the page text under it.
-pub fn add_seal_xobject(
+fn add_seal_xobject(
     doc: &mut lopdf::Document,
     seal: &SealImpression,
     font: &FontProgram,
@@ -1270,10 +1331,11 @@ mod tests {
 
         let mut doc = lopdf::Document::with_version("1.7");
         let pages_id = doc.new_object_id();
-        let seal1 = add_seal_xobject(&mut doc, &xiamen(), &f).expect("seal 1");
-        let seal2 = add_seal_xobject(&mut doc, &long_name(), &f).expect("seal 2");
-        let seal3 = add_seal_xobject(&mut doc, &square_name(), &f).expect("seal 3");
-        let seal4 = add_seal_xobject(&mut doc, &oval_name(), &f).expect("seal 4");
+        let form = |seal: SealImpression| SealForm::new(&seal, &f).expect("seal form");
+        let seal1 = form(xiamen()).add_to(&mut doc);
+        let seal2 = form(long_name()).add_to(&mut doc);
+        let seal3 = form(square_name()).add_to(&mut doc);
+        let seal4 = form(oval_name()).add_to(&mut doc);
         let text_font = doc.add_object(dictionary! {
             "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
         });

@@ -1,12 +1,13 @@
 //! PDF work, in the four separate steps pyHanko also separates: make a signature (`sign`),
 //! lay out the appearance (`appearance`, with `font`), embed into the PDF (`embed`), and
 //! validate (`validate`); plus `dss`, which adds validation data for long-term validity, and
-//! `render`, which writes new documents (licences).
+//! `render`, which writes new documents (licences), with `qr` for their QR codes.
 
 pub mod appearance;
 pub mod dss;
 pub mod embed;
 pub mod font;
+pub mod qr;
 pub mod render;
 pub mod revisions;
 pub mod sign;

@@ -20,6 +20,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use printpdf as pp;
 
+use super::qr::QrModules;
+
 /// Points per millimetre.
 const PT_PER_MM: f32 = 72.0 / 25.4;
 /// Modules of light margin the QR specification requires around the symbol.
@@ -326,19 +328,15 @@ impl Renderer {
 
         let mut pdf = pp::PdfDocument::new(&doc.title);
         let fonts = self.embed_fonts(&chars, &mut pdf)?;
-        let pages = doc
-            .pages
-            .iter()
-            .enumerate()
-            .map(|(p, page)| {
-                let ops = self.page_ops(p, page, &fonts)?;
-                Ok(pp::PdfPage::new(
-                    pp::Mm(page.width_mm),
-                    pp::Mm(page.height_mm),
-                    ops,
-                ))
-            })
-            .collect::<Result<Vec<_>, RenderError>>()?;
+        let mut pages = Vec::with_capacity(doc.pages.len());
+        for (p, page) in doc.pages.iter().enumerate() {
+            let ops = self.page_ops(p, page, &fonts, &mut pdf.resources.xobjects.map)?;
+            pages.push(pp::PdfPage::new(
+                pp::Mm(page.width_mm),
+                pp::Mm(page.height_mm),
+                ops,
+            ));
+        }
         pdf.with_pages(pages);
         save(&pdf)
     }
@@ -647,8 +645,15 @@ impl Renderer {
         out
     }
 
-    /// Drawing operations for one page (already validated by `check_page`).
-    fn page_ops(&self, p: usize, page: &Page, fonts: &Fonts) -> Result<Vec<pp::Op>, RenderError> {
+    /// Drawing operations for one page (already validated by `check_page`); its QR codes go
+    /// into `xobjects`.
+    fn page_ops(
+        &self,
+        p: usize,
+        page: &Page,
+        fonts: &Fonts,
+        xobjects: &mut BTreeMap<pp::XObjectId, pp::XObject>,
+    ) -> Result<Vec<pp::Op>, RenderError> {
         let h = page.height_mm;
         let point = |x_mm: f32, y_mm: f32| pp::Point {
             x: pp::Pt(x_mm * PT_PER_MM),
@@ -768,58 +773,24 @@ impl Renderer {
                     payload,
                 } => {
                     // Automatic encoding only fails when the data does not fit version 40.
-                    let code = qrcode::QrCode::new(payload.as_bytes()).map_err(|_| {
+                    let code = QrModules::encode(payload.as_bytes()).ok_or(
                         RenderError::QrPayloadTooLong {
                             len: payload.len(),
                             page: p,
                             item: i,
-                        }
-                    })?;
+                        },
+                    )?;
                     let n = code.width();
                     let module = size_mm / (n + 2 * QR_QUIET_ZONE) as f32;
-                    let dark = code.to_colors();
                     let corner = point(*x_mm, y_mm + size_mm);
                     let side = pp::Pt(size_mm * PT_PER_MM);
-                    // The modules are drawn in a coordinate system of one unit per module,
-                    // y downwards from the code's top-left corner, so the path has small
-                    // integer coordinates: a fraction of the bytes of millimetre decimals.
                     let origin = point(
                         x_mm + QR_QUIET_ZONE as f32 * module,
                         y_mm + QR_QUIET_ZONE as f32 * module,
                     );
                     let scale = module * PT_PER_MM;
-                    // One ring per horizontal run of dark modules, all wound the same way and
-                    // filled as one path, so abutting runs leave no seams.
-                    let mut rings = Vec::new();
-                    for row in 0..n {
-                        let is_dark = |col: usize| dark[row * n + col] == qrcode::Color::Dark;
-                        let mut col = 0;
-                        while col < n {
-                            if !is_dark(col) {
-                                col += 1;
-                                continue;
-                            }
-                            let start = col;
-                            while col < n && is_dark(col) {
-                                col += 1;
-                            }
-                            let at = |c: usize, r: usize| pp::LinePoint {
-                                p: pp::Point {
-                                    x: pp::Pt(c as f32),
-                                    y: pp::Pt(r as f32),
-                                },
-                                bezier: false,
-                            };
-                            rings.push(pp::PolygonRing {
-                                points: vec![
-                                    at(start, row),
-                                    at(col, row),
-                                    at(col, row + 1),
-                                    at(start, row + 1),
-                                ],
-                            });
-                        }
-                    }
+                    let id = pp::XObjectId(format!("QR{p}_{i}"));
+                    xobjects.insert(id.clone(), qr_form(&code, scale, origin));
                     ops.extend([
                         pp::Op::SetFillColor {
                             col: rgb(Rgb(255, 255, 255)),
@@ -834,29 +805,79 @@ impl Renderer {
                                 winding_order: None,
                             },
                         },
-                        pp::Op::SaveGraphicsState,
-                        pp::Op::SetTransformationMatrix {
-                            matrix: pp::CurTransMat::Raw([
-                                scale, 0.0, 0.0, -scale, origin.x.0, origin.y.0,
-                            ]),
+                        pp::Op::UseXobject {
+                            id,
+                            transform: pp::XObjectTransform::default(),
                         },
-                        pp::Op::SetFillColor {
-                            col: rgb(Rgb(0, 0, 0)),
-                        },
-                        pp::Op::DrawPolygon {
-                            polygon: pp::Polygon {
-                                rings,
-                                mode: pp::PaintMode::Fill,
-                                winding_order: pp::WindingOrder::NonZero,
-                            },
-                        },
-                        pp::Op::RestoreGraphicsState,
                     ]);
                 }
             }
         }
         Ok(ops)
     }
+}
+
+/// A QR code as a form XObject: one unit per module, y downwards from the symbol's top-left
+/// corner, mapped onto the page by `/Matrix` (`scale` points per module, top-left corner at
+/// `origin`). Each horizontal run of dark modules is one `re`, all filled as one path, so
+/// abutting runs leave no seams. The content is written here with integer coordinates:
+/// printpdf would write every coordinate as a float, and formatting those was a fifth of
+/// rendering a licence.
+fn qr_form(code: &QrModules, scale: f32, origin: pp::Point) -> pp::XObject {
+    use std::fmt::Write as _;
+    let n = code.width();
+    let mut content = String::from("0 g\n");
+    for row in 0..n {
+        let mut col = 0;
+        while col < n {
+            if !code.is_dark(row, col) {
+                col += 1;
+                continue;
+            }
+            let start = col;
+            while col < n && code.is_dark(row, col) {
+                col += 1;
+            }
+            // Writing to a String cannot fail.
+            let _ = writeln!(content, "{start} {row} {} 1 re", col - start);
+        }
+    }
+    content.push_str("f\n");
+    let real = pp::DictItem::Real;
+    let dict = BTreeMap::from([
+        ("Type".to_owned(), pp::DictItem::Name(b"XObject".to_vec())),
+        ("Subtype".to_owned(), pp::DictItem::Name(b"Form".to_vec())),
+        (
+            "BBox".to_owned(),
+            pp::DictItem::Array(vec![
+                pp::DictItem::Int(0),
+                pp::DictItem::Int(0),
+                pp::DictItem::Int(n as i64),
+                pp::DictItem::Int(n as i64),
+            ]),
+        ),
+        (
+            "Matrix".to_owned(),
+            pp::DictItem::Array(vec![
+                real(scale),
+                real(0.0),
+                real(0.0),
+                real(-scale),
+                real(origin.x.0),
+                real(origin.y.0),
+            ]),
+        ),
+    ]);
+    pp::XObject::External(pp::ExternalXObject {
+        stream: pp::ExternalStream {
+            dict,
+            content: content.into_bytes(),
+            compress: false,
+        },
+        width: None,
+        height: None,
+        dpi: None,
+    })
 }
 
 /// Serialises with printpdf/lopdf, replacing printpdf's random trailer `/ID` with a digest of
@@ -1411,14 +1432,14 @@ mod tests {
         let width: usize = String::from_utf8_lossy(parts[1]).parse().expect("width");
         let pixels = parts[4];
 
-        let code = qrcode::QrCode::new(payload).expect("qr");
-        let (n, colors) = (code.width(), code.to_colors());
+        let code = QrModules::encode(payload.as_bytes()).expect("qr");
+        let n = code.width();
         let module = size / (n + 2 * QZ) as f32;
         let px = |mm: f32| (mm / 25.4 * 300.0) as usize;
         for row in 0..n + 2 * QZ {
             for col in 0..n + 2 * QZ {
                 let inside = (QZ..QZ + n).contains(&row) && (QZ..QZ + n).contains(&col);
-                let dark = inside && colors[(row - QZ) * n + col - QZ] == qrcode::Color::Dark;
+                let dark = inside && code.is_dark(row - QZ, col - QZ);
                 let centre = |i: usize, start: f32| px(start + (i as f32 + 0.5) * module);
                 let value = pixels[centre(row, y) * width + centre(col, x)];
                 assert_eq!(value < 128, dark, "module row {row}, column {col}");

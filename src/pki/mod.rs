@@ -364,6 +364,11 @@ impl SealKey {
         &self.certificate_der
     }
 
+    /// The public key, an uncompressed SEC 1 point.
+    pub fn public_key(&self) -> &[u8] {
+        self.key.public_key().as_ref()
+    }
+
     /// ECDSA P-256 / SHA-256 signature (DER) over `message`.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
         self.key

@@ -174,7 +174,7 @@ impl App {
 
     /// Appends `events` in order inside `tx`: locks the log's head until `tx` ends, hashes
     /// each entry into the tree and signs the root after it.
-    async fn append(
+    pub(super) async fn append(
         &self,
         tx: &mut storage::Tx,
         events: &[&storage::AuditEvent],

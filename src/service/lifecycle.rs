@@ -15,6 +15,7 @@ use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use super::issuing::{NewVersion, VersionSigner};
 use super::{
     audit_event, random_id, rfc3339, status_name, today, App, LicenceView, Principal, ServiceError,
     STATUS_VALID,
@@ -300,22 +301,29 @@ impl App {
                 now,
             )?,
         )?;
+        let holder_name = checked.holder_name.clone();
+        let signer = Arc::new(VersionSigner {
+            appearance: self.seal_form(&department.name, &seal)?,
+            department,
+            seal,
+            key,
+            at: now,
+        });
+        let new_version = NewVersion {
+            kind: licence.kind.clone(),
+            checked,
+            identifier,
+        };
         let (version_record, pdf) = self
-            .sealed_version(
-                &licence.kind,
-                &checked,
-                &identifier,
-                &department,
-                &seal,
-                key,
-                now,
-            )
-            .await?;
+            .sealed_versions(vec![new_version], &signer)
+            .await?
+            .pop()
+            .ok_or_else(|| ServiceError::Internal("the sealed version went missing".into()))??;
         let pdf_sha256 = version_record.pdf_sha256.clone();
         let mut tx = self.store.begin().await?;
         write::licence_version(&mut tx, &version_record, &pdf).await?;
         write::licence_event(&mut tx, &record).await?;
-        write::licence_holder_name(&mut tx, &licence.stem, &checked.holder_name).await?;
+        write::licence_holder_name(&mut tx, &licence.stem, &holder_name).await?;
         let receipt = self
             .log(
                 &mut tx,
@@ -329,10 +337,10 @@ impl App {
             .await?;
         tx.commit().await.map_err(StorageError::from)?;
         licence.current_version = version;
-        licence.holder_name = checked.holder_name;
+        licence.holder_name = holder_name;
         Ok(LicenceView {
             audit: Some(receipt),
-            ..self.view(&licence, &version_record, &department, today())
+            ..self.view(&licence, &version_record, &signer.department, today())
         })
     }
 

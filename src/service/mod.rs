@@ -16,24 +16,19 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::domain::{
-    CreditCode, DivisionCode, HolderCode, IdNumber, LicenceId, LicenceTypeCode, Serial, Version,
-};
-use crate::licence::credential::{self, LicenceClaims};
-use crate::licence::{LicenceError, PageFacts, Templates};
-use crate::pdf::appearance::SealImpression;
-use crate::pdf::embed::UpdatedPdf;
+use crate::domain::{CreditCode, DivisionCode, HolderCode, IdNumber, LicenceId};
+use crate::licence::{LicenceError, Templates};
+use crate::pdf::appearance::SealForm;
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use crate::pdf::render::Renderer;
-use crate::pdf::sign::SignError;
 use crate::pki::{MasterKey, PkiError, RootCa, SealKey, ServiceKeyUse, StatusUrls};
 pub use crate::seal::Placement;
-use crate::seal::{self, Stamp, StampError};
 use crate::storage::{self, write, StorageError, Store};
 use crate::tsa::{ExternalAuthority, TimeStampAuthority};
 
 mod audit;
 mod holders;
+mod issuing;
 mod lifecycle;
 mod seals;
 mod search;
@@ -43,6 +38,7 @@ mod verification;
 pub use crate::audit::receipt::{Receipt, SignedTreeHead};
 pub use audit::{AuditCheck, ConsistencyProof, InclusionProof, LogEntry, LogReceipt};
 pub use holders::{HolderIssuer, HolderToken, HolderTokenRequest};
+pub use issuing::MAX_BATCH;
 pub use lifecycle::{
     LicenceEventView, NewVersionRequest, StatusAction, StatusRequest, VersionKind,
 };
@@ -364,6 +360,8 @@ pub struct App {
     key_cache: Mutex<HashMap<[u8; 32], Principal>>,
     /// Trust in force and checks of stored licence PDFs, kept between verifications.
     checks: trust::CheckCache,
+    /// Seal impressions laid out for stamping, by seal id and department name.
+    seal_forms: Mutex<HashMap<(String, String), Arc<SealForm>>>,
     /// Entries for the audit log's group writer ([`App::log_alone`]).
     log_queue: tokio::sync::mpsc::Sender<audit::QueuedEntry>,
 }
@@ -461,6 +459,7 @@ impl App {
                 root,
                 templates,
                 renderer: OnceLock::new(),
+                seal_forms: Mutex::default(),
                 font,
                 public_url,
                 holder_signer,
@@ -711,183 +710,6 @@ impl App {
         })
     }
 
-    /// Issues a licence (department only, as itself): checks the fields, assigns the
-    /// identifier, renders and seals the PDF, and stores it with its audit event.
-    pub async fn issue_licence(
-        self: &Arc<Self>,
-        principal: &Principal,
-        request: IssueRequest,
-    ) -> Result<LicenceView, ServiceError> {
-        let Principal::Department {
-            department_id,
-            credit_code,
-        } = principal
-        else {
-            return Err(ServiceError::Forbidden(
-                "only a department issues licences".into(),
-            ));
-        };
-        if let Some(issuer) = &request.issuer {
-            if issuer.trim() != credit_code {
-                return Err(ServiceError::Forbidden(format!(
-                    "this API key issues only as department {credit_code}, not as {}",
-                    issuer.trim()
-                )));
-            }
-        }
-        let now = OffsetDateTime::now_utc();
-        let template = self.templates.get(&request.kind)?;
-        let mut checked = template.check(&request.fields, now.date())?;
-        let (department, seal, key) = self
-            .signing_seal(department_id, request.seal_id.as_deref())
-            .await?;
-        let issuer_code = CreditCode::parse(&department.credit_code)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let type_code = LicenceTypeCode::parse(&template.type_code)
-            .map_err(|e| ServiceError::Internal(format!("template type code: {e}")))?;
-        let division = crate::domain::DivisionCode::parse(&department.division_code)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-
-        let serial_number = self.reserve_serial(department_id, &template.kind).await?;
-        template.assign_number(&mut checked, &division, serial_number, now.date())?;
-        let serial = Serial::from_sequence(serial_number);
-        let version = Version::first();
-        let identifier = LicenceId::new(&type_code, &issuer_code, &serial, version);
-        let issued_event = lifecycle::signed_event(
-            &key,
-            &seal.id,
-            lifecycle::event(
-                principal.actor(),
-                &identifier.stem(),
-                "issue",
-                STATUS_VALID,
-                i64::from(version.get()),
-                "签发",
-                now,
-            )?,
-        )?;
-        let (version_record, pdf) = self
-            .sealed_version(
-                &template.kind,
-                &checked,
-                &identifier,
-                &department,
-                &seal,
-                key,
-                now,
-            )
-            .await?;
-        let pdf_sha256 = version_record.pdf_sha256.clone();
-        let licence = storage::LicenceRecord {
-            stem: identifier.stem(),
-            kind: template.kind.clone(),
-            department_id: department_id.clone(),
-            holder_code: checked.holder_code.clone(),
-            holder_name: checked.holder_name.clone(),
-            current_version: i64::from(version.get()),
-            status: STATUS_VALID.into(),
-            created_at: rfc3339(now),
-        };
-        let mut tx = self.store.begin().await?;
-        write::licence(&mut tx, &licence, &version_record, &pdf).await?;
-        write::licence_event(&mut tx, &issued_event).await?;
-        let receipt = self
-            .log(
-                &mut tx,
-                &audit_event(
-                    principal,
-                    "licence.issue",
-                    &version_record.identifier,
-                    Some(pdf_sha256),
-                )?,
-            )
-            .await?;
-        tx.commit().await.map_err(StorageError::from)?;
-        Ok(LicenceView {
-            audit: Some(receipt),
-            ..self.view(&licence, &version_record, &department, today())
-        })
-    }
-
-    /// Takes the department's next serial number for a kind, in a transaction of its own, so
-    /// that the rendering and sealing that follow hold no lock and licences are issued in
-    /// parallel. A licence that then fails leaves its number unused: numbers are unique, not
-    /// gapless.
-    async fn reserve_serial(&self, department_id: &str, kind: &str) -> Result<u64, ServiceError> {
-        // Two first issues of a kind may both try to create its counter; the loser retries.
-        for _ in 0..3 {
-            let mut tx = self.store.begin().await?;
-            match write::next_serial(&mut tx, department_id, kind).await {
-                Ok(serial) => {
-                    tx.commit().await.map_err(StorageError::from)?;
-                    return Ok(serial);
-                }
-                Err(StorageError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ServiceError::Unavailable(
-            "the serial number counter is contended; try again".into(),
-        ))
-    }
-
-    /// Renders version `identifier` of a licence, seals it with `key` (off the async runtime)
-    /// and returns the version record to store with the signed PDF.
-    #[allow(clippy::too_many_arguments)]
-    async fn sealed_version(
-        self: &Arc<Self>,
-        kind: &str,
-        checked: &crate::licence::CheckedFields,
-        identifier: &LicenceId,
-        department: &storage::DepartmentRecord,
-        seal: &storage::SealRecord,
-        key: SealKey,
-        now: OffsetDateTime,
-    ) -> Result<(storage::LicenceVersionRecord, Vec<u8>), ServiceError> {
-        let app = Arc::clone(self);
-        let claims = LicenceClaims {
-            iss: department.credit_code.clone(),
-            sub: identifier.to_string(),
-            iat: now.unix_timestamp(),
-            kn: self.templates.get(kind)?.name.clone(),
-            hc: checked.holder_code.clone(),
-            hn: checked.holder_name.clone(),
-            vf: checked.valid_from.to_string(),
-            vt: checked.valid_to.map(|d| d.to_string()),
-        };
-        let qr_text = credential::qr_text(
-            &self.public_url,
-            &identifier.to_string(),
-            &credential::sign(&claims, &key)?,
-        );
-        let page = LicencePage {
-            kind: kind.to_string(),
-            fields: checked.clone(),
-            identifier: identifier.to_string(),
-            department_name: department.name.clone(),
-            impression: seals::impression_of(&department.name, seal),
-            issued_at: now,
-            qr_text: qr_text.clone(),
-        };
-        let pdf = tokio::task::spawn_blocking(move || app.render_and_seal(&page, &key))
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))??;
-        let record = storage::LicenceVersionRecord {
-            identifier: identifier.to_string(),
-            stem: identifier.stem(),
-            version: i64::from(identifier.version().get()),
-            fields: serde_json::to_string(&checked.values)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            valid_from: checked.valid_from.to_string(),
-            valid_to: checked.valid_to.map(|d| d.to_string()),
-            issued_at: rfc3339(now),
-            seal_id: seal.id.clone(),
-            pdf_sha256: hex(&sha256(&pdf)),
-            qr_payload: Some(qr_text),
-        };
-        Ok((record, pdf))
-    }
-
     /// The licence renderer, made on first use: parsing the font's character map takes tens of
     /// milliseconds, which a command that issues nothing should not pay.
     fn renderer(&self) -> Result<&Renderer, ServiceError> {
@@ -897,61 +719,6 @@ impl App {
         let made =
             Renderer::new(NOTO_SERIF_SC).map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(self.renderer.get_or_init(|| made))
-    }
-
-    /// Renders a licence page and seals it with `key`, time-stamped (PAdES B-T).
-    fn render_and_seal(&self, page: &LicencePage, key: &SealKey) -> Result<Vec<u8>, ServiceError> {
-        let LicencePage {
-            kind,
-            fields,
-            identifier,
-            department_name,
-            impression,
-            issued_at: now,
-            qr_text,
-        } = page;
-        let now = *now;
-        let template = self.templates.get(kind)?;
-        let facts = PageFacts {
-            identifier,
-            qr_payload: qr_text,
-            issuer_name: department_name,
-            issued_on: now.date(),
-        };
-        let renderer = self.renderer()?;
-        let document = template.layout(fields, &facts, renderer);
-        let unsigned = renderer
-            .render(&document)
-            .map_err(|e| ServiceError::InvalidField {
-                field: "fields".into(),
-                message: e.to_string(),
-            })?;
-        let (cx, cy) = template.seal_centre_mm();
-        let chain = [self.root.certificate_der().to_vec()];
-        let stamp = Stamp {
-            key,
-            chain: &chain,
-            impression,
-            placement: Placement {
-                page: Some(1),
-                x_mm: Some(cx),
-                y_mm: Some(cy),
-                keyword: None,
-                cross_page: false,
-            },
-            signer_name: department_name,
-            reason: "电子证照签发",
-            location: department_name,
-            password: None,
-            // Time-stamped (B-T), so the licence stays valid after the seal is revoked.
-            timestamper: Some(self.seal_timestamper()),
-        };
-        seal::stamp(unsigned, &stamp, &self.font, now)
-            .map(UpdatedPdf::into_vec)
-            .map_err(|e| match e {
-                StampError::Sign(SignError::Timestamp(why)) => ServiceError::Upstream(why),
-                other => ServiceError::Internal(format!("sealing the licence: {other}")),
-            })
     }
 
     /// The signed PDF of a licence version (a full identifier, or a stem for the newest), for
@@ -1209,18 +976,6 @@ async fn service_key(
         &record.sealed_key,
         master,
     )?)
-}
-
-/// What goes onto a licence's page, handed to the blocking render-and-seal step.
-struct LicencePage {
-    kind: String,
-    fields: crate::licence::CheckedFields,
-    identifier: String,
-    department_name: String,
-    impression: SealImpression,
-    issued_at: OffsetDateTime,
-    /// The QR code's text: verification URL and signed payload.
-    qr_text: String,
 }
 
 /// The licence's state on `today`, from its status code and validity period.

@@ -613,28 +613,32 @@ pub mod write {
         Ok(())
     }
 
-    /// Takes the next serial number of a department for a licence kind (starting at 1).
-    pub async fn next_serial(
+    /// Takes `count` consecutive serial numbers of a department for a licence kind (numbers
+    /// start at 1) and returns the first.
+    pub async fn next_serials(
         tx: &mut Tx,
         department_id: &str,
         kind: &str,
+        count: i64,
     ) -> Result<u64, StorageError> {
         let updated = sqlx::query(
-            "UPDATE serial_counters SET next_value = next_value + 1 \
-             WHERE department_id = $1 AND kind = $2 RETURNING next_value - 1",
+            "UPDATE serial_counters SET next_value = next_value + $3 \
+             WHERE department_id = $1 AND kind = $2 RETURNING next_value - $3",
         )
         .bind(department_id)
         .bind(kind)
+        .bind(count)
         .fetch_optional(&mut **tx)
         .await?;
         if let Some(row) = updated {
             return Ok(row.get::<i64, _>(0).unsigned_abs());
         }
         sqlx::query(
-            "INSERT INTO serial_counters (department_id, kind, next_value) VALUES ($1, $2, 2)",
+            "INSERT INTO serial_counters (department_id, kind, next_value) VALUES ($1, $2, $3)",
         )
         .bind(department_id)
         .bind(kind)
+        .bind(count + 1)
         .execute(&mut **tx)
         .await?;
         Ok(1)
