@@ -5,7 +5,6 @@
 //! COUNT (default 100) sequential issuances, then the rate of issuing 10 × COUNT licences in
 //! batches of 250 with two batches in flight, as `zhengyin licence import` does.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
@@ -15,7 +14,7 @@ use zhengyin::service::IssueRequest;
 #[allow(dead_code)] // shared by the examples, each of which uses part of it
 mod support;
 
-use support::{median, peak_rss_mib, Bench};
+use support::{issue_in_batches, median, peak_rss_mib, Bench};
 
 #[tokio::main]
 async fn main() {
@@ -60,25 +59,13 @@ async fn main() {
 
     let total = count * 10;
     let started = Instant::now();
-    let mut running = tokio::task::JoinSet::new();
-    let mut left = total;
-    let mut issued = 0;
-    while left > 0 || !running.is_empty() {
-        while left > 0 && running.len() < 2 {
-            let rows = vec![request.fields.clone(); left.min(250)];
-            left -= rows.len();
-            let (app, department) = (Arc::clone(app), department.clone());
-            running.spawn(async move {
-                app.issue_licences(&department, "business_licence", None, rows)
-                    .await
-                    .expect("batch")
-            });
-        }
-        if let Some(done) = running.join_next().await {
-            let results = done.expect("batch task");
-            issued += results.into_iter().filter(Result::is_ok).count();
-        }
-    }
+    let issued = issue_in_batches(
+        app,
+        department,
+        "business_licence",
+        vec![request.fields.clone(); total],
+    )
+    .await;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "issued {issued} of {total} licences in batches of 250: {seconds:.2} s ({:.0} licences/s)",

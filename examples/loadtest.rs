@@ -26,13 +26,13 @@ use serde_json::{json, Value};
 use sqlx::Row;
 use tokio::task::JoinSet;
 use zhengyin::domain::CreditCode;
-use zhengyin::service::{App, Config, IssueRequest, NewDepartment, Principal, ServiceError};
+use zhengyin::service::{App, Config, NewDepartment, Principal};
 
 #[path = "support/mod.rs"]
 #[allow(dead_code)] // shared by the examples, each of which uses part of it
 mod support;
 
-use support::{peak_rss_mib, rss_mib};
+use support::{issue_in_batches, peak_rss_mib, rss_mib};
 
 /// What to load and how hard.
 #[derive(Parser, Debug)]
@@ -160,25 +160,12 @@ async fn register(app: &App, name: &str, credit_code: &str, division_code: &str)
     .api_key
 }
 
-/// Issues `count` business licences to distinct holders, a few at a time.
+/// Issues `count` business licences to distinct holders, in batches.
 async fn issue(app: &Arc<App>, department: &Principal, count: usize) {
     let started = Instant::now();
-    let mut running: JoinSet<Result<(), ServiceError>> = JoinSet::new();
-    for n in 0..count {
-        if running.len() > 2 {
-            let done = running.join_next().await.expect("a running issuance");
-            done.expect("task").expect("issue");
-        }
-        let (app, department) = (Arc::clone(app), department.clone());
-        running.spawn(async move {
-            app.issue_licence(&department, business_licence(n))
-                .await
-                .map(drop)
-        });
-    }
-    while let Some(done) = running.join_next().await {
-        done.expect("task").expect("issue");
-    }
+    let rows = (0..count).map(business_licence).collect();
+    let issued = issue_in_batches(app, department, "business_licence", rows).await;
+    assert_eq!(issued, count, "every licence is issued");
     if count > 0 {
         eprintln!(
             "issued {count} licences in {:.1} s",
@@ -198,11 +185,9 @@ fn credit_code(prefix: &str, n: usize) -> String {
         .to_string()
 }
 
-/// A business licence for the `n`-th holder.
-fn business_licence(n: usize) -> IssueRequest {
-    IssueRequest {
-        kind: "business_licence".into(),
-        fields: json!({
+/// The fields of a business licence for the `n`-th holder.
+fn business_licence(n: usize) -> Value {
+    json!({
             "credit_code": credit_code("91350203MA", n),
             "name": format!("厦门市鹭岛数字科技{n}号有限公司"),
             "entity_type": "有限责任公司(自然人投资或控股)",
@@ -211,10 +196,7 @@ fn business_licence(n: usize) -> IssueRequest {
             "registered_capital": "10000000",
             "established_on": "2021-03-15",
             "address": "福建省厦门市思明区软件园二期观日路24号301室"
-        }),
-        issuer: None,
-        seal_id: None,
-    }
+    })
 }
 
 /// What the run asks for: licence identifiers to verify, or holder codes to search.

@@ -8,7 +8,8 @@
 //! rest go on. Every issued row is appended to a state file beside the input
 //! (`FILE.imported`: line number, tab, identifier), and rows listed there are skipped, so an
 //! interrupted run resumes where it stopped. (A crash between a batch's commit and its state
-//! lines would issue that batch's rows again on resume.)
+//! lines would issue that batch's rows again on resume.) At the end the database's planner
+//! statistics are refreshed, so that searches plan for the library as it now is.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -181,6 +182,14 @@ pub async fn run(
         }
         log.flush()
             .map_err(|e| format!("{}: {e}", state.display()))?;
+    }
+    if issued_count > 0 {
+        if let Err(e) = app.refresh_statistics().await {
+            eprintln!(
+                "could not refresh the database's statistics: {}",
+                describe(&e)
+            );
+        }
     }
     if let Some(reason) = stopped {
         bar.abandon();

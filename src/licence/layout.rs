@@ -101,7 +101,37 @@ impl Template {
                 height_mm: l.height,
                 items,
             }],
+            shared_text: self.shared_text(),
         }
+    }
+
+    /// What every licence of the kind prints: title, fixed texts, labels, the characters of
+    /// dates, identifiers and the validity period, and of capital numerals if a field is an
+    /// amount. The renderer subsets the font for these once per kind.
+    fn shared_text(&self) -> String {
+        const DATES_AND_IDENTIFIERS: &str =
+            "电子证照标识0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ年月日至长期";
+        const CAPITAL_NUMERALS: &str = "人民币零壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整";
+        let l = &self.layout;
+        let mut shared = String::from(DATES_AND_IDENTIFIERS);
+        let labels = self
+            .fields
+            .iter()
+            .map(|f| &f.row.label)
+            .chain(self.number.iter().map(|n| &n.row.label))
+            .chain(l.period.iter().map(|p| &p.row.label))
+            .chain([&l.issuer.label, &l.issue_date.label]);
+        let texts = std::iter::once(&l.title)
+            .chain(&l.texts)
+            .map(|t| &t.text)
+            .chain(&l.qr.caption);
+        for text in labels.chain(texts) {
+            shared.push_str(text);
+        }
+        if self.fields.iter().any(|f| f.kind == FieldKind::Money) {
+            shared.push_str(CAPITAL_NUMERALS);
+        }
+        shared
     }
 
     /// Where the seal's centre goes, mm from the top-left corner: over the issuer's line.

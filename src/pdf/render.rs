@@ -17,6 +17,7 @@
 //! random trailer `/ID` is replaced by a digest of the file.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use printpdf as pp;
 
@@ -36,6 +37,10 @@ pub struct Document {
     pub title: String,
     /// Pages in order.
     pub pages: Vec<Page>,
+    /// Characters many documents share, such as a template's fixed text (may be empty): the
+    /// renderer subsets and compresses the font for them once and keeps it, so each render
+    /// subsets only the other characters it uses.
+    pub shared_text: String,
 }
 
 /// One page; all coordinates are millimetres from its top-left corner, y growing downwards.
@@ -205,6 +210,22 @@ pub struct Renderer {
     glyphs: HashMap<char, Glyph>,
     notdef_advance: u16,
     face: FaceInfo,
+    /// Font subsets of the shared texts seen, by text.
+    shared: Mutex<HashMap<String, Arc<SharedSubsets>>>,
+}
+
+/// The subsets of a [`Document::shared_text`], made once and embedded in every document
+/// that shares the text, with each font program's compressed bytes once first written.
+struct SharedSubsets {
+    subsets: Subsets,
+    /// Per subset: its font program stream as written, and compressed.
+    programs: Vec<OnceLock<(Vec<u8>, Vec<u8>)>>,
+}
+
+/// Subset fonts of a set of characters, one per slot (see [`Fonts`]).
+struct Subsets {
+    fonts: Vec<pp::ParsedFont>,
+    slot_of: HashMap<char, usize>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -223,13 +244,14 @@ struct LaidLine {
     width_pt: f32,
 }
 
-/// The embedded subset fonts of one render.
+/// The embedded subset fonts of one render: the shared text's (resource names `FS0`, …)
+/// and the rest's (`FZ0`, …), and the font each character is set in.
 ///
 /// Distinct characters can share a glyph (Kangxi radical ⼀ U+2F00 and 一 U+4E00 do in Noto
 /// CJK); one font's `/ToUnicode` can give a glyph only one meaning, so the second and later
 /// characters of such a group go into further subsets ("slots").
 struct Fonts {
-    slot_of: HashMap<char, usize>,
+    font_of: HashMap<char, usize>,
     ids: Vec<pp::FontId>,
 }
 
@@ -293,6 +315,7 @@ impl Renderer {
                 },
             },
             font: font_bytes.into(),
+            shared: Mutex::default(),
         };
         // Fail now, not on the first render, if the subsetter cannot handle this font.
         subsetter::subset(&renderer.font, 0, &subsetter::GlyphRemapper::new())
@@ -327,7 +350,8 @@ impl Renderer {
         }
 
         let mut pdf = pp::PdfDocument::new(&doc.title);
-        let fonts = self.embed_fonts(&chars, &mut pdf)?;
+        let shared = self.shared_subsets(&doc.shared_text)?;
+        let fonts = self.embed_fonts(&chars, &shared, &mut pdf)?;
         let mut pages = Vec::with_capacity(doc.pages.len());
         for (p, page) in doc.pages.iter().enumerate() {
             let ops = self.page_ops(p, page, &fonts, &mut pdf.resources.xobjects.map)?;
@@ -338,7 +362,7 @@ impl Renderer {
             ));
         }
         pdf.with_pages(pages);
-        save(&pdf)
+        save(&pdf, &shared)
     }
 
     fn advance(&self, c: char) -> u16 {
@@ -468,17 +492,71 @@ impl Renderer {
         Ok(())
     }
 
-    /// Subsets the font to `chars` (one subset per slot) and registers the subsets with `pdf`.
+    /// The kept subsets of `text`, made on first use.
+    fn shared_subsets(&self, text: &str) -> Result<Arc<SharedSubsets>, RenderError> {
+        let kept = self.shared.lock().ok().and_then(|s| s.get(text).cloned());
+        if let Some(found) = kept {
+            return Ok(found);
+        }
+        let chars: BTreeSet<char> = paragraphs(text)
+            .flat_map(str::chars)
+            .filter(|c| self.glyphs.contains_key(c))
+            .collect();
+        let subsets = self.subsets(&chars, "FS")?;
+        let made = Arc::new(SharedSubsets {
+            programs: subsets.fonts.iter().map(|_| OnceLock::new()).collect(),
+            subsets,
+        });
+        if let Ok(mut shared) = self.shared.lock() {
+            shared.insert(text.to_owned(), Arc::clone(&made));
+        }
+        Ok(made)
+    }
+
+    /// Registers with `pdf` the `shared` subsets and subsets of the rest of `chars`.
     fn embed_fonts(
         &self,
         chars: &BTreeSet<char>,
+        shared: &SharedSubsets,
         pdf: &mut pp::PdfDocument,
     ) -> Result<Fonts, RenderError> {
+        let own: BTreeSet<char> = chars
+            .iter()
+            .copied()
+            .filter(|c| !shared.subsets.slot_of.contains_key(c))
+            .collect();
+        let own = self.subsets(&own, "FZ")?;
+        let mut font_of = shared.subsets.slot_of.clone();
+        let first_own = shared.subsets.fonts.len();
+        font_of.extend(own.slot_of.iter().map(|(&c, &slot)| (c, first_own + slot)));
+        let mut ids = Vec::with_capacity(first_own + own.fonts.len());
+        let fonts = shared.subsets.fonts.iter().cloned().enumerate();
+        for (n, font) in fonts.chain(
+            own.fonts
+                .into_iter()
+                .enumerate()
+                .map(|(slot, f)| (first_own + slot, f)),
+        ) {
+            // Fixed resource names (printpdf's add_font would pick random ones); "F1".."F14"
+            // are avoided because printpdf reserves them for the standard 14 fonts.
+            let id = pp::FontId(font_resource_name(n, first_own));
+            pdf.resources
+                .fonts
+                .map
+                .insert(id.clone(), pp::PdfFont::new(font));
+            ids.push(id);
+        }
+        Ok(Fonts { font_of, ids })
+    }
+
+    /// Subsets the font to `chars`, one subset per slot; `prefix` tells the subsets of shared
+    /// text (`FS`) from a document's own (`FZ`) in their subset tags.
+    fn subsets(&self, chars: &BTreeSet<char>, prefix: &str) -> Result<Subsets, RenderError> {
         let mut slots: Vec<Vec<(char, Glyph)>> = Vec::new();
         let mut uses: HashMap<u16, usize> = HashMap::new();
         let mut slot_of = HashMap::with_capacity(chars.len());
         for &ch in chars {
-            // check_page guarantees the glyph exists.
+            // Callers pass characters the font has.
             let Some(&glyph) = self.glyphs.get(&ch) else {
                 continue;
             };
@@ -491,7 +569,7 @@ impl Renderer {
             *slot += 1;
         }
 
-        let mut ids = Vec::with_capacity(slots.len());
+        let mut fonts = Vec::with_capacity(slots.len());
         for (slot, members) in slots.iter().enumerate() {
             // Renumber in glyph-id order so the subset does not depend on character order.
             let old_ids: BTreeSet<u16> = members.iter().map(|(_, g)| g.id).collect();
@@ -510,11 +588,11 @@ impl Renderer {
                 .map_err(|e| RenderError::BadFont(format!("cannot subset: {e}")))?;
             let name = format!(
                 "{}+{}",
-                subset_tag(&old_ids, slot),
+                subset_tag(&old_ids, prefix, slot),
                 self.face.postscript_name
             );
             let face = &self.face;
-            let parsed = pp::ParsedFont {
+            fonts.push(pp::ParsedFont {
                 original_bytes: bytes,
                 font_index: 0,
                 font_name: Some(name),
@@ -540,17 +618,19 @@ impl Renderer {
                     caret_slope_run: face.caret_run,
                     us_weight_class: face.weight,
                 },
-            };
-            // Fixed resource names (printpdf's add_font would pick random ones); "F1".."F14"
-            // are avoided because printpdf reserves them for the standard 14 fonts.
-            let id = pp::FontId(format!("FZ{slot}"));
-            pdf.resources
-                .fonts
-                .map
-                .insert(id.clone(), pp::PdfFont::new(parsed));
-            ids.push(id);
+            });
         }
-        Ok(Fonts { slot_of, ids })
+        Ok(Subsets { fonts, slot_of })
+    }
+}
+
+/// The resource name of the `n`-th font of a render whose first `shared` fonts are the shared
+/// text's.
+fn font_resource_name(n: usize, shared: usize) -> String {
+    if n < shared {
+        format!("FS{n}")
+    } else {
+        format!("FZ{}", n - shared)
     }
 }
 
@@ -882,7 +962,7 @@ fn qr_form(code: &QrModules, scale: f32, origin: pp::Point) -> pp::XObject {
 
 /// Serialises with printpdf/lopdf, replacing printpdf's random trailer `/ID` with a digest of
 /// the file so equal documents give equal bytes.
-fn save(pdf: &pp::PdfDocument) -> Result<Vec<u8>, RenderError> {
+fn save(pdf: &pp::PdfDocument, shared: &SharedSubsets) -> Result<Vec<u8>, RenderError> {
     let opts = pp::PdfSaveOptions {
         optimize: true,
         // Only consulted with printpdf's `text_layout` feature; fonts arrive subset anyway.
@@ -898,6 +978,29 @@ fn save(pdf: &pp::PdfDocument) -> Result<Vec<u8>, RenderError> {
         .find(|w| w.severity == pp::PdfParseErrorSeverity::Error)
     {
         return Err(RenderError::PdfWrite(w.msg.clone()));
+    }
+    for (n, program) in shared.programs.iter().enumerate() {
+        let Some(id) = font_program(&lo, font_resource_name(n, shared.programs.len()).as_bytes())
+        else {
+            continue;
+        };
+        let Ok(lopdf::Object::Stream(stream)) = lo.get_object_mut(id) else {
+            continue;
+        };
+        match program.get() {
+            Some((raw, compressed)) if *raw == stream.content => {
+                stream.dict.set("Filter", "FlateDecode");
+                stream.set_content(compressed.clone());
+            }
+            Some(_) => super::flate(stream),
+            None => {
+                let raw = stream.content.clone();
+                super::flate(stream);
+                if stream.dict.has(b"Filter") {
+                    let _ = program.set((raw, stream.content.clone()));
+                }
+            }
+        }
     }
     for object in lo.objects.values_mut() {
         if let lopdf::Object::Stream(stream) = object {
@@ -927,6 +1030,26 @@ fn save(pdf: &pp::PdfDocument) -> Result<Vec<u8>, RenderError> {
     Ok(out)
 }
 
+/// The font program stream of the font that the first page's resources call `name`.
+fn font_program(doc: &lopdf::Document, name: &[u8]) -> Option<lopdf::ObjectId> {
+    let page = doc.page_iter().next()?;
+    let fonts = doc.get_page_fonts(page).ok()?;
+    let descendants = fonts.get(name)?.get(b"DescendantFonts").ok()?;
+    let descendant = doc
+        .dereference(descendants)
+        .ok()?
+        .1
+        .as_array()
+        .ok()?
+        .first()?;
+    let cid_font = doc.dereference(descendant).ok()?.1.as_dict().ok()?;
+    let descriptor = cid_font.get(b"FontDescriptor").ok()?;
+    let descriptor = doc.dereference(descriptor).ok()?.1.as_dict().ok()?;
+    [b"FontFile3".as_slice(), b"FontFile2", b"FontFile"]
+        .iter()
+        .find_map(|key| descriptor.get(key).ok()?.as_reference().ok())
+}
+
 /// The lines of `text` separated by `\n` or `\r\n`.
 fn paragraphs(text: &str) -> impl Iterator<Item = &str> {
     text.split('\n').map(|p| p.strip_suffix('\r').unwrap_or(p))
@@ -936,7 +1059,7 @@ fn paragraphs(text: &str) -> impl Iterator<Item = &str> {
 fn font_runs(line: &str, fonts: &Fonts) -> Vec<(usize, String)> {
     let mut runs: Vec<(usize, String)> = Vec::new();
     for c in line.chars() {
-        let slot = fonts.slot_of.get(&c).copied().unwrap_or(0);
+        let slot = fonts.font_of.get(&c).copied().unwrap_or(0);
         match runs.last_mut() {
             Some((s, run)) if *s == slot => run.push(c),
             _ => runs.push((slot, c.to_string())),
@@ -1038,9 +1161,10 @@ fn file_id(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// The six capital letters that mark a subset font's name, derived from its glyphs.
-fn subset_tag(glyph_ids: &BTreeSet<u16>, slot: usize) -> String {
+fn subset_tag(glyph_ids: &BTreeSet<u16>, prefix: &str, slot: usize) -> String {
     let bytes = glyph_ids.iter().flat_map(|id| id.to_le_bytes());
-    let mut h = fnv1a(FNV_OFFSET, bytes.chain(slot.to_le_bytes()));
+    let salt = prefix.bytes().chain(slot.to_le_bytes());
+    let mut h = fnv1a(FNV_OFFSET, bytes.chain(salt));
     (0..6)
         .map(|_| {
             let c = char::from(b'A' + (h % 26) as u8);
@@ -1119,6 +1243,7 @@ mod tests {
                 height_mm: 297.0,
                 items,
             }],
+            shared_text: String::new(),
         }
     }
 
@@ -1181,6 +1306,8 @@ mod tests {
             Align::Right,
         ));
         items.push(text(267.0, 193.0, 12.0, "2024年05月20日", Align::Right));
+        // The labels are the template's fixed text, as a template's layout shares it.
+        let labels: String = ROWS.iter().map(|(label, _)| *label).collect();
         Document {
             title: "营业执照 厦门市某某科技有限公司".to_owned(),
             pages: vec![Page {
@@ -1188,6 +1315,7 @@ mod tests {
                 height_mm: 210.0,
                 items,
             }],
+            shared_text: format!("营业执照{labels}登记机关0123456789年月日"),
         }
     }
 
@@ -1239,25 +1367,28 @@ mod tests {
         );
         assert!(!out.to_lowercase().contains("warning"), "{out}");
 
+        // Two subsets: the shared text's, kept between renders, and this document's own.
         let (code, fonts) = run("pdffonts", &[&path]);
         assert_eq!(code, 0, "{fonts}");
         let rows: Vec<&str> = fonts.lines().skip(2).collect();
-        assert_eq!(rows.len(), 1, "{fonts}");
-        let cols: Vec<&str> = rows[0].split_whitespace().collect();
-        let tag = cols[0].split_once('+').expect("subset tag").0;
-        assert!(
-            tag.len() == 6 && tag.chars().all(|c| c.is_ascii_uppercase()),
-            "{fonts}"
-        );
-        let enc = cols
-            .iter()
-            .position(|c| *c == "Identity-H")
-            .expect("encoding");
-        assert_eq!(
-            cols[enc + 1..enc + 4],
-            ["yes", "yes", "yes"],
-            "emb sub uni:\n{fonts}"
-        );
+        assert_eq!(rows.len(), 2, "{fonts}");
+        for row in rows {
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            let tag = cols[0].split_once('+').expect("subset tag").0;
+            assert!(
+                tag.len() == 6 && tag.chars().all(|c| c.is_ascii_uppercase()),
+                "{fonts}"
+            );
+            let enc = cols
+                .iter()
+                .position(|c| *c == "Identity-H")
+                .expect("encoding");
+            assert_eq!(
+                cols[enc + 1..enc + 4],
+                ["yes", "yes", "yes"],
+                "emb sub uni:\n{fonts}"
+            );
+        }
 
         let (_, info) = run("pdfinfo", &[&path]);
         assert!(info.contains("营业执照 厦门市某某科技有限公司"), "{info}");
@@ -1421,6 +1552,7 @@ mod tests {
                     payload: payload.to_owned(),
                 }],
             }],
+            shared_text: String::new(),
         };
         let path = write_pdf("qr", &renderer().render(&doc).expect("render"));
         let stem = format!("{OUT_DIR}/qr");
@@ -1470,11 +1602,12 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Renderer>();
         let doc = licence();
-        let first = renderer().render(&doc).expect("render");
+        // A renderer of its own: the first render makes the shared subset, the others reuse it
+        // (and its compressed program), byte for byte.
+        let fresh = Renderer::new(crate::pdf::font::NOTO_SERIF_SC).expect("parse font");
+        let first = fresh.render(&doc).expect("render");
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..2)
-                .map(|_| s.spawn(|| renderer().render(&doc)))
-                .collect();
+            let handles: Vec<_> = (0..2).map(|_| s.spawn(|| fresh.render(&doc))).collect();
             for h in handles {
                 assert!(h.join().expect("thread").expect("render") == first);
             }

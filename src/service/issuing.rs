@@ -115,6 +115,14 @@ impl App {
         let division = DivisionCode::parse(&department.division_code).map_err(|e| internal(&e))?;
 
         let good = checked.iter().filter(|c| c.is_ok()).count();
+        if good == 0 {
+            // Every row is wrong: nothing to number or store.
+            return Ok(checked
+                .into_iter()
+                .filter_map(Result::err)
+                .map(Err)
+                .collect());
+        }
         let mut serial = self
             .reserve_serials(department_id, &template.kind, good as i64)
             .await?;

@@ -358,6 +358,9 @@ pub struct App {
     /// Verified API keys (SHA-256 of the whole key → principal) so that argon2 runs once per
     /// key and process, not on every request.
     key_cache: Mutex<HashMap<[u8; 32], Principal>>,
+    /// Permits for argon2 checks of API keys, one per core: each check takes 19 MiB and a
+    /// core, so more at once only cost memory (32 first requests at once took 600 MiB).
+    key_checks: tokio::sync::Semaphore,
     /// Trust in force and checks of stored licence PDFs, kept between verifications.
     checks: trust::CheckCache,
     /// Seal impressions laid out for stamping, by seal id and department name.
@@ -468,6 +471,9 @@ impl App {
                 tsa,
                 external_tsa: config.tsa_url.clone().map(ExternalAuthority::new),
                 key_cache: Mutex::new(HashMap::new()),
+                key_checks: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                ),
                 checks: trust::CheckCache::default(),
                 log_queue,
             }
@@ -513,6 +519,11 @@ impl App {
         self.root.certificate_der()
     }
 
+    /// Refreshes the database's query planner statistics, as a bulk import ends.
+    pub async fn refresh_statistics(&self) -> Result<(), ServiceError> {
+        Ok(self.store.refresh_statistics().await?)
+    }
+
     /// Closes the database.
     pub async fn close(&self) {
         self.store.close().await;
@@ -537,6 +548,15 @@ impl App {
             .api_key(id)
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
+        let _permit = self
+            .key_checks
+            .acquire()
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        // Another request with this key may have been checked while this one waited.
+        if let Some(principal) = self.cached_principal(&fingerprint) {
+            return Ok(principal);
+        }
         let secret = secret.to_string();
         let hash = record.secret_hash.clone();
         let matches = tokio::task::spawn_blocking(move || {

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{today, App, LicenceView, Principal, ServiceError};
 use crate::domain::HolderCode;
-use crate::storage::{LicenceFilter, StorageError};
+use crate::storage::LicenceFilter;
 
 /// Largest page.
 const MAX_PER_PAGE: i64 = 100;
@@ -115,7 +115,6 @@ impl App {
         let (total, items) = self
             .licence_views(&filter, per_page, (page - 1) * per_page)
             .await?;
-        let mut tx = self.store.begin().await?;
         let described = format!(
             "holder={} kind={} status={} own={} page={page}",
             filter.holder_code.as_deref().unwrap_or("*"),
@@ -123,12 +122,14 @@ impl App {
             filter.status.as_deref().unwrap_or("*"),
             query.own
         );
-        self.log(
-            &mut tx,
-            &super::audit_event(principal, "licence.search", &described, None)?,
-        )
+        // A search writes nothing else: its entry is committed with the others waiting.
+        self.log_alone(super::audit_event(
+            principal,
+            "licence.search",
+            &described,
+            None,
+        )?)
         .await?;
-        tx.commit().await.map_err(StorageError::from)?;
         Ok(SearchPage {
             total,
             page,

@@ -76,6 +76,14 @@ impl Store {
         Ok(self.pool.begin().await?)
     }
 
+    /// Refreshes the query planner's statistics (`ANALYZE`, on SQLite and PostgreSQL alike),
+    /// as after a bulk import: with statistics from an empty library, PostgreSQL searched a
+    /// library of 300,000 licences with parallel scans at a sixth of the speed.
+    pub async fn refresh_statistics(&self) -> Result<(), StorageError> {
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -781,7 +789,7 @@ pub mod write {
     }
 
     /// Appends consecutive audit entries at their places, with the subtrees they complete, in
-    /// one statement per table, and moves the head past the last; inside the transaction that
+    /// multi-row statements, and moves the head past the last; inside the transaction that
     /// locked the head.
     pub async fn audit_entries(
         tx: &mut Tx,
@@ -792,30 +800,32 @@ pub mod write {
         let Some((_, last)) = entries.last() else {
             return Ok(());
         };
-        let sql = values_statement(
-            "INSERT INTO audit_events (id, at, actor, action, object, digest, outcome, request_id, seq, leaf_hash, tree_root, root_signature) VALUES ",
-            12,
-            entries.len(),
-        );
-        // A single entry (an action's own) is the common statement worth keeping prepared;
-        // groups vary in size and would crowd the statement cache.
-        let mut insert = sqlx::query(&sql).persistent(entries.len() == 1);
-        for (e, place) in entries {
-            insert = insert
-                .bind(&e.id)
-                .bind(&e.at)
-                .bind(&e.actor)
-                .bind(&e.action)
-                .bind(&e.object)
-                .bind(&e.digest)
-                .bind(&e.outcome)
-                .bind(&e.request_id)
-                .bind(place.seq)
-                .bind(&place.leaf_hash)
-                .bind(&place.tree_root)
-                .bind(&place.root_signature);
+        for chunk in entries.chunks(ROWS_PER_INSERT) {
+            let sql = values_statement(
+                "INSERT INTO audit_events (id, at, actor, action, object, digest, outcome, request_id, seq, leaf_hash, tree_root, root_signature) VALUES ",
+                12,
+                chunk.len(),
+            );
+            // A single entry (an action's own) is the common statement worth keeping
+            // prepared; groups vary in size and would crowd the statement cache.
+            let mut insert = sqlx::query(&sql).persistent(chunk.len() == 1);
+            for (e, place) in chunk {
+                insert = insert
+                    .bind(&e.id)
+                    .bind(&e.at)
+                    .bind(&e.actor)
+                    .bind(&e.action)
+                    .bind(&e.object)
+                    .bind(&e.digest)
+                    .bind(&e.outcome)
+                    .bind(&e.request_id)
+                    .bind(place.seq)
+                    .bind(&place.leaf_hash)
+                    .bind(&place.tree_root)
+                    .bind(&place.root_signature);
+            }
+            insert.execute(&mut **tx).await?;
         }
-        insert.execute(&mut **tx).await?;
         store_nodes(tx, nodes).await?;
         move_audit_head(tx, last.seq + 1, frontier).await
     }
@@ -852,24 +862,23 @@ pub mod write {
         move_audit_head(tx, place.seq + 1, frontier).await
     }
 
-    /// Stores completed subtrees of the log, in one statement.
+    /// Stores completed subtrees of the log, many per statement.
     async fn store_nodes(tx: &mut Tx, nodes: &[StoredNode]) -> Result<(), StorageError> {
-        if nodes.is_empty() {
-            return Ok(());
+        for chunk in nodes.chunks(ROWS_PER_INSERT) {
+            let sql = values_statement(
+                "INSERT INTO audit_nodes (level, idx, hash) VALUES ",
+                3,
+                chunk.len(),
+            );
+            let mut insert = sqlx::query(&sql).persistent(false);
+            for (level, index, hash) in chunk {
+                insert = insert
+                    .bind(i64::from(*level))
+                    .bind(*index as i64)
+                    .bind(hash);
+            }
+            insert.execute(&mut **tx).await?;
         }
-        let sql = values_statement(
-            "INSERT INTO audit_nodes (level, idx, hash) VALUES ",
-            3,
-            nodes.len(),
-        );
-        let mut insert = sqlx::query(&sql).persistent(false);
-        for (level, index, hash) in nodes {
-            insert = insert
-                .bind(i64::from(*level))
-                .bind(*index as i64)
-                .bind(hash);
-        }
-        insert.execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -886,6 +895,10 @@ pub mod write {
             .await?;
         Ok(())
     }
+
+    /// Rows per multi-row `INSERT`: SQLite looks each numbered placeholder up by name, so
+    /// the cost of one statement grows with the square of its placeholders.
+    const ROWS_PER_INSERT: usize = 32;
 
     /// `start` followed by `rows` groups of `columns` numbered placeholders, `($1, $2), ($3,
     /// $4)`, as both SQLite and PostgreSQL accept (sqlx's `QueryBuilder` writes `?` for the
