@@ -12,7 +12,7 @@
 //! statistics are refreshed, so that searches plan for the library as it now is.
 
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -38,9 +38,10 @@ fn state_path(input: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Reads every row of a `.csv` or `.jsonl` file.
-fn read_rows(input: &Path) -> Result<Vec<Row>, String> {
-    let shown = input.display();
+/// The rows of a `.csv` or `.jsonl` file, read one at a time, so that a file of millions of
+/// rows is never held in memory.
+fn read_rows(input: &Path) -> Result<Box<dyn Iterator<Item = Result<Row, String>>>, String> {
+    let shown = input.display().to_string();
     match input.extension().and_then(|e| e.to_str()) {
         Some("csv") => {
             let mut reader = csv::Reader::from_path(input).map_err(|e| format!("{shown}: {e}"))?;
@@ -48,8 +49,7 @@ fn read_rows(input: &Path) -> Result<Vec<Row>, String> {
                 .headers()
                 .map_err(|e| format!("{shown}: header row: {e}"))?
                 .clone();
-            let mut rows = Vec::new();
-            for record in reader.records() {
+            Ok(Box::new(reader.into_records().map(move |record| {
                 let record = record.map_err(|e| format!("{shown}: {e}"))?;
                 let line = record.position().map_or(0, |p| p.line());
                 let fields: Map<String, Value> = headers
@@ -58,26 +58,28 @@ fn read_rows(input: &Path) -> Result<Vec<Row>, String> {
                     .filter(|(_, value)| !value.trim().is_empty())
                     .map(|(key, value)| (key.trim().to_string(), Value::String(value.to_string())))
                     .collect();
-                rows.push(Row {
+                Ok(Row {
                     line,
                     fields: Value::Object(fields),
-                });
-            }
-            Ok(rows)
+                })
+            })))
         }
         Some("jsonl") => {
-            let text = std::fs::read_to_string(input).map_err(|e| format!("{shown}: {e}"))?;
-            let mut rows = Vec::new();
-            for (index, text) in text.lines().enumerate() {
-                if text.trim().is_empty() {
-                    continue;
-                }
+            let file = std::fs::File::open(input).map_err(|e| format!("{shown}: {e}"))?;
+            let lines = std::io::BufReader::new(file).lines().enumerate();
+            Ok(Box::new(lines.filter_map(move |(index, text)| {
                 let line = index as u64 + 1;
-                let fields = serde_json::from_str(text)
-                    .map_err(|e| format!("{shown}: line {line}: not JSON: {e}"))?;
-                rows.push(Row { line, fields });
-            }
-            Ok(rows)
+                let text = match text {
+                    Ok(text) if text.trim().is_empty() => return None,
+                    Ok(text) => text,
+                    Err(e) => return Some(Err(format!("{shown}: line {line}: {e}"))),
+                };
+                Some(
+                    serde_json::from_str(&text)
+                        .map(|fields| Row { line, fields })
+                        .map_err(|e| format!("{shown}: line {line}: not JSON: {e}")),
+                )
+            })))
         }
         _ => Err(format!("{shown}: give a .csv or a .jsonl file")),
     }
@@ -110,32 +112,37 @@ pub async fn run(
     kind: &str,
     seal_id: Option<String>,
 ) -> Result<ExitCode, String> {
-    let rows = read_rows(input)?;
     let state = state_path(input);
     let done = imported_lines(&state)?;
-    let pending: Vec<Row> = rows
-        .into_iter()
-        .filter(|row| !done.contains(&row.line))
-        .collect();
+    // A first reading checks that every row is readable, so a malformed file issues nothing,
+    // and counts the rows to issue; the second feeds the batches.
+    let mut to_issue = 0u64;
+    for row in read_rows(input)? {
+        to_issue += u64::from(!done.contains(&row?.line));
+    }
+    let mut rows =
+        read_rows(input)?.filter(|row| row.as_ref().map_or(true, |r| !done.contains(&r.line)));
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&state)
         .map(std::io::BufWriter::new)
         .map_err(|e| format!("{}: {e}", state.display()))?;
-    let bar = ProgressBar::new(pending.len() as u64);
+    let bar = ProgressBar::new(to_issue);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} licences, {per_sec}, {eta} left")
             .map_err(|e| e.to_string())?,
     );
     let (mut issued_count, mut failed) = (0u64, 0u64);
     let mut stopped = None;
-    let mut rows = pending.into_iter();
     let mut running = JoinSet::new();
     loop {
         // After a failure of the whole batch no new batch starts and the running ones finish.
         while stopped.is_none() && running.len() < BATCHES_IN_FLIGHT {
-            let batch: Vec<Row> = rows.by_ref().take(BATCH).collect();
+            let batch = rows
+                .by_ref()
+                .take(BATCH)
+                .collect::<Result<Vec<Row>, String>>()?;
             if batch.is_empty() {
                 break;
             }

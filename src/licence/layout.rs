@@ -105,13 +105,14 @@ impl Template {
         }
     }
 
-    /// What every licence of the kind prints: title, fixed texts, labels, the characters of
-    /// dates, identifiers and the validity period, and of capital numerals if a field is an
-    /// amount. The renderer subsets the font for these once per kind.
+    /// What every licence of the kind prints: title, fixed texts, labels, digits and the
+    /// characters of dates and the validity period, and of an amount's unit if a field is
+    /// one. The renderer subsets the font for these once per kind. (Characters that only some
+    /// licences print, such as capital numerals or the letters of codes, stay out: every
+    /// licence would carry their glyphs.)
     fn shared_text(&self) -> String {
-        const DATES_AND_IDENTIFIERS: &str =
-            "电子证照标识0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ年月日至长期";
-        const CAPITAL_NUMERALS: &str = "人民币零壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整";
+        const DATES_AND_IDENTIFIERS: &str = "电子证照标识0123456789年月日至长期";
+        const AMOUNTS: &str = "人民币元整";
         let l = &self.layout;
         let mut shared = String::from(DATES_AND_IDENTIFIERS);
         let labels = self
@@ -129,7 +130,7 @@ impl Template {
             shared.push_str(text);
         }
         if self.fields.iter().any(|f| f.kind == FieldKind::Money) {
-            shared.push_str(CAPITAL_NUMERALS);
+            shared.push_str(AMOUNTS);
         }
         shared
     }
