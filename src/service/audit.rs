@@ -173,7 +173,8 @@ impl App {
     }
 
     /// Appends `events` in order inside `tx`: locks the log's head until `tx` ends, hashes
-    /// each entry into the tree and signs the root after it.
+    /// each entry into the tree and signs the root after the last: one signature covers the
+    /// entries appended together, as the tree they end is the tree each of them is in.
     pub(super) async fn append(
         &self,
         tx: &mut storage::Tx,
@@ -183,8 +184,8 @@ impl App {
         let mut frontier = frontier_of(size, &frontier)?;
         let mut placed = Vec::with_capacity(events.len());
         let mut nodes = Vec::new();
-        for &event in events {
-            let (place, completed) = self.place(&mut frontier, event)?;
+        for (n, &event) in events.iter().enumerate() {
+            let (place, completed) = self.place(&mut frontier, event, n + 1 == events.len())?;
             nodes.extend(completed);
             placed.push((event, place));
         }
@@ -199,11 +200,13 @@ impl App {
             .collect())
     }
 
-    /// Hashes `event` in as the next leaf of `frontier`; its place and the completed nodes.
+    /// Hashes `event` in as the next leaf of `frontier`; its place (with the new root signed,
+    /// if `signed`) and the completed nodes.
     fn place(
         &self,
         frontier: &mut Frontier,
         event: &storage::AuditEvent,
+        signed: bool,
     ) -> Result<(LogPlace, Vec<StoredNode>), ServiceError> {
         let seq = frontier.size();
         let leaf = leaf_of(seq, event).hash();
@@ -213,14 +216,19 @@ impl App {
             .map(|(id, hash)| (id.level, id.index, hex(&hash)))
             .collect();
         let root = frontier.root();
-        let statement = tree_head_statement(seq + 1, &root, &event.at);
-        let signature = self.log_key.sign(statement.as_bytes())?;
+        let root_signature = if signed {
+            let statement = tree_head_statement(seq + 1, &root, &event.at);
+            let signature = self.log_key.sign(statement.as_bytes())?;
+            base64::engine::general_purpose::STANDARD.encode(signature)
+        } else {
+            String::new()
+        };
         Ok((
             LogPlace {
                 seq: seq as i64,
                 leaf_hash: hex(&leaf),
                 tree_root: hex(&root),
-                root_signature: base64::engine::general_purpose::STANDARD.encode(signature),
+                root_signature,
             },
             nodes,
         ))
@@ -233,7 +241,7 @@ impl App {
             let mut tx = self.store.begin().await?;
             let (size, frontier) = write::lock_audit_head(&mut tx).await?;
             let mut frontier = frontier_of(size, &frontier)?;
-            let (place, nodes) = self.place(&mut frontier, &event)?;
+            let (place, nodes) = self.place(&mut frontier, &event, true)?;
             let blocks: Vec<String> = frontier.block_hashes().iter().map(|h| hex(h)).collect();
             write::place_audit_entry(&mut tx, &event.id, &place, &nodes, &blocks).await?;
             tx.commit().await.map_err(StorageError::from)?;
@@ -420,6 +428,8 @@ impl App {
         while let Some(head) = next_head.next_if(|h| h.tree_size == 0) {
             problem = problem.or_else(|| self.bad_head(head, &merkle::empty_root(), &verify));
         }
+        // The first entry since the last signed one.
+        let mut unsigned_from = None;
         let mut start = 0;
         'pages: while problem.is_none() && start < size {
             let page = self.store.audit_entries(start, start + PAGE).await?;
@@ -434,14 +444,37 @@ impl App {
                 }
                 frontier.push(leaf_of(seq, &logged.event).hash());
                 let root = frontier.root();
-                let statement = tree_head_statement(seq + 1, &root, &logged.event.at);
-                if !verify(&statement, &logged.place.root_signature) {
-                    problem = Some(format!(
-                        "entry {seq} ({} by {} at {}) was altered or moved: the log key did not \
-                         sign the log that ends with it as it now reads",
-                        logged.event.action, logged.event.actor, logged.event.at
-                    ));
-                    break 'pages;
+                if logged.place.root_signature.is_empty() {
+                    // Signed with the entries appended after it, by the last of them.
+                    unsigned_from.get_or_insert(seq);
+                    if seq + 1 == size as u64 {
+                        problem = Some(format!(
+                            "entry {seq}, the last, carries no signature: it was altered, or \
+                             the entries after it removed"
+                        ));
+                        break 'pages;
+                    }
+                } else {
+                    let statement = tree_head_statement(seq + 1, &root, &logged.event.at);
+                    if !verify(&statement, &logged.place.root_signature) {
+                        let what = match unsigned_from {
+                            Some(from) => format!(
+                                "one of entries {from} to {seq} (signed together; the last is {} \
+                                 by {} at {})",
+                                logged.event.action, logged.event.actor, logged.event.at
+                            ),
+                            None => format!(
+                                "entry {seq} ({} by {} at {})",
+                                logged.event.action, logged.event.actor, logged.event.at
+                            ),
+                        };
+                        problem = Some(format!(
+                            "{what} was altered or moved: the log key did not sign the log that \
+                             ends with entry {seq} as it now reads"
+                        ));
+                        break 'pages;
+                    }
+                    unsigned_from = None;
                 }
                 while let Some(head) = next_head.next_if(|h| h.tree_size as u64 == seq + 1) {
                     if let Some(bad) = self.bad_head(head, &root, &verify) {

@@ -1267,7 +1267,8 @@ pub struct LogPlace {
     pub leaf_hash: String,
     /// Hex root of the log of `seq + 1` entries.
     pub tree_root: String,
-    /// The log key's signature (base64 DER ECDSA) over that tree head.
+    /// The log key's signature (base64 DER ECDSA) over that tree head; empty for an entry
+    /// appended with others before the last of them, whose signature covers them all.
     pub root_signature: String,
 }
 

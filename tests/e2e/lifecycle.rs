@@ -692,4 +692,40 @@ fn bulk_import_of_ten_thousand_rows_reports_the_bad_one_by_line() {
         assert_eq!(found.total, (ROWS - 1) as i64);
         app.close().await;
     });
+
+    // Each batch's audit entries carry one signature, on the last: the log checks out, and an
+    // entry altered inside a batch is caught by that signature, which names the batch.
+    let audit_check = || {
+        let out = cli(data.path(), &["audit", "check"]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), report)
+    };
+    let (code, report) = audit_check();
+    assert_eq!(code, Some(0), "{report}");
+    assert!(
+        report["entries"].as_u64() > Some(ROWS as u64 - 1),
+        "{report}"
+    );
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let url = format!("sqlite://{}", data.path().join("zhengyin.db").display());
+        sqlx::any::install_default_drivers();
+        let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
+        let unsigned: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE root_signature = ''")
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+        assert!(unsigned > 9_000, "{unsigned} entries signed with others");
+        sqlx::query("UPDATE audit_events SET actor = 'someone else' WHERE seq = 100")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+    let (code, report) = audit_check();
+    assert_eq!(code, Some(1), "{report}");
+    let problem = report["problem"].as_str().unwrap_or_default();
+    assert!(problem.starts_with("one of entries "), "{report}");
+    assert!(problem.contains("signed together"), "{report}");
 }
