@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use tokio::task::JoinSet;
 
 use super::describe;
-use crate::service::{App, Principal};
+use crate::service::{App, Principal, ServiceError};
 
 /// One row of the input: where it is, and its fields.
 struct Row {
@@ -179,6 +179,15 @@ pub async fn run(
                     writeln!(log, "{line}\t{}", licence.identifier)
                         .map_err(|e| format!("{}: {e}", state.display()))?;
                     issued_count += 1;
+                }
+                // Not the row's fault (storage, a defect, the time-stamping authority): stop,
+                // and leave the row to a later run.
+                Err(
+                    e @ (ServiceError::Unavailable(_)
+                    | ServiceError::Internal(_)
+                    | ServiceError::Upstream(_)),
+                ) => {
+                    stopped.get_or_insert(format!("line {line}: {}", describe(&e)));
                 }
                 Err(e) => {
                     bar.suspend(|| eprintln!("line {line}: {}", describe(&e)));
