@@ -22,17 +22,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::Row;
 use tokio::task::JoinSet;
-use zhengyin::domain::CreditCode;
 use zhengyin::service::{App, Config, NewDepartment, Principal};
 
 #[path = "support/mod.rs"]
 #[allow(dead_code)] // shared by the examples, each of which uses part of it
 mod support;
 
-use support::{issue_in_batches, peak_rss_mib, rss_mib};
+use support::{business_licence, credit_code, issue_in_batches, peak_rss_mib, rss_mib};
 
 /// What to load and how hard.
 #[derive(Parser, Debug)]
@@ -172,31 +171,6 @@ async fn issue(app: &Arc<App>, department: &Principal, count: usize) {
             started.elapsed().as_secs_f64()
         );
     }
-}
-
-/// The `n`-th credit code after the 10 characters of `prefix`: the GB 11714 organisation
-/// code's check character is found by trying each, and the code's own appended.
-fn credit_code(prefix: &str, n: usize) -> String {
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-        .chars()
-        .find_map(|c| CreditCode::complete(&format!("{prefix}{:06}{c}", n % 1_000_000)).ok())
-        .expect("some organisation check character fits")
-        .as_str()
-        .to_string()
-}
-
-/// The fields of a business licence for the `n`-th holder.
-fn business_licence(n: usize) -> Value {
-    json!({
-            "credit_code": credit_code("91350203MA", n),
-            "name": format!("厦门市鹭岛数字科技{n}号有限公司"),
-            "entity_type": "有限责任公司(自然人投资或控股)",
-            "legal_representative": "陈明辉",
-            "business_scope": "一般项目:软件开发;信息技术咨询服务;数据处理和存储支持服务。",
-            "registered_capital": "10000000",
-            "established_on": "2021-03-15",
-            "address": "福建省厦门市思明区软件园二期观日路24号301室"
-    })
 }
 
 /// What the run asks for: licence identifiers to verify, or holder codes to search.

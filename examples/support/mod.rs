@@ -1,9 +1,10 @@
-//! What the benchmark examples share: a fresh installation with one department, and
-//! statistics.
+//! What the benchmark examples share: a fresh installation with one department, licence
+//! fields for many distinct holders, issuing in batches, and statistics.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use zhengyin::domain::CreditCode;
 use zhengyin::service::{App, Config, NewDepartment, Principal};
 
 /// A fresh SQLite installation in a temporary directory, with 厦门市市场监督管理局 registered.
@@ -91,6 +92,35 @@ pub async fn issue_in_batches(
             .filter(Result::is_ok)
             .count();
     }
+}
+
+/// The `n`-th valid credit code after `prefix` (its first 8 to 15 characters): the rest of
+/// the organisation code is `n` in decimal, its GB 11714 check character found by trying each,
+/// and the code's own check character appended.
+pub fn credit_code(prefix: &str, n: usize) -> String {
+    let width = 16 - prefix.len();
+    let n = n % 10usize.pow(width as u32);
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        .chars()
+        .find_map(|c| CreditCode::complete(&format!("{prefix}{n:0width$}{c}")).ok())
+        .expect("some organisation check character fits")
+        .as_str()
+        .to_string()
+}
+
+/// The fields of a business licence for the `n`-th holder (distinct for the first 100
+/// million).
+pub fn business_licence(n: usize) -> serde_json::Value {
+    serde_json::json!({
+        "credit_code": credit_code("91350203", n),
+        "name": format!("厦门市鹭岛数字科技{n}号有限公司"),
+        "entity_type": "有限责任公司(自然人投资或控股)",
+        "legal_representative": "陈明辉",
+        "business_scope": "一般项目:软件开发;信息技术咨询服务;数据处理和存储支持服务。",
+        "registered_capital": (100_000 + n % 10_000_000).to_string(),
+        "established_on": "2021-03-15",
+        "address": format!("福建省厦门市思明区软件园二期观日路{}号", n % 500 + 1)
+    })
 }
 
 /// The median of `times`.
