@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use zhengyin::pdf::appearance::{SealImpression, SealShape};
+use zhengyin::pdf::appearance::{SealForm, SealImpression, SealShape};
 use zhengyin::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use zhengyin::pki::{MasterKey, RootCa, SealKey, SealSubject};
 use zhengyin::seal::{stamp, Placement, Stamp};
@@ -14,8 +14,7 @@ use zhengyin::seal::{stamp, Placement, Stamp};
 struct Fixture {
     key: SealKey,
     chain: Vec<Vec<u8>>,
-    font: FontProgram,
-    impression: SealImpression,
+    appearance: SealForm,
 }
 
 fn fixture() -> &'static Fixture {
@@ -35,14 +34,17 @@ fn fixture() -> &'static Fixture {
         Fixture {
             key: SealKey::open(issued.certificate_der, &issued.sealed_key, &master).unwrap(),
             chain: vec![stored.certificate_der],
-            font: FontProgram::new(NOTO_SERIF_SC).unwrap(),
-            impression: SealImpression {
-                shape: SealShape::Round,
-                name: "厦门市市场监督管理局".into(),
-                purpose: Some("行政审批专用章".into()),
-                code: Some("3502000012345".into()),
-                width_mm: 42.0,
-            },
+            appearance: SealForm::new(
+                &SealImpression {
+                    shape: SealShape::Round,
+                    name: "厦门市市场监督管理局".into(),
+                    purpose: Some("行政审批专用章".into()),
+                    code: Some("3502000012345".into()),
+                    width_mm: 42.0,
+                },
+                &FontProgram::new(NOTO_SERIF_SC).unwrap(),
+            )
+            .unwrap(),
         }
     })
 }
@@ -52,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
     let request = Stamp {
         key: &fixture.key,
         chain: &fixture.chain,
-        impression: &fixture.impression,
+        appearance: &fixture.appearance,
         placement: Placement::default(),
         signer_name: "厦门市市场监督管理局",
         reason: "模糊测试",
@@ -60,10 +62,5 @@ fuzz_target!(|data: &[u8]| {
         password: None,
         timestamper: None,
     };
-    let _ = stamp(
-        data.to_vec(),
-        &request,
-        &fixture.font,
-        time::OffsetDateTime::UNIX_EPOCH,
-    );
+    let _ = stamp(data.to_vec(), &request, time::OffsetDateTime::UNIX_EPOCH);
 });
