@@ -107,7 +107,8 @@ impl App {
             .iter()
             .map(|fields| Ok(template.check(fields, now.date())?))
             .collect();
-        let (department, seal, key) = self.signing_seal(department_id, seal_id).await?;
+        let signer = self.version_signer(department_id, seal_id, now).await?;
+        let department = &signer.department;
         let internal = |e: &dyn std::fmt::Display| ServiceError::Internal(e.to_string());
         let issuer_code = CreditCode::parse(&department.credit_code).map_err(|e| internal(&e))?;
         let type_code = LicenceTypeCode::parse(&template.type_code)
@@ -143,8 +144,8 @@ impl App {
                     version,
                 );
                 let event = lifecycle::signed_event(
-                    &key,
-                    &seal.id,
+                    &signer.key,
+                    &signer.seal.id,
                     lifecycle::event(
                         principal.actor(),
                         &identifier.stem(),
@@ -175,13 +176,6 @@ impl App {
             rows_issued.push(row);
         }
 
-        let signer = Arc::new(VersionSigner {
-            appearance: self.seal_form(&department.name, &seal)?,
-            department,
-            seal,
-            key,
-            at: now,
-        });
         let mut sealed = self.sealed_versions(to_seal, &signer).await?.into_iter();
         let rows_sealed: Vec<Result<_, ServiceError>> = rows_issued
             .into_iter()
@@ -222,6 +216,24 @@ impl App {
                 })
             })
             .collect())
+    }
+
+    /// The signer of new versions for a department: its seal `seal_id` (or its first in
+    /// force), that seal's key and laid-out impression, as of `at`.
+    pub(super) async fn version_signer(
+        &self,
+        department_id: &str,
+        seal_id: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<Arc<VersionSigner>, ServiceError> {
+        let (department, seal, key) = self.signing_seal(department_id, seal_id).await?;
+        Ok(Arc::new(VersionSigner {
+            appearance: self.seal_form(&department.name, &seal)?,
+            department,
+            seal,
+            key,
+            at,
+        }))
     }
 
     /// Takes `count` consecutive serial numbers of the department's kind and returns the

@@ -15,7 +15,7 @@ use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::issuing::{NewVersion, VersionSigner};
+use super::issuing::NewVersion;
 use super::{
     audit_event, random_id, rfc3339, status_name, today, App, LicenceView, Principal, ServiceError,
     STATUS_VALID,
@@ -277,8 +277,8 @@ impl App {
                 message: "a change needs the fields that change".into(),
             });
         }
-        let (department, seal, key) = self
-            .signing_seal(&department_id, request.seal_id.as_deref())
+        let signer = self
+            .version_signer(&department_id, request.seal_id.as_deref(), now)
             .await?;
         let identifier = LicenceId::parse(&previous.identifier)
             .and_then(|id| id.next_version())
@@ -289,8 +289,8 @@ impl App {
             VersionKind::Renewal => ("renew", "licence.renew"),
         };
         let record = signed_event(
-            &key,
-            &seal.id,
+            &signer.key,
+            &signer.seal.id,
             event(
                 principal.actor(),
                 &licence.stem,
@@ -302,13 +302,6 @@ impl App {
             )?,
         )?;
         let holder_name = checked.holder_name.clone();
-        let signer = Arc::new(VersionSigner {
-            appearance: self.seal_form(&department.name, &seal)?,
-            department,
-            seal,
-            key,
-            at: now,
-        });
         let new_version = NewVersion {
             kind: licence.kind.clone(),
             checked,
