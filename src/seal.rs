@@ -522,27 +522,17 @@ mod tests {
     use crate::pdf::font::FontProgram;
     use crate::pdf::font::NOTO_SERIF_SC;
     use crate::pdf::validate::{verify_pdf, TrustAnchors};
-    use crate::pki::{MasterKey, RootCa, SealSubject};
 
     #[test]
     fn a_sealed_file_is_the_original_then_an_update_and_verifies() {
-        let master = MasterKey::from_bytes([3; 32]);
-        let stored = RootCa::generate("测试根证书", &master).unwrap();
-        let root =
-            RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
-        let subject = SealSubject {
-            department: "厦门市市场监督管理局",
-            credit_code: "11350200MB0D00002U",
-            seal_name: "行政审批专用章",
-            status: None,
-        };
-        let seal = root.issue_seal(&subject, 5, &master).unwrap();
-        let key = SealKey::open(seal.certificate_der, &seal.sealed_key, &master).unwrap();
-        let chain = [stored.certificate_der.clone()];
+        const DEPARTMENT: &str = "厦门市市场监督管理局";
+        let (key, root) =
+            crate::pki::testing::seal_key("测试根证书", DEPARTMENT, "11350200MB0D00002U");
+        let chain = [root];
         let impression = SealImpression {
             shape: SealShape::Round,
-            name: subject.department.into(),
-            purpose: Some(subject.seal_name.into()),
+            name: DEPARTMENT.into(),
+            purpose: Some("行政审批专用章".into()),
             code: None,
             width_mm: 42.0,
         };
@@ -553,7 +543,7 @@ mod tests {
             chain: &chain,
             appearance: &appearance,
             placement: Placement::default(),
-            signer_name: subject.department,
+            signer_name: DEPARTMENT,
             reason: "测试",
             location: "厦门",
             password: None,

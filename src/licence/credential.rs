@@ -274,23 +274,12 @@ pub fn read_qr_png(png_bytes: &[u8]) -> Result<String, CredentialError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pki::{MasterKey, RootCa, SealSubject};
 
     /// A root and a department seal key under it.
     fn department_key(root_name: &str) -> (Vec<u8>, SealKey) {
-        let master = MasterKey::from_bytes([9; 32]);
-        let stored = RootCa::generate(root_name, &master).unwrap();
-        let root =
-            RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
-        let subject = SealSubject {
-            department: "厦门市市场监督管理局",
-            credit_code: "11350200MB0D00002U",
-            seal_name: "行政审批专用章",
-            status: None,
-        };
-        let issued = root.issue_seal(&subject, 5, &master).unwrap();
-        let key = SealKey::open(issued.certificate_der, &issued.sealed_key, &master).unwrap();
-        (stored.certificate_der, key)
+        let (key, root) =
+            crate::pki::testing::seal_key(root_name, "厦门市市场监督管理局", "11350200MB0D00002U");
+        (root, key)
     }
 
     fn claims() -> LicenceClaims {

@@ -16,7 +16,7 @@ use crate::domain::{CreditCode, DivisionCode, LicenceId, LicenceTypeCode, Serial
 use crate::pdf::appearance::{SealForm, SealImpression, SealShape};
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
 use crate::pdf::render::{Document, Item, Renderer};
-use crate::pki::{MasterKey, RootCa, SealKey, SealSubject};
+use crate::pki::SealKey;
 use crate::seal::{Placement, Stamp};
 
 const EVIDENCE_DIR: &str = "/tmp/zhengyin-evidence/templates";
@@ -132,23 +132,7 @@ fn run(tool: &str, args: &[&str]) -> String {
 
 /// A seal key under a throwaway root, for the department `name`.
 fn seal_key(name: &str) -> (SealKey, Vec<u8>) {
-    let master = MasterKey::from_bytes([3; 32]);
-    let stored = RootCa::generate("测试根证书", &master).unwrap();
-    let root = RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
-    let seal = root
-        .issue_seal(
-            &SealSubject {
-                department: name,
-                credit_code: ISSUER_CODE,
-                seal_name: "行政审批专用章",
-                status: None,
-            },
-            5,
-            &master,
-        )
-        .unwrap();
-    let key = SealKey::open(seal.certificate_der, &seal.sealed_key, &master).unwrap();
-    (key, stored.certificate_der)
+    crate::pki::testing::seal_key("测试根证书", name, ISSUER_CODE)
 }
 
 /// Checks, numbers and lays out a licence of `template` as the service does.

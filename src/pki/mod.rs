@@ -416,6 +416,34 @@ fn distinguished_name(parts: &[(DnType, &str)]) -> DistinguishedName {
     dn
 }
 
+/// Keys for the library's own tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{MasterKey, RootCa, SealKey, SealSubject};
+
+    /// A seal key (seal 行政审批专用章) of `department`, credit code `credit_code`, under a
+    /// new root named `root_name`; the key and the root certificate, DER.
+    pub(crate) fn seal_key(
+        root_name: &str,
+        department: &str,
+        credit_code: &str,
+    ) -> (SealKey, Vec<u8>) {
+        let master = MasterKey::from_bytes([3; 32]);
+        let stored = RootCa::generate(root_name, &master).unwrap();
+        let root =
+            RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
+        let subject = SealSubject {
+            department,
+            credit_code,
+            seal_name: "行政审批专用章",
+            status: None,
+        };
+        let seal = root.issue_seal(&subject, 5, &master).unwrap();
+        let key = SealKey::open(seal.certificate_der, &seal.sealed_key, &master).unwrap();
+        (key, stored.certificate_der)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
