@@ -329,6 +329,7 @@ impl App {
             )
             .await?;
         tx.commit().await.map_err(StorageError::from)?;
+        self.licences.forget_all();
         licence.current_version = version;
         licence.holder_name = holder_name;
         Ok(LicenceView {
@@ -378,6 +379,7 @@ impl App {
             )
             .await?;
         tx.commit().await.map_err(StorageError::from)?;
+        self.licences.forget_all();
         licence.status = status.to_string();
         Ok(LicenceView {
             audit: Some(receipt),
@@ -468,7 +470,7 @@ impl App {
                     )?,
                 )?;
                 let audit = storage::AuditEvent {
-                    id: random_id()?,
+                    id: super::audit::entry_id()?,
                     at: rfc3339(OffsetDateTime::now_utc()),
                     actor: EXPIRY_ACTOR.into(),
                     action: "licence.expire".into(),
@@ -481,6 +483,7 @@ impl App {
                 write::licence_event(&mut tx, &record).await?;
                 self.log(&mut tx, &audit).await?;
                 tx.commit().await.map_err(StorageError::from)?;
+                self.licences.forget_all();
                 expired += 1;
             }
         }

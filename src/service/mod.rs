@@ -29,6 +29,7 @@ use crate::tsa::{ExternalAuthority, TimeStampAuthority};
 mod audit;
 mod holders;
 mod issuing;
+mod licence_cache;
 mod lifecycle;
 mod seals;
 mod search;
@@ -363,6 +364,8 @@ pub struct App {
     key_checks: tokio::sync::Semaphore,
     /// Trust in force and checks of stored licence PDFs, kept between verifications.
     checks: trust::CheckCache,
+    /// Licences as verifications last read them, for a moment.
+    licences: licence_cache::LicenceCache,
     /// Seal impressions laid out for stamping, by seal id and department name.
     seal_forms: Mutex<HashMap<(String, String), Arc<SealForm>>>,
     /// Entries for the audit log's group writer ([`App::log_alone`]).
@@ -475,6 +478,7 @@ impl App {
                     std::thread::available_parallelism().map_or(1, |n| n.get()),
                 ),
                 checks: trust::CheckCache::default(),
+                licences: licence_cache::LicenceCache::default(),
                 log_queue,
             }
         });
@@ -840,7 +844,7 @@ impl App {
         outcome: &str,
     ) -> Result<(), ServiceError> {
         let event = storage::AuditEvent {
-            id: random_id()?,
+            id: audit::entry_id()?,
             at: now_rfc3339(),
             actor: caller.map_or_else(|| "anonymous".to_string(), Principal::actor),
             action: action.into(),
@@ -1045,7 +1049,7 @@ fn audit_event(
     digest: Option<String>,
 ) -> Result<storage::AuditEvent, ServiceError> {
     Ok(storage::AuditEvent {
-        id: random_id()?,
+        id: audit::entry_id()?,
         at: now_rfc3339(),
         actor: principal.actor(),
         action: action.into(),
@@ -1078,11 +1082,16 @@ fn current_request_id() -> Option<String> {
 }
 
 fn random_id() -> Result<String, ServiceError> {
-    let mut bytes = [0u8; 12];
+    Ok(hex(&random_bytes::<12>()?))
+}
+
+/// `N` bytes from the system's random generator.
+fn random_bytes<const N: usize>() -> Result<[u8; N], ServiceError> {
+    let mut bytes = [0u8; N];
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| ServiceError::Internal("random generator failed".into()))?;
-    Ok(hex(&bytes))
+    Ok(bytes)
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {

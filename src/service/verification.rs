@@ -3,13 +3,14 @@
 //! (互认互验). Every verification is recorded (who, what, verdict), never the document.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use time::Date;
 use utoipa::ToSchema;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use super::licence_cache;
 use super::trust::{StoredPdfCheck, TrustState};
 use super::{
     hex, now_rfc3339, random_id, sha256, today, App, LicenceView, Principal, ServiceError,
@@ -177,23 +178,39 @@ impl App {
         id: &str,
         on: Option<Date>,
     ) -> Result<LicenceVerification, ServiceError> {
-        let (licence, version, department) = self.find_in_full(id).await?;
+        let found = self.find_kept(id).await?;
+        let (licence, version, department) = &*found;
         let check = self
-            .check_stored_pdf(&version, &department.credit_code)
+            .check_stored_pdf(version, &department.credit_code)
             .await?;
         let genuine = check.problems.is_empty() && check.valid_and_trusted;
         let problems = check.problems;
         let status_on = match on {
-            Some(day) => Some(self.status_on(&licence, &version, day).await?),
+            Some(day) => Some(self.status_on(licence, version, day).await?),
             None => None,
         };
         Ok(LicenceVerification {
             genuine,
-            licence: self.view(&licence, &version, &department, today()),
+            licence: self.view(licence, version, department, today()),
             status_on,
             problems,
             qr_signature: None,
         })
+    }
+
+    /// A licence version with its licence and department as [`App::find_in_full`] reads it,
+    /// or as it was read for another verification less than a second ago
+    /// ([`super::licence_cache`]).
+    async fn find_kept(&self, id: &str) -> Result<Arc<licence_cache::InFull>, ServiceError> {
+        if let Some(found) = self.licences.get(id) {
+            return Ok(found);
+        }
+        let generation = self.licences.generation();
+        let read_at = Instant::now();
+        let found = Arc::new(self.find_in_full(id).await?);
+        self.licences
+            .keep(id, generation, read_at, Arc::clone(&found));
+        Ok(found)
     }
 
     /// Verifies the licence a QR code names, from its text as scanned: the verification URL

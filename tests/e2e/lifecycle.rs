@@ -134,6 +134,28 @@ async fn a_permit_is_changed_renewed_suspended_and_revoked_with_signed_history()
     )
     .await;
     assert_eq!(renewed["version"], 3);
+    // Each change is seen by the very next verification, though the service keeps licences
+    // it has just verified in memory.
+    let verified_status = |id: String| {
+        let client = client.clone();
+        async move {
+            let answer = json_of(
+                client
+                    .get(format!("{base}/api/v1/verify/licences/{id}"))
+                    .send()
+                    .await
+                    .expect("verify"),
+                200,
+            )
+            .await;
+            answer["licence"]["status"].clone()
+        }
+    };
+    let third = renewed["identifier"]
+        .as_str()
+        .expect("identifier")
+        .to_string();
+    assert_eq!(verified_status(third.clone()).await, "valid");
     for (action, status) in [
         ("suspend", "suspended"),
         ("resume", "valid"),
@@ -151,6 +173,7 @@ async fn a_permit_is_changed_renewed_suspended_and_revoked_with_signed_history()
         )
         .await;
         assert_eq!(answer["status"], status, "{action}: {answer}");
+        assert_eq!(verified_status(third.clone()).await, status, "{action}");
     }
     let again = post(
         &client,
@@ -172,9 +195,8 @@ async fn a_permit_is_changed_renewed_suspended_and_revoked_with_signed_history()
         .await
         .unwrap();
     assert_eq!(now["status_on"]["status"], "not_yet_issued", "{now}");
-    let third = renewed["identifier"].as_str().unwrap();
     let today_date = time::OffsetDateTime::now_utc().date().to_string();
-    for (id, status) in [(first.as_str(), "superseded"), (third, "revoked")] {
+    for (id, status) in [(first.as_str(), "superseded"), (third.as_str(), "revoked")] {
         let on: Value = client
             .get(format!("{base}/api/v1/verify/licences/{id}"))
             .query(&[("on", today_date.as_str())])
