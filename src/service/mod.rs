@@ -868,17 +868,7 @@ impl App {
 
     /// A licence version (by full identifier, or the newest by stem) with its licence and
     /// issuing department, in one query.
-    async fn find_in_full(
-        &self,
-        id: &str,
-    ) -> Result<
-        (
-            storage::LicenceRecord,
-            storage::LicenceVersionRecord,
-            storage::DepartmentRecord,
-        ),
-        ServiceError,
-    > {
+    async fn find_in_full(&self, id: &str) -> Result<licence_cache::InFull, ServiceError> {
         let found = match LicenceId::parse(id) {
             Ok(parsed) => {
                 let identifier = parsed.to_string();
