@@ -7,8 +7,8 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::{
-    audit_event, hex, lifecycle, rfc3339, sha256, today, App, IssueRequest, LicenceView, Principal,
-    ServiceError, STATUS_VALID,
+    audit_event, hex, lifecycle, renderer, rfc3339, sha256, today, App, IssueRequest, LicenceView,
+    Principal, ServiceError, STATUS_VALID,
 };
 use crate::domain::{CreditCode, DivisionCode, LicenceId, LicenceTypeCode, Serial, Version};
 use crate::licence::credential::{self, LicenceClaims};
@@ -335,7 +335,7 @@ impl App {
             issuer_name: &department.name,
             issued_on: signer.at.date(),
         };
-        let renderer = self.renderer()?;
+        let renderer = renderer()?;
         let document = template.layout(checked, &facts, renderer);
         let unsigned = renderer
             .render(&document)

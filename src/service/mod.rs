@@ -342,8 +342,6 @@ pub struct App {
     master: MasterKey,
     root: RootCa,
     templates: Templates,
-    /// Lays out and renders licences; made on first use ([`App::renderer`]).
-    renderer: OnceLock<Renderer>,
     font: FontProgram,
     public_url: String,
     /// Signs the holder tokens this installation issues.
@@ -464,7 +462,6 @@ impl App {
                 master,
                 root,
                 templates,
-                renderer: OnceLock::new(),
                 seal_forms: Mutex::default(),
                 font,
                 public_url,
@@ -732,17 +729,6 @@ impl App {
             seal: SealView::of(&seal),
             api_key,
         })
-    }
-
-    /// The licence renderer, made on first use: parsing the font's character map takes tens of
-    /// milliseconds, which a command that issues nothing should not pay.
-    fn renderer(&self) -> Result<&Renderer, ServiceError> {
-        if let Some(renderer) = self.renderer.get() {
-            return Ok(renderer);
-        }
-        let made =
-            Renderer::new(NOTO_SERIF_SC).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok(self.renderer.get_or_init(|| made))
     }
 
     /// The signed PDF of a licence version (a full identifier, or a stem for the newest), for
@@ -1073,6 +1059,18 @@ fn current_request_id() -> Option<String> {
 
 fn random_id() -> Result<String, ServiceError> {
     Ok(hex(&random_bytes::<12>()?))
+}
+
+/// The licence renderer, made on first use and shared by every [`App`] in the process: it
+/// parses the font's character map and copies out the common glyphs (about 200 ms), which a
+/// command that issues nothing should not pay, nor every test's app again.
+fn renderer() -> Result<&'static Renderer, ServiceError> {
+    static RENDERER: OnceLock<Renderer> = OnceLock::new();
+    if let Some(renderer) = RENDERER.get() {
+        return Ok(renderer);
+    }
+    let made = Renderer::new(NOTO_SERIF_SC).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    Ok(RENDERER.get_or_init(|| made))
 }
 
 /// `N` bytes from the system's random generator.
