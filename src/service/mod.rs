@@ -1063,14 +1063,15 @@ fn random_id() -> Result<String, ServiceError> {
 
 /// The licence renderer, made on first use and shared by every [`App`] in the process: it
 /// parses the font's character map and copies out the common glyphs (about 200 ms), which a
-/// command that issues nothing should not pay, nor every test's app again.
+/// command that issues nothing should not pay, nor every test's app again. Threads that need
+/// it meanwhile wait for the one making it: a bulk import's workers each making their own
+/// took the import's peak RSS from 128 to 325 MiB.
 fn renderer() -> Result<&'static Renderer, ServiceError> {
-    static RENDERER: OnceLock<Renderer> = OnceLock::new();
-    if let Some(renderer) = RENDERER.get() {
-        return Ok(renderer);
-    }
-    let made = Renderer::new(NOTO_SERIF_SC).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    Ok(RENDERER.get_or_init(|| made))
+    static RENDERER: OnceLock<Result<Renderer, String>> = OnceLock::new();
+    RENDERER
+        .get_or_init(|| Renderer::new(NOTO_SERIF_SC).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| ServiceError::Internal(e.clone()))
 }
 
 /// `N` bytes from the system's random generator.
