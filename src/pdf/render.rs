@@ -607,15 +607,15 @@ impl Renderer {
         // rest from the font: one subset font per slot and source.
         let mut groups = Vec::with_capacity(slots.len());
         for members in slots {
-            let (common, rare): (Vec<_>, Vec<_>) = members
-                .into_iter()
-                .partition(|(_, g)| self.common.id_of.contains_key(&g.id));
-            let common = common
-                .into_iter()
-                .map(|(ch, g)| (ch, self.common.id_of[&g.id], g.advance));
-            let rare = rare.into_iter().map(|(ch, g)| (ch, g.id, g.advance));
-            groups.push((&*self.common.font, common.collect::<Vec<_>>()));
-            groups.push((&*self.font, rare.collect()));
+            let (mut common, mut rare) = (Vec::new(), Vec::new());
+            for (ch, g) in members {
+                match self.common.id_of.get(&g.id) {
+                    Some(&id) => common.push((ch, id, g.advance)),
+                    None => rare.push((ch, g.id, g.advance)),
+                }
+            }
+            groups.push((&*self.common.font, common));
+            groups.push((&*self.font, rare));
         }
         groups.retain(|(_, members)| !members.is_empty());
 
