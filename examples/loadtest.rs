@@ -109,51 +109,44 @@ async fn main() {
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let rss_before = rss_mib();
-    if args.wrk {
-        let report = tokio::task::spawn_blocking({
+    let report = if args.wrk {
+        tokio::task::spawn_blocking({
             let (targets, work) = (Arc::clone(&targets), work.clone());
             move || run_wrk(&base, &targets, &work, args.connections, args.seconds)
         })
         .await
-        .expect("wrk");
-        println!("{report}");
-        println!(
-            "server process RSS {rss_before:.1} MiB before the run, {:.1} MiB after (peak {:.1} MiB)",
-            rss_mib(),
-            peak_rss_mib()
-        );
-        app.close().await;
-        let _ = std::fs::remove_dir_all(&work);
-        return;
-    }
-    let generator = {
-        let (targets, seconds) = (Arc::clone(&targets), args.seconds);
-        let (connections, distinct) = (args.connections, args.distinct);
-        let search = (args.target == "search").then_some(search_key);
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(load(base, targets, search, seconds, connections, distinct))
-        })
+        .expect("wrk")
+    } else {
+        let generator = {
+            let (targets, seconds) = (Arc::clone(&targets), args.seconds);
+            let (connections, distinct) = (args.connections, args.distinct);
+            let search = (args.target == "search").then_some(search_key);
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(load(base, targets, search, seconds, connections, distinct))
+            })
+        };
+        let (mut latencies, elapsed) = generator.join().expect("load generator");
+        latencies.sort_unstable();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+        format!(
+            "{} {}: {} requests over {} connections in {:.1} s = {:.0} requests/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            args.target,
+            if args.distinct { "(distinct licences)" } else { "(repeating licences)" },
+            latencies.len(),
+            args.connections,
+            elapsed.as_secs_f64(),
+            latencies.len() as f64 / elapsed.as_secs_f64(),
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            at(1.0),
+        )
     };
-    let (mut latencies, elapsed) = generator.join().expect("load generator");
-    latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
-    println!(
-        "{} {}: {} requests over {} connections in {:.1} s = {:.0} requests/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        args.target,
-        if args.distinct { "(distinct licences)" } else { "(repeating licences)" },
-        latencies.len(),
-        args.connections,
-        elapsed.as_secs_f64(),
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(1.0),
-    );
+    println!("{report}");
     println!(
         "database: {}; licences to choose from: {}; server process RSS {:.1} MiB before the run, {:.1} MiB after (peak {:.1} MiB)",
         if args.database_url.is_some() { "PostgreSQL" } else { "SQLite" },
