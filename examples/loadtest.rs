@@ -105,6 +105,7 @@ async fn main() {
         .await
         .expect("listen");
     let base = format!("http://{}", listener.local_addr().expect("address"));
+    app.spawn_licence_watch();
     let router = zhengyin::http::router(Arc::clone(&app));
     tokio::spawn(async move { axum::serve(listener, router).await });
 

@@ -570,6 +570,7 @@ fn announce(config: &Config, first_run: &FirstRun) -> Result<(), String> {
 async fn serve(app: Arc<App>, listen: &str) -> Result<ExitCode, String> {
     app.spawn_expiry_sweep();
     app.spawn_tree_head_signer();
+    app.spawn_licence_watch();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -26,6 +26,9 @@ pub(super) struct QueuedEntry {
     appended: oneshot::Sender<Result<LogReceipt, ServiceError>>,
 }
 
+/// Entries with their places in the tree, and the subtrees they complete.
+type Placed<'e> = (Vec<(&'e storage::AuditEvent, LogPlace)>, Vec<StoredNode>);
+
 /// How many entries `audit check` and the entries listing read at a time.
 const PAGE: i64 = 5000;
 /// Most entries listed by one call.
@@ -151,12 +154,13 @@ impl App {
     pub(super) fn spawn_log_writer(app: Weak<App>, mut queue: mpsc::Receiver<QueuedEntry>) {
         tokio::spawn(async move {
             let mut group = Vec::with_capacity(MAX_GROUP);
+            let mut head = None;
             while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
                 let Some(app) = app.upgrade() else {
                     return;
                 };
                 let events: Vec<&storage::AuditEvent> = group.iter().map(|q| &q.event).collect();
-                match app.append_group(&events).await {
+                match app.append_group(&events, &mut head).await {
                     Ok(receipts) => {
                         for (queued, receipt) in group.drain(..).zip(receipts) {
                             let _ = queued.appended.send(Ok(receipt));
@@ -172,14 +176,41 @@ impl App {
         });
     }
 
-    /// Appends `events` in order in one transaction of their own.
+    /// Appends `events` in order in one transaction of their own. `head` is the log's head as
+    /// this writer last left it: on PostgreSQL the group is appended behind it in one
+    /// statement, which takes effect only if no other writer appended since; otherwise, and
+    /// after such a miss, behind the head locked in a transaction. `head` is then where the
+    /// group ended the log.
     async fn append_group(
         &self,
         events: &[&storage::AuditEvent],
+        head: &mut Option<Frontier>,
     ) -> Result<Vec<LogReceipt>, ServiceError> {
+        if let Some(known) = head
+            .take()
+            .filter(|_| self.store.appends_audit_in_one_statement())
+        {
+            let mut frontier = known.clone();
+            let (placed, nodes) = self.place_all(&mut frontier, events)?;
+            if self
+                .store
+                .append_audit_if_head_at(
+                    known.size() as i64,
+                    &blocks(&known),
+                    &placed,
+                    &nodes,
+                    &blocks(&frontier),
+                )
+                .await?
+            {
+                *head = Some(frontier);
+                return Ok(receipts(placed));
+            }
+        }
         let mut tx = self.store.begin().await?;
-        let receipts = self.append(&mut tx, events).await?;
+        let (receipts, frontier) = self.append_behind_locked_head(&mut tx, events).await?;
         tx.commit().await.map_err(StorageError::from)?;
+        *head = Some(frontier);
         Ok(receipts)
     }
 
@@ -191,24 +222,37 @@ impl App {
         tx: &mut storage::Tx,
         events: &[&storage::AuditEvent],
     ) -> Result<Vec<LogReceipt>, ServiceError> {
+        Ok(self.append_behind_locked_head(tx, events).await?.0)
+    }
+
+    /// [`App::append`], also returning the head the entries end the log at.
+    async fn append_behind_locked_head(
+        &self,
+        tx: &mut storage::Tx,
+        events: &[&storage::AuditEvent],
+    ) -> Result<(Vec<LogReceipt>, Frontier), ServiceError> {
         let (size, frontier) = write::lock_audit_head(tx).await?;
         let mut frontier = frontier_of(size, &frontier)?;
+        let (placed, nodes) = self.place_all(&mut frontier, events)?;
+        write::audit_entries(tx, &placed, &nodes, &blocks(&frontier)).await?;
+        Ok((receipts(placed), frontier))
+    }
+
+    /// Places `events` in order behind `frontier`, signing the root after the last; their
+    /// places and the subtrees they complete.
+    fn place_all<'e>(
+        &self,
+        frontier: &mut Frontier,
+        events: &[&'e storage::AuditEvent],
+    ) -> Result<Placed<'e>, ServiceError> {
         let mut placed = Vec::with_capacity(events.len());
         let mut nodes = Vec::new();
         for (n, &event) in events.iter().enumerate() {
-            let (place, completed) = self.place(&mut frontier, event, n + 1 == events.len())?;
+            let (place, completed) = self.place(frontier, event, n + 1 == events.len())?;
             nodes.extend(completed);
             placed.push((event, place));
         }
-        let blocks: Vec<String> = frontier.block_hashes().iter().map(|h| hex(h)).collect();
-        write::audit_entries(tx, &placed, &nodes, &blocks).await?;
-        Ok(placed
-            .into_iter()
-            .map(|(_, place)| LogReceipt {
-                seq: place.seq as u64,
-                leaf_hash: place.leaf_hash,
-            })
-            .collect())
+        Ok((placed, nodes))
     }
 
     /// Hashes `event` in as the next leaf of `frontier`; its place (with the new root signed,
@@ -253,8 +297,8 @@ impl App {
             let (size, frontier) = write::lock_audit_head(&mut tx).await?;
             let mut frontier = frontier_of(size, &frontier)?;
             let (place, nodes) = self.place(&mut frontier, &event, true)?;
-            let blocks: Vec<String> = frontier.block_hashes().iter().map(|h| hex(h)).collect();
-            write::place_audit_entry(&mut tx, &event.id, &place, &nodes, &blocks).await?;
+            write::place_audit_entry(&mut tx, &event.id, &place, &nodes, &blocks(&frontier))
+                .await?;
             tx.commit().await.map_err(StorageError::from)?;
         }
         Ok(())
@@ -639,6 +683,22 @@ fn leaf_of(seq: u64, event: &storage::AuditEvent) -> Leaf<'_> {
 }
 
 /// The frontier stored with the log's head.
+/// The hex hashes of `frontier`'s right-edge subtrees, as the log's head stores them.
+fn blocks(frontier: &Frontier) -> Vec<String> {
+    frontier.block_hashes().iter().map(|h| hex(h)).collect()
+}
+
+/// What each caller is given for its placed entry.
+fn receipts(placed: Vec<(&storage::AuditEvent, LogPlace)>) -> Vec<LogReceipt> {
+    placed
+        .into_iter()
+        .map(|(_, place)| LogReceipt {
+            seq: place.seq as u64,
+            leaf_hash: place.leaf_hash,
+        })
+        .collect()
+}
+
 fn frontier_of(size: i64, blocks: &[String]) -> Result<Frontier, ServiceError> {
     let hashes: Option<Vec<Hash>> = blocks.iter().map(|h| parse_hash(h)).collect();
     hashes

@@ -40,6 +40,38 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Where to listen for notifications, on PostgreSQL; `None` on SQLite.
+    postgres: Option<PostgresUrl>,
+}
+
+/// A PostgreSQL connection URL, which may hold a password: `Debug` leaves it out.
+#[derive(Clone)]
+struct PostgresUrl(String);
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostgresUrl(…)")
+    }
+}
+
+/// The channel on which a committed licence change is announced (`NOTIFY`, PostgreSQL only).
+const LICENCE_CHANGES: &str = "zhengyin_licence_changes";
+
+/// Licence changes committed by any process using the same PostgreSQL database, as `NOTIFY`
+/// delivers them (see [`write::licence_event`]).
+pub struct LicenceChanges(sqlx::postgres::PgListener);
+
+impl LicenceChanges {
+    /// Waits for the next committed change. An error means the connection was lost: changes
+    /// committed until a new listener is connected are not announced to this one.
+    pub async fn next(&mut self) -> Result<(), StorageError> {
+        match self.0.try_recv().await? {
+            Some(_) => Ok(()),
+            None => Err(StorageError::Unavailable(
+                "the connection listening for licence changes was lost".into(),
+            )),
+        }
+    }
 }
 
 impl Store {
@@ -68,7 +100,81 @@ impl Store {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        let postgres = (!sqlite).then(|| PostgresUrl(url.to_string()));
+        Ok(Store { pool, postgres })
+    }
+
+    /// Listens for licence changes committed from now on, by any process; `None` on SQLite,
+    /// which has no notifications.
+    pub async fn licence_changes(&self) -> Result<Option<LicenceChanges>, StorageError> {
+        let Some(PostgresUrl(url)) = &self.postgres else {
+            return Ok(None);
+        };
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(LICENCE_CHANGES).await?;
+        Ok(Some(LicenceChanges(listener)))
+    }
+
+    /// Whether [`Store::append_audit_if_head_at`] is available: on PostgreSQL, whose
+    /// statements can modify data in a `WITH`; SQLite's cannot.
+    pub fn appends_audit_in_one_statement(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// Appends consecutive audit entries, the subtrees they complete and the log's new head
+    /// in one statement, its own transaction (one round trip instead of six), which takes
+    /// effect only if the head is still `size` entries ending in the `expected_frontier`
+    /// subtrees; returns whether it did. Another writer having appended meanwhile is not an
+    /// error: the caller places its entries again behind the head it then locks. PostgreSQL
+    /// only ([`Store::appends_audit_in_one_statement`]).
+    pub async fn append_audit_if_head_at(
+        &self,
+        size: i64,
+        expected_frontier: &[String],
+        entries: &[(&AuditEvent, LogPlace)],
+        nodes: &[StoredNode],
+        frontier: &[String],
+    ) -> Result<bool, StorageError> {
+        let Some((_, last)) = entries.last() else {
+            return Ok(true);
+        };
+        let entries: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|(e, place)| {
+                serde_json::json!({
+                    "id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
+                    "object": e.object, "digest": e.digest, "outcome": e.outcome,
+                    "request_id": e.request_id, "seq": place.seq, "leaf_hash": place.leaf_hash,
+                    "tree_root": place.tree_root, "root_signature": place.root_signature,
+                })
+            })
+            .collect();
+        let nodes: Vec<serde_json::Value> = nodes
+            .iter()
+            .map(|(level, index, hash)| serde_json::json!({"level": level, "idx": index, "hash": hash}))
+            .collect();
+        let row = sqlx::query(
+            "WITH head AS ( \
+                 UPDATE audit_log_head SET size = $2, frontier = $3 \
+                 WHERE id = 1 AND size = $1 AND frontier = $6 RETURNING size \
+             ), entries AS ( \
+                 INSERT INTO audit_events (id, at, actor, action, object, digest, outcome, request_id, seq, leaf_hash, tree_root, root_signature) \
+                 SELECT e.* FROM head, json_to_recordset($4::json) AS e(id TEXT, at TEXT, actor TEXT, action TEXT, object TEXT, digest TEXT, outcome TEXT, request_id TEXT, seq BIGINT, leaf_hash TEXT, tree_root TEXT, root_signature TEXT) \
+             ), nodes AS ( \
+                 INSERT INTO audit_nodes (level, idx, hash) \
+                 SELECT n.* FROM head, json_to_recordset($5::json) AS n(level INTEGER, idx BIGINT, hash TEXT) \
+             ) \
+             SELECT COUNT(*) FROM head",
+        )
+        .bind(size)
+        .bind(last.seq + 1)
+        .bind(frontier.join(","))
+        .bind(serde_json::Value::Array(entries).to_string())
+        .bind(serde_json::Value::Array(nodes).to_string())
+        .bind(expected_frontier.join(","))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get::<i64, _>(0) == 1)
     }
 
     /// Starts a transaction.
@@ -707,7 +813,8 @@ pub mod write {
     }
 
     /// Records a licence event and sets the licence's status and current version to the
-    /// event's.
+    /// event's; on PostgreSQL, the change is announced to every listener
+    /// ([`Store::licence_changes`]) when `tx` commits.
     pub async fn licence_event(tx: &mut Tx, e: &LicenceEventRecord) -> Result<(), StorageError> {
         sqlx::query(
             "INSERT INTO licence_events (id, stem, at, action, status, version, reason, actor, seal_id, signature) \
@@ -731,6 +838,12 @@ pub mod write {
             .bind(&e.stem)
             .execute(&mut **tx)
             .await?;
+        if tx.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            // Delivered to every listener when `tx` commits, not before, and not if it fails.
+            sqlx::query(&format!("NOTIFY {LICENCE_CHANGES}"))
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(())
     }
 

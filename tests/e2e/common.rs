@@ -44,6 +44,7 @@ impl Server {
         let admin_key = first_run
             .admin_key
             .expect("a new installation makes an admin key");
+        app.spawn_licence_watch();
         let router = zhengyin::http::router(Arc::clone(&app));
         tokio::spawn(async move { axum::serve(listener, router).await });
         Server {
@@ -52,6 +53,26 @@ impl Server {
             data,
             app,
         }
+    }
+
+    /// A second serving process on the same data directory and PostgreSQL database, as a
+    /// second instance behind a load balancer runs: its base URL and application.
+    pub async fn another_instance(&self, database_url: &str) -> (String, Arc<App>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let config = Config {
+            data_dir: self.data.path().to_path_buf(),
+            database_url: Some(database_url.to_string()),
+            public_url: base.clone(),
+            holder_issuer: None,
+            tsa_url: None,
+        };
+        let (app, first_run) = App::open(&config).await.unwrap();
+        assert!(first_run.admin_key.is_none(), "the installation exists");
+        app.spawn_licence_watch();
+        let router = zhengyin::http::router(Arc::clone(&app));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (base, app)
     }
 
     pub fn root_pem(&self) -> PathBuf {

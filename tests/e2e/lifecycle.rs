@@ -512,6 +512,66 @@ async fn the_library_is_searched_on_postgres() {
     crate::common::drop_postgres(&url).await;
 }
 
+/// Two serving processes on one PostgreSQL database: a revocation made through one is seen
+/// by the other at once, though the other has just verified the licence (and keeps what it
+/// read, for a second without announcements of changes, for a minute with them); and the
+/// verifications one appends in single statements and the actions the other appends under
+/// the head's lock make one audit log that checks out whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_instance_sees_a_revocation_at_once_on_postgres() {
+    let Some(url) = crate::common::fresh_postgres().await else {
+        return;
+    };
+    let server = Server::start(Some(url.clone())).await;
+    let (other_base, other_app) = server.another_instance(&url).await;
+    let client = reqwest::Client::new();
+    let market = register(&client, &server, MARKET.0, MARKET.1).await;
+    let key = market["api_key"].as_str().unwrap();
+    let issued = issue_food_permit(&client, &server.base, key).await;
+    let id = issued["identifier"].as_str().unwrap().to_string();
+    let status_at = |base: String| {
+        let request = client.get(format!("{base}/api/v1/verify/licences/{id}"));
+        async move {
+            let answer = json_of(request.send().await.unwrap(), 200).await;
+            answer["licence"]["status"].as_str().unwrap().to_string()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(status_at(other_base.clone()).await, "valid");
+    }
+    let revoked = json_of(
+        post(
+            &client,
+            format!("{}/api/v1/licences/{id}/status", server.base),
+            key,
+            json!({ "action": "revoke", "reason": "吊销" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(revoked["status"], "revoked", "{revoked}");
+    let since = std::time::Instant::now();
+    loop {
+        let status = status_at(other_base.clone()).await;
+        if status == "revoked" {
+            break;
+        }
+        assert!(
+            since.elapsed() < std::time::Duration::from_millis(500),
+            "the other instance still answers {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(status_at(server.base.clone()).await, "revoked");
+    let check = other_app.check_audit_log().await.unwrap();
+    assert_eq!(check.problem, None, "{check:?}");
+    assert!(check.entries >= 8, "{check:?}");
+    other_app.close().await;
+    server.app.close().await;
+    crate::common::drop_postgres(&url).await;
+}
+
 /// Runs the CLI on the installation in `data` (SQLite).
 fn cli(data: &std::path::Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_zhengyin"))
