@@ -199,8 +199,8 @@ impl App {
     }
 
     /// A licence version with its licence and department as [`App::find_in_full`] reads it,
-    /// or as it was read for another verification less than a second ago
-    /// ([`super::licence_cache`]).
+    /// or as it was read for another verification a moment ago, with no change to any
+    /// licence since ([`super::licence_cache`]).
     async fn find_kept(&self, id: &str) -> Result<Arc<licence_cache::InFull>, ServiceError> {
         if let Some(found) = self.licences.get(id) {
             return Ok(found);
