@@ -682,7 +682,6 @@ fn leaf_of(seq: u64, event: &storage::AuditEvent) -> Leaf<'_> {
     }
 }
 
-/// The frontier stored with the log's head.
 /// The hex hashes of `frontier`'s right-edge subtrees, as the log's head stores them.
 fn blocks(frontier: &Frontier) -> Vec<String> {
     frontier.block_hashes().iter().map(|h| hex(h)).collect()
@@ -699,6 +698,7 @@ fn receipts(placed: Vec<(&storage::AuditEvent, LogPlace)>) -> Vec<LogReceipt> {
         .collect()
 }
 
+/// The frontier stored with the log's head.
 fn frontier_of(size: i64, blocks: &[String]) -> Result<Frontier, ServiceError> {
     let hashes: Option<Vec<Hash>> = blocks.iter().map(|h| parse_hash(h)).collect();
     hashes
