@@ -192,7 +192,7 @@ impl App {
         let mut audit_events = Vec::with_capacity(good);
         for (licence, record, pdf, event) in rows_sealed.iter().flatten() {
             write::licence(&mut tx, licence, record, pdf).await?;
-            write::licence_event(&mut tx, event).await?;
+            write::first_licence_event(&mut tx, event).await?;
             audit_events.push(audit_event(
                 principal,
                 "licence.issue",
