@@ -953,11 +953,11 @@ impl Renderer {
 /// `origin`). Each horizontal run of dark modules is one `re`, all filled as one path, so
 /// abutting runs leave no seams. The content is written here with integer coordinates:
 /// printpdf would write every coordinate as a float, and formatting those was a fifth of
-/// rendering a licence.
+/// rendering a licence; `itoa` writes them without `fmt`'s machinery (4% of issuing).
 fn qr_form(code: &QrModules, scale: f32, origin: pp::Point) -> pp::XObject {
-    use std::fmt::Write as _;
     let n = code.width();
-    let mut content = String::from("0 g\n");
+    let mut content = b"0 g\n".to_vec();
+    let mut digits = itoa::Buffer::new();
     for row in 0..n {
         let mut col = 0;
         while col < n {
@@ -969,11 +969,14 @@ fn qr_form(code: &QrModules, scale: f32, origin: pp::Point) -> pp::XObject {
             while col < n && code.is_dark(row, col) {
                 col += 1;
             }
-            // Writing to a String cannot fail.
-            let _ = writeln!(content, "{start} {row} {} 1 re", col - start);
+            for number in [start, row, col - start] {
+                content.extend_from_slice(digits.format(number).as_bytes());
+                content.push(b' ');
+            }
+            content.extend_from_slice(b"1 re\n");
         }
     }
-    content.push_str("f\n");
+    content.extend_from_slice(b"f\n");
     let real = pp::DictItem::Real;
     let dict = BTreeMap::from([
         ("Type".to_owned(), pp::DictItem::Name(b"XObject".to_vec())),
@@ -1002,7 +1005,7 @@ fn qr_form(code: &QrModules, scale: f32, origin: pp::Point) -> pp::XObject {
     pp::XObject::External(pp::ExternalXObject {
         stream: pp::ExternalStream {
             dict,
-            content: content.into_bytes(),
+            content,
             compress: false,
         },
         width: None,
@@ -1059,26 +1062,40 @@ fn save(pdf: &pp::PdfDocument, shared: &SharedSubsets) -> Result<Vec<u8>, Render
         }
     }
     let write_error = |e: &dyn std::fmt::Display| RenderError::PdfWrite(e.to_string());
-    let mut out = Vec::with_capacity(128 * 1024);
-    // First pass with a fixed placeholder, second with the digest of the first.
-    for _ in 0..2 {
-        let id = if out.is_empty() {
-            vec![b'0'; 32]
-        } else {
-            file_id(&out)
-        };
-        let ids = lo
-            .trailer
-            .get_mut(b"ID")
-            .and_then(|o| o.as_array_mut())
-            .map_err(|e| write_error(&e))?;
-        for s in ids {
-            *s.as_str_mut().map_err(|e| write_error(&e))? = id.clone();
-        }
-        out.clear();
-        lo.save_to(&mut out).map_err(|e| write_error(&e))?;
+    let ids = lo
+        .trailer
+        .get_mut(b"ID")
+        .and_then(|o| o.as_array_mut())
+        .map_err(|e| write_error(&e))?;
+    for s in ids {
+        *s.as_str_mut().map_err(|e| write_error(&e))? = ID_PLACEHOLDER.to_vec();
     }
+    let mut out = Vec::with_capacity(128 * 1024);
+    lo.save_to(&mut out).map_err(|e| write_error(&e))?;
+    set_file_id(&mut out).ok_or_else(|| write_error(&"the trailer has no /ID to set"))?;
     Ok(out)
+}
+
+/// What the trailer's `/ID` strings hold when the file is written, before [`set_file_id`].
+const ID_PLACEHOLDER: &[u8; 32] = b"00000000000000000000000000000000";
+
+/// Replaces the two placeholder `/ID` strings, the last two occurrences of the literal
+/// `(000…0)` (the trailer is written last), with 32 hex digits of the SHA-256 of the file as
+/// written with the placeholders. Same length, so no offset moves: the file is written once,
+/// not once more to carry its digest. `None` if the placeholders are not there.
+fn set_file_id(pdf: &mut [u8]) -> Option<()> {
+    let digest = ring::digest::digest(&ring::digest::SHA256, pdf);
+    let hex = hex::encode(&digest.as_ref()[..16]).into_bytes();
+    let literal: Vec<u8> = [b"(".as_slice(), ID_PLACEHOLDER, b")"].concat();
+    let mut end = pdf.len();
+    for _ in 0..2 {
+        let at = pdf[..end]
+            .windows(literal.len())
+            .rposition(|w| w == literal.as_slice())?;
+        pdf[at + 1..at + 1 + hex.len()].copy_from_slice(&hex);
+        end = at;
+    }
+    Some(())
 }
 
 /// The font program stream of the font that the first page's resources call `name`.
@@ -1200,16 +1217,6 @@ fn fnv1a(seed: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// Trailer `/ID` value: 32 hex digits derived from the file's bytes.
-fn file_id(bytes: &[u8]) -> Vec<u8> {
-    let a = fnv1a(FNV_OFFSET, bytes.iter().copied());
-    let b = fnv1a(
-        FNV_OFFSET ^ 0x9e37_79b9_7f4a_7c15,
-        bytes.iter().rev().copied(),
-    );
-    format!("{a:016x}{b:016x}").into_bytes()
-}
 
 /// The six capital letters that mark a subset font's name, derived from its glyphs.
 fn subset_tag(glyph_ids: &BTreeSet<u16>, prefix: &str, font: usize) -> String {
@@ -1664,6 +1671,42 @@ mod tests {
         let embedded = fonts.lines().filter(|l| l.contains("+NotoSerifSC")).count();
         assert_eq!(embedded, 2, "one subset of each source:\n{fonts}");
         assert_eq!(run("qpdf", &["--check", &path]).0, 0);
+    }
+
+    #[test]
+    fn trailer_id_is_a_digest_of_the_file() {
+        let pdf = renderer().render(&licence()).expect("render");
+
+        let parsed = lopdf::Document::load_mem(&pdf).expect("parses");
+        let ids: Vec<&[u8]> = parsed
+            .trailer
+            .get(b"ID")
+            .and_then(|o| o.as_array())
+            .expect("/ID")
+            .iter()
+            .map(|o| o.as_str().expect("string"))
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert_eq!(ids[0], ids[1]);
+        assert_eq!(ids[0].len(), 32);
+        assert!(ids[0]
+            .iter()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        // Putting the placeholders back gives the file the digest was taken over.
+        let id = ids[0].to_vec();
+        let mut unset = pdf.clone();
+        let found: Vec<usize> = (0..unset.len() - id.len())
+            .filter(|&at| unset[at..at + id.len()] == id[..])
+            .collect();
+        assert_eq!(found.len(), 2);
+        for at in found {
+            unset[at..at + id.len()].copy_from_slice(ID_PLACEHOLDER);
+        }
+        let mut again = unset.clone();
+        set_file_id(&mut again).expect("placeholders");
+        assert!(again == pdf);
+        let digest = ring::digest::digest(&ring::digest::SHA256, &unset);
+        assert_eq!(hex::encode(&digest.as_ref()[..16]).as_bytes(), &id[..]);
     }
 
     #[test]
