@@ -74,6 +74,25 @@ impl LicenceChanges {
     }
 }
 
+/// On PostgreSQL, keeps licence PDFs out of line without compression (`STORAGE EXTERNAL`): their
+/// streams are deflated already, so pglz never shrank one (stored size = size), yet trying was
+/// 60% of the backend's CPU in a bulk import. Not a migration because SQLite has no such
+/// setting; set once, and only looked up on later starts.
+async fn store_pdfs_uncompressed(pool: &AnyPool) -> Result<(), StorageError> {
+    let storage: String = sqlx::query_scalar(
+        "SELECT attstorage::text FROM pg_attribute \
+         WHERE attrelid = 'licence_pdfs'::regclass AND attname = 'pdf'",
+    )
+    .fetch_one(pool)
+    .await?;
+    if storage != "e" {
+        sqlx::query("ALTER TABLE licence_pdfs ALTER COLUMN pdf SET STORAGE EXTERNAL")
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Store, StorageError> {
@@ -100,6 +119,9 @@ impl Store {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        if !sqlite {
+            store_pdfs_uncompressed(&pool).await?;
+        }
         let postgres = (!sqlite).then(|| PostgresUrl(url.to_string()));
         Ok(Store { pool, postgres })
     }

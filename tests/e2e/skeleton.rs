@@ -268,8 +268,29 @@ async fn skeleton_on_sqlite() {
 async fn skeleton_on_postgres() {
     if let Some(url) = fresh_postgres().await {
         issue_download_validate_verify(Some(url.clone())).await;
+        assert_pdfs_kept_uncompressed(&url).await;
         drop_postgres(&url).await;
     }
+}
+
+/// Licence PDFs are deflated already: PostgreSQL keeps them out of line as they are, without
+/// trying to compress them again (`STORAGE EXTERNAL`).
+async fn assert_pdfs_kept_uncompressed(url: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let storage: String = sqlx::query_scalar(
+        "SELECT attstorage::text FROM pg_attribute \
+         WHERE attrelid = 'licence_pdfs'::regclass AND attname = 'pdf'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(storage, "e", "licence_pdfs.pdf is stored EXTERNAL");
+    let pdfs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM licence_pdfs")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(pdfs > 0, "the skeleton stored its licence's PDF");
 }
 
 /// The CLI: register, issue from a JSON file, verify; non-zero exit and a message on failure.
