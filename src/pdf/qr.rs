@@ -97,6 +97,7 @@ impl MaskDifferences {
     }
 }
 
+/// Encodes at level M with `mask` (0–7), in the smallest version from `min` to `max` that fits.
 fn encode_with_mask(payload: &[u8], min: Version, max: Version, mask: u8) -> Option<QrCode> {
     let segments = [QrSegment::make_bytes(payload)];
     QrCode::encode_segments_advanced(
