@@ -841,31 +841,6 @@ pub mod write {
         tx: &mut Tx,
         e: &LicenceEventRecord,
     ) -> Result<(), StorageError> {
-        insert_licence_event(tx, e).await
-    }
-
-    /// Records a licence event and sets the licence's status and current version to the
-    /// event's; on PostgreSQL, the change is announced to every listener
-    /// ([`Store::licence_changes`]) when `tx` commits.
-    pub async fn licence_event(tx: &mut Tx, e: &LicenceEventRecord) -> Result<(), StorageError> {
-        insert_licence_event(tx, e).await?;
-        sqlx::query("UPDATE licences SET status = $1, current_version = $2 WHERE stem = $3")
-            .bind(&e.status)
-            .bind(e.version)
-            .bind(&e.stem)
-            .execute(&mut **tx)
-            .await?;
-        if tx.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
-            // Delivered to every listener when `tx` commits, not before, and not if it fails.
-            sqlx::query(&format!("NOTIFY {LICENCE_CHANGES}"))
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Inserts a licence event, as both of the above record it.
-    async fn insert_licence_event(tx: &mut Tx, e: &LicenceEventRecord) -> Result<(), StorageError> {
         sqlx::query(
             "INSERT INTO licence_events (id, stem, at, action, status, version, reason, actor, seal_id, signature) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -882,6 +857,26 @@ pub mod write {
         .bind(&e.signature)
         .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// Records a licence event and sets the licence's status and current version to the
+    /// event's; on PostgreSQL, the change is announced to every listener
+    /// ([`Store::licence_changes`]) when `tx` commits.
+    pub async fn licence_event(tx: &mut Tx, e: &LicenceEventRecord) -> Result<(), StorageError> {
+        first_licence_event(tx, e).await?;
+        sqlx::query("UPDATE licences SET status = $1, current_version = $2 WHERE stem = $3")
+            .bind(&e.status)
+            .bind(e.version)
+            .bind(&e.stem)
+            .execute(&mut **tx)
+            .await?;
+        if tx.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            // Delivered to every listener when `tx` commits, not before, and not if it fails.
+            sqlx::query(&format!("NOTIFY {LICENCE_CHANGES}"))
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(())
     }
 
