@@ -18,7 +18,7 @@ use crate::pdf::embed::UpdatedPdf;
 use crate::pdf::sign::SignError;
 use crate::pki::SealKey;
 use crate::seal::{self, Placement, Stamp, StampError};
-use crate::storage::{self, write, StorageError};
+use crate::storage::{self, write, PdfReference, StorageError, StoredPdf};
 
 /// Most rows [`App::issue_licences`] takes at once.
 pub const MAX_BATCH: usize = 1000;
@@ -44,8 +44,46 @@ pub(super) struct VersionSigner {
     pub at: OffsetDateTime,
 }
 
-/// A sealed version: its record and its signed PDF.
-pub(super) type SealedVersion = (storage::LicenceVersionRecord, Vec<u8>);
+/// A sealed version: its record and its signed PDF, as it is to be stored.
+pub(super) type SealedVersion = (storage::LicenceVersionRecord, KeptPdf);
+
+/// A signed PDF as it is to be stored ([`storage::PdfReference`]).
+pub(super) enum KeptPdf {
+    /// As sealed, when its seal and kind had no reference yet: it is named theirs.
+    AsSealed(Vec<u8>),
+    /// Packed against the reference of its seal and kind.
+    Packed {
+        against: Arc<PdfReference>,
+        packed: Vec<u8>,
+    },
+}
+
+impl KeptPdf {
+    /// The PDF as storage writes it.
+    pub(super) fn stored(&self) -> StoredPdf<'_> {
+        match self {
+            KeptPdf::AsSealed(pdf) => StoredPdf::AsSealed(pdf),
+            KeptPdf::Packed { against, packed } => StoredPdf::Packed {
+                against: against.identifier(),
+                packed,
+            },
+        }
+    }
+
+    /// Names the version (of template `kind`) the reference of its seal and kind if its PDF is
+    /// kept as sealed; a reference named before stays.
+    pub(super) async fn name_reference(
+        &self,
+        tx: &mut storage::Tx,
+        version: &storage::LicenceVersionRecord,
+        kind: &str,
+    ) -> Result<(), StorageError> {
+        if let KeptPdf::AsSealed(_) = self {
+            write::pdf_reference(tx, &version.seal_id, kind, &version.identifier).await?;
+        }
+        Ok(())
+    }
+}
 
 impl App {
     /// Issues a licence (department only, as itself): checks the fields, assigns the
@@ -191,7 +229,8 @@ impl App {
         let mut tx = self.store.begin().await?;
         let mut audit_events = Vec::with_capacity(good);
         for (licence, record, pdf, event) in rows_sealed.iter().flatten() {
-            write::licence(&mut tx, licence, record, pdf).await?;
+            write::licence(&mut tx, licence, record, pdf.stored()).await?;
+            pdf.name_reference(&mut tx, record, &licence.kind).await?;
             write::first_licence_event(&mut tx, event).await?;
             audit_events.push(audit_event(
                 principal,
@@ -263,13 +302,46 @@ impl App {
         ))
     }
 
-    /// Renders and seals `versions` with `signer`'s seal, off the async runtime and spread
-    /// over the cores; returns each one's record and signed PDF, or why it could not be
-    /// rendered, in order.
+    /// Renders and seals versions of one kind with `signer`'s seal, off the async runtime and
+    /// spread over the cores; returns each one's record and PDF, or why it could not be
+    /// rendered, in order. Each PDF is packed against the reference of the seal and kind;
+    /// without one yet, the first version is sealed alone, kept as sealed, and packs the rest.
     pub(super) async fn sealed_versions(
         self: &Arc<Self>,
         versions: Vec<NewVersion>,
         signer: &Arc<VersionSigner>,
+    ) -> Result<Vec<Result<SealedVersion, ServiceError>>, ServiceError> {
+        let Some(kind) = versions.first().map(|v| v.kind.clone()) else {
+            return Ok(Vec::new());
+        };
+        let mut reference = self.store.pdf_reference(&signer.seal.id, &kind).await?;
+        let mut versions = versions.into_iter();
+        let mut sealed = Vec::with_capacity(versions.len());
+        if reference.is_none() {
+            let first = self
+                .sealed_shares(versions.by_ref().take(1).collect(), signer, None)
+                .await?;
+            reference = first.iter().flatten().find_map(|(record, pdf)| match pdf {
+                KeptPdf::AsSealed(pdf) => {
+                    Some(Arc::new(PdfReference::new(&record.identifier, pdf.clone())))
+                }
+                KeptPdf::Packed { .. } => None,
+            });
+            sealed.extend(first);
+        }
+        sealed.extend(
+            self.sealed_shares(versions.collect(), signer, reference)
+                .await?,
+        );
+        Ok(sealed)
+    }
+
+    /// Seals `versions`, a share per core, packing each PDF against `reference` if given.
+    async fn sealed_shares(
+        self: &Arc<Self>,
+        versions: Vec<NewVersion>,
+        signer: &Arc<VersionSigner>,
+        reference: Option<Arc<PdfReference>>,
     ) -> Result<Vec<Result<SealedVersion, ServiceError>>, ServiceError> {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let per_worker = versions.len().div_ceil(workers).max(1);
@@ -280,11 +352,22 @@ impl App {
             if share.is_empty() {
                 break;
             }
-            let (app, signer) = (Arc::clone(self), Arc::clone(signer));
+            let (app, signer, reference) =
+                (Arc::clone(self), Arc::clone(signer), reference.clone());
             running.push(tokio::task::spawn_blocking(move || {
                 share
                     .iter()
-                    .map(|version| app.seal_version(version, &signer))
+                    .map(|version| {
+                        let (record, pdf) = app.seal_version(version, &signer)?;
+                        let pdf = match reference {
+                            None => KeptPdf::AsSealed(pdf),
+                            Some(ref against) => KeptPdf::Packed {
+                                packed: against.pack(&pdf)?,
+                                against: Arc::clone(against),
+                            },
+                        };
+                        Ok((record, pdf))
+                    })
                     .collect::<Vec<_>>()
             }));
         }
@@ -305,7 +388,7 @@ impl App {
         &self,
         version: &NewVersion,
         signer: &VersionSigner,
-    ) -> Result<SealedVersion, ServiceError> {
+    ) -> Result<(storage::LicenceVersionRecord, Vec<u8>), ServiceError> {
         let NewVersion {
             kind,
             checked,

@@ -110,6 +110,7 @@ impl From<StorageError> for ServiceError {
             StorageError::Conflict(what) => ServiceError::Conflict(what),
             StorageError::Unavailable(why) => ServiceError::Unavailable(why),
             StorageError::Migration(why) => ServiceError::Internal(why.to_string()),
+            StorageError::Corrupt(why) => ServiceError::Internal(why),
         }
     }
 }

@@ -3,10 +3,15 @@
 //!
 //! Records here are plain data; the layers above turn them into domain types.
 
+mod packing;
+
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
+
+pub use packing::PdfReference;
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +25,10 @@ pub enum StorageError {
     /// Migrations failed.
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored value cannot be read back (a packed PDF whose reference is missing, or that
+    /// does not unpack to what was packed).
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
 }
 
 impl From<sqlx::Error> for StorageError {
@@ -42,6 +51,49 @@ pub struct Store {
     pool: AnyPool,
     /// Where to listen for notifications, on PostgreSQL; `None` on SQLite.
     postgres: Option<PostgresUrl>,
+    /// Reference PDFs read so far.
+    references: Arc<KeptReferences>,
+}
+
+/// Reference PDFs ([`PdfReference`]) kept in memory, by the version whose PDF each is and by the
+/// seal and kind it is the reference of; emptied when it holds [`KeptReferences::MAX`].
+#[derive(Debug, Default)]
+struct KeptReferences {
+    by_identifier: Mutex<HashMap<String, Arc<PdfReference>>>,
+    by_seal_and_kind: Mutex<HashMap<(String, String), Arc<PdfReference>>>,
+}
+
+impl KeptReferences {
+    /// References kept at most: each holds its PDF and, once used both ways, about twice that
+    /// again in prepared dictionaries (60 KB and about 200 KB for a business licence).
+    const MAX: usize = 256;
+
+    fn keep<K: Eq + std::hash::Hash>(
+        map: &Mutex<HashMap<K, Arc<PdfReference>>>,
+        key: K,
+        reference: &Arc<PdfReference>,
+    ) {
+        if let Ok(mut map) = map.lock() {
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+            map.insert(key, Arc::clone(reference));
+        }
+    }
+}
+
+/// A licence PDF as it is written.
+#[derive(Debug, Clone, Copy)]
+pub enum StoredPdf<'a> {
+    /// As sealed.
+    AsSealed(&'a [u8]),
+    /// Packed ([`PdfReference::pack`]) against the PDF of the version `against`.
+    Packed {
+        /// Identifier of the version whose PDF is the reference.
+        against: &'a str,
+        /// The packed bytes.
+        packed: &'a [u8],
+    },
 }
 
 /// A PostgreSQL connection URL, which may hold a password: `Debug` leaves it out.
@@ -123,7 +175,11 @@ impl Store {
             store_pdfs_uncompressed(&pool).await?;
         }
         let postgres = (!sqlite).then(|| PostgresUrl(url.to_string()));
-        Ok(Store { pool, postgres })
+        Ok(Store {
+            pool,
+            postgres,
+            references: Arc::default(),
+        })
     }
 
     /// Listens for licence changes committed from now on, by any process; `None` on SQLite,
@@ -382,13 +438,86 @@ impl Store {
         }))
     }
 
-    /// The signed PDF of a licence version, by its full identifier.
+    /// The signed PDF of a licence version, by its full identifier (unpacked if kept packed).
     pub async fn licence_pdf(&self, identifier: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        let row = sqlx::query("SELECT pdf FROM licence_pdfs WHERE identifier = $1")
+        let row = sqlx::query("SELECT pdf, packed_against FROM licence_pdfs WHERE identifier = $1")
             .bind(identifier)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|row| row.get(0)))
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let pdf: Vec<u8> = row.get(0);
+        match row.get::<Option<String>, _>(1) {
+            None => Ok(Some(pdf)),
+            Some(against) => Ok(Some(self.reference(&against).await?.unpack(&pdf)?)),
+        }
+    }
+
+    /// The reference PDF that is the version `identifier`'s, from memory when kept.
+    async fn reference(&self, identifier: &str) -> Result<Arc<PdfReference>, StorageError> {
+        let kept = self
+            .references
+            .by_identifier
+            .lock()
+            .ok()
+            .and_then(|map| map.get(identifier).cloned());
+        if let Some(reference) = kept {
+            return Ok(reference);
+        }
+        let pdf: Vec<u8> = sqlx::query_scalar(
+            "SELECT pdf FROM licence_pdfs WHERE identifier = $1 AND packed_against IS NULL",
+        )
+        .bind(identifier)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| {
+            StorageError::Corrupt(format!(
+                "the reference PDF {identifier} is not kept as sealed"
+            ))
+        })?;
+        let reference = Arc::new(PdfReference::new(identifier, pdf));
+        KeptReferences::keep(
+            &self.references.by_identifier,
+            identifier.to_string(),
+            &reference,
+        );
+        Ok(reference)
+    }
+
+    /// The reference that new PDFs sealed with `seal_id` from the template `kind` are packed
+    /// against, if one has been named ([`write::pdf_reference`]).
+    pub async fn pdf_reference(
+        &self,
+        seal_id: &str,
+        kind: &str,
+    ) -> Result<Option<Arc<PdfReference>>, StorageError> {
+        let key = (seal_id.to_string(), kind.to_string());
+        let kept = self
+            .references
+            .by_seal_and_kind
+            .lock()
+            .ok()
+            .and_then(|map| map.get(&key).cloned());
+        if kept.is_some() {
+            return Ok(kept);
+        }
+        let row = sqlx::query(
+            "SELECT r.identifier, p.pdf FROM pdf_references r \
+             JOIN licence_pdfs p ON p.identifier = r.identifier \
+             WHERE r.seal_id = $1 AND r.kind = $2 AND p.packed_against IS NULL",
+        )
+        .bind(seal_id)
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| {
+            let identifier: String = row.get(0);
+            let reference = Arc::new(PdfReference::new(&identifier, row.get(1)));
+            KeptReferences::keep(&self.references.by_identifier, identifier, &reference);
+            KeptReferences::keep(&self.references.by_seal_and_kind, key, &reference);
+            reference
+        }))
     }
 
     /// One version of a licence by stem and version number.
@@ -785,7 +914,7 @@ pub mod write {
         tx: &mut Tx,
         l: &LicenceRecord,
         v: &LicenceVersionRecord,
-        pdf: &[u8],
+        pdf: StoredPdf<'_>,
     ) -> Result<(), StorageError> {
         sqlx::query(
             "INSERT INTO licences (stem, kind, department_id, holder_code, holder_name, current_version, status, created_at) \
@@ -808,7 +937,7 @@ pub mod write {
     pub async fn licence_version(
         tx: &mut Tx,
         v: &LicenceVersionRecord,
-        pdf: &[u8],
+        pdf: StoredPdf<'_>,
     ) -> Result<(), StorageError> {
         sqlx::query(
             "INSERT INTO licence_versions (identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf_sha256, qr_payload) \
@@ -826,11 +955,38 @@ pub mod write {
         .bind(&v.qr_payload)
         .execute(&mut **tx)
         .await?;
-        sqlx::query("INSERT INTO licence_pdfs (identifier, pdf) VALUES ($1, $2)")
-            .bind(&v.identifier)
-            .bind(pdf)
-            .execute(&mut **tx)
-            .await?;
+        let (bytes, against) = match pdf {
+            StoredPdf::AsSealed(pdf) => (pdf, None),
+            StoredPdf::Packed { against, packed } => (packed, Some(against)),
+        };
+        sqlx::query(
+            "INSERT INTO licence_pdfs (identifier, pdf, packed_against) VALUES ($1, $2, $3)",
+        )
+        .bind(&v.identifier)
+        .bind(bytes)
+        .bind(against)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Names the version `identifier`, whose PDF is kept as sealed, the reference for new PDFs
+    /// of the seal and kind, unless another was named first.
+    pub async fn pdf_reference(
+        tx: &mut Tx,
+        seal_id: &str,
+        kind: &str,
+        identifier: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO pdf_references (seal_id, kind, identifier) VALUES ($1, $2, $3) \
+             ON CONFLICT (seal_id, kind) DO NOTHING",
+        )
+        .bind(seal_id)
+        .bind(kind)
+        .bind(identifier)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

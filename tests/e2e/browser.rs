@@ -10,7 +10,7 @@ use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{business_licence_fields, register, shared, tamper, Server};
+use crate::common::{issue_business_licence, licence_pdf, register, shared, tamper, Server};
 
 /// The W3C web element identifier: the key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -239,25 +239,13 @@ async fn verification_page_in_a_browser() {
     .await;
     let key = department["api_key"].as_str().unwrap();
 
-    let response = client
-        .post(format!("{}/api/v1/licences", server.base))
-        .bearer_auth(key)
-        .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    let issued: Value = response.json().await.unwrap();
-    let identifier = issued["identifier"].as_str().unwrap().to_string();
-    let pdf = client
-        .get(format!("{}/api/v1/licences/{identifier}/pdf", server.base))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pdf.status(), 200);
+    let identifier = issue_business_licence(&client, &server, key).await;
     let licence = work.path().join("licence.pdf");
-    std::fs::write(&licence, pdf.bytes().await.unwrap()).unwrap();
+    std::fs::write(
+        &licence,
+        licence_pdf(&client, &server, key, &identifier).await,
+    )
+    .unwrap();
 
     let response = client
         .post(format!("{}/api/v1/seal", server.base))

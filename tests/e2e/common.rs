@@ -172,6 +172,44 @@ pub async fn drop_postgres(url: &str) {
         .unwrap();
 }
 
+/// Issues a business licence (the sample fields) with the department key `key`; its identifier. A new licence is
+/// version 1 and valid.
+pub async fn issue_business_licence(
+    client: &reqwest::Client,
+    server: &Server,
+    key: &str,
+) -> String {
+    let response = client
+        .post(format!("{}/api/v1/licences", server.base))
+        .bearer_auth(key)
+        .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let issued: Value = response.json().await.unwrap();
+    assert_eq!(issued["version"], 1);
+    assert_eq!(issued["status"], "valid");
+    issued["identifier"].as_str().unwrap().to_string()
+}
+
+/// Downloads the signed PDF of the licence version `identifier` with `key`.
+pub async fn licence_pdf(
+    client: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    identifier: &str,
+) -> Vec<u8> {
+    let response = client
+        .get(format!("{}/api/v1/licences/{identifier}/pdf", server.base))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "downloading {identifier}");
+    response.bytes().await.unwrap().to_vec()
+}
+
 /// Registers a department in division 350200 with its seal through the API as the admin; the
 /// JSON answer.
 pub async fn register(

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use zhengyin::domain::CreditCode;
 
-use crate::common::{register_in, validate, Server};
+use crate::common::{licence_pdf, register_in, validate, Server};
 
 /// A valid credit code for the `n`-th test department of a division (机关, with a GB 11714
 /// organisation code `MB` + 6 digits + its check character).
@@ -70,19 +70,13 @@ async fn every_kind_issues_validates_and_shows_its_fields() {
             .unwrap();
         assert_eq!(response.status(), 201, "{kind}");
         let issued: Value = response.json().await.unwrap();
-        let pdf = client
-            .get(format!(
-                "{}/api/v1/licences/{}/pdf",
-                server.base,
-                issued["identifier"].as_str().unwrap()
-            ))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let pdf = licence_pdf(
+            &client,
+            &server,
+            key,
+            issued["identifier"].as_str().unwrap(),
+        )
+        .await;
         let path = work.path().join(format!("{kind}.pdf"));
         std::fs::write(&path, &pdf).unwrap();
         assert_eq!(validate(&server.root_pem(), &path), 0, "{kind}");

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::common::{business_licence_fields, register, Server};
+use crate::common::{business_licence_fields, licence_pdf, register, Server};
 
 /// Every API operation the router serves, as the document must name it.
 const OPERATIONS: [(&str, &str); 36] = [
@@ -247,15 +247,7 @@ async fn schemathesis_finds_no_server_error() {
         .await
         .unwrap();
     let identifier = issued["identifier"].as_str().unwrap();
-    let pdf = client
-        .get(format!("{}/api/v1/licences/{identifier}/pdf", server.base))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let pdf = licence_pdf(&client, &server, &key, identifier).await;
     assert!(pdf.starts_with(b"%PDF-"));
     std::fs::write(work.path().join("licence.pdf"), &pdf).unwrap();
 

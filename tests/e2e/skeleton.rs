@@ -6,8 +6,8 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 use crate::common::{
-    assert_absent, business_licence_fields, drop_postgres, fresh_postgres, key_needles,
-    plaintext_keys, register, tamper, validate, Server,
+    assert_absent, business_licence_fields, drop_postgres, fresh_postgres, issue_business_licence,
+    key_needles, licence_pdf, plaintext_keys, register, tamper, validate, Server,
 };
 
 async fn problem(response: reqwest::Response, status: u16) -> Value {
@@ -42,19 +42,8 @@ async fn issue_download_validate_verify(database_url: Option<String>) {
     let key_a = a["api_key"].as_str().unwrap();
 
     // Issue as department A.
-    let response = client
-        .post(format!("{}/api/v1/licences", server.base))
-        .bearer_auth(key_a)
-        .json(&json!({"kind": "business_licence", "fields": business_licence_fields()}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    let issued: Value = response.json().await.unwrap();
-    let identifier = issued["identifier"].as_str().unwrap().to_string();
+    let identifier = issue_business_licence(&client, &server, key_a).await;
     assert!(identifier.starts_with("1.2.156.3005.2."), "{identifier}");
-    assert_eq!(issued["version"], 1);
-    assert_eq!(issued["status"], "valid");
 
     // Its department downloads it (anonymous callers may not); the external validators
     // accept it.
@@ -80,6 +69,22 @@ async fn issue_download_validate_verify(database_url: Option<String>) {
         0,
         "validators reject the licence"
     );
+
+    // A second licence of the seal and kind is kept packed against the first, and comes back
+    // whole: the validators accept it.
+    let second = issue_business_licence(&client, &server, key_a).await;
+    let second_pdf = licence_pdf(&client, &server, key_a, &second).await;
+    let second_licence = work.path().join("second.pdf");
+    std::fs::write(&second_licence, &second_pdf).unwrap();
+    assert_eq!(validate(&server.root_pem(), &second_licence), 0);
+    assert_packed(
+        &server,
+        database_url.as_deref(),
+        &identifier,
+        &second,
+        &second_pdf,
+    )
+    .await;
 
     // The text comes back out exactly.
     let text = Command::new("pdftotext")
@@ -271,6 +276,57 @@ async fn skeleton_on_postgres() {
         assert_pdfs_kept_uncompressed(&url).await;
         drop_postgres(&url).await;
     }
+}
+
+/// The first licence's PDF is kept as sealed and is the reference of its seal and kind; the
+/// second's is kept packed against it, in less than half the bytes, and `sha256` of what was
+/// downloaded is the digest recorded when it was issued.
+async fn assert_packed(
+    server: &Server,
+    database_url: Option<&str>,
+    first: &str,
+    second: &str,
+    second_pdf: &[u8],
+) {
+    use sqlx::Connection;
+    let sqlite_url = format!(
+        "sqlite://{}",
+        server.data.path().join("zhengyin.db").display()
+    );
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(database_url.unwrap_or(&sqlite_url))
+        .await
+        .unwrap();
+    let kept = |identifier: &str| {
+        sqlx::query_as::<_, (Option<String>, i64)>(
+            "SELECT packed_against, CAST(length(pdf) AS BIGINT) FROM licence_pdfs WHERE identifier = $1",
+        )
+        .bind(identifier.to_string())
+    };
+    let (against, _) = kept(first).fetch_one(&mut conn).await.unwrap();
+    assert_eq!(against, None, "the first PDF is kept as sealed");
+    let (against, stored) = kept(second).fetch_one(&mut conn).await.unwrap();
+    assert_eq!(against.as_deref(), Some(first));
+    assert!(
+        usize::try_from(stored).unwrap() < second_pdf.len() / 2,
+        "{stored} bytes stored for a {}-byte PDF",
+        second_pdf.len()
+    );
+    let reference: String = sqlx::query_scalar("SELECT identifier FROM pdf_references")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(reference, first);
+    let recorded: String =
+        sqlx::query_scalar("SELECT pdf_sha256 FROM licence_versions WHERE identifier = $1")
+            .bind(second.to_string())
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        recorded,
+        hex::encode(ring::digest::digest(&ring::digest::SHA256, second_pdf))
+    );
 }
 
 /// Licence PDFs are deflated already: PostgreSQL keeps them out of line as they are, without

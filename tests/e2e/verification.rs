@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::common::{register, shared, Server};
+use crate::common::{licence_pdf, register, shared, Server};
 
 const DEPT_A: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
 
@@ -260,15 +260,7 @@ async fn licences_verify_by_identifier_qr_pdf_and_date() {
     problem(unknown, 404).await;
 
     // The licence PDF itself is recognised.
-    let pdf = client
-        .get(format!("{}/api/v1/licences/{identifier}/pdf", server.base))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let pdf = licence_pdf(&client, &server, key, identifier).await;
     let report = verified(&client, &server, &pdf).await;
     assert_eq!(report["verdict"], "valid", "{report}");
     assert_eq!(report["licence"]["identifier"], identifier);
