@@ -45,45 +45,7 @@ pub(super) struct VersionSigner {
 }
 
 /// A sealed version: its record and its signed PDF, as it is to be stored.
-pub(super) type SealedVersion = (storage::LicenceVersionRecord, KeptPdf);
-
-/// A signed PDF as it is to be stored ([`storage::PdfReference`]).
-pub(super) enum KeptPdf {
-    /// As sealed, when its seal and kind had no reference yet: it is named theirs.
-    AsSealed(Vec<u8>),
-    /// Packed against the reference of its seal and kind.
-    Packed {
-        against: Arc<PdfReference>,
-        packed: Vec<u8>,
-    },
-}
-
-impl KeptPdf {
-    /// The PDF as storage writes it.
-    pub(super) fn stored(&self) -> StoredPdf<'_> {
-        match self {
-            KeptPdf::AsSealed(pdf) => StoredPdf::AsSealed(pdf),
-            KeptPdf::Packed { against, packed } => StoredPdf::Packed {
-                against: against.identifier(),
-                packed,
-            },
-        }
-    }
-
-    /// Names the version (of template `kind`) the reference of its seal and kind if its PDF is
-    /// kept as sealed; a reference named before stays.
-    pub(super) async fn name_reference(
-        &self,
-        tx: &mut storage::Tx,
-        version: &storage::LicenceVersionRecord,
-        kind: &str,
-    ) -> Result<(), StorageError> {
-        if let KeptPdf::AsSealed(_) = self {
-            write::pdf_reference(tx, &version.seal_id, kind, &version.identifier).await?;
-        }
-        Ok(())
-    }
-}
+pub(super) type SealedVersion = (storage::LicenceVersionRecord, StoredPdf);
 
 impl App {
     /// Issues a licence (department only, as itself): checks the fields, assigns the
@@ -229,8 +191,7 @@ impl App {
         let mut tx = self.store.begin().await?;
         let mut audit_events = Vec::with_capacity(good);
         for (licence, record, pdf, event) in rows_sealed.iter().flatten() {
-            write::licence(&mut tx, licence, record, pdf.stored()).await?;
-            pdf.name_reference(&mut tx, record, &licence.kind).await?;
+            write::licence(&mut tx, licence, record, pdf).await?;
             write::first_licence_event(&mut tx, event).await?;
             audit_events.push(audit_event(
                 principal,
@@ -322,10 +283,10 @@ impl App {
                 .sealed_shares(versions.by_ref().take(1).collect(), signer, None)
                 .await?;
             reference = first.iter().flatten().find_map(|(record, pdf)| match pdf {
-                KeptPdf::AsSealed(pdf) => {
+                StoredPdf::AsSealed(pdf) => {
                     Some(Arc::new(PdfReference::new(&record.identifier, pdf.clone())))
                 }
-                KeptPdf::Packed { .. } => None,
+                StoredPdf::Packed { .. } => None,
             });
             sealed.extend(first);
         }
@@ -360,8 +321,8 @@ impl App {
                     .map(|version| {
                         let (record, pdf) = app.seal_version(version, &signer)?;
                         let pdf = match reference {
-                            None => KeptPdf::AsSealed(pdf),
-                            Some(ref against) => KeptPdf::Packed {
+                            None => StoredPdf::AsSealed(pdf),
+                            Some(ref against) => StoredPdf::Packed {
                                 packed: against.pack(&pdf)?,
                                 against: Arc::clone(against),
                             },

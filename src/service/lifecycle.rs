@@ -314,9 +314,7 @@ impl App {
             .ok_or_else(|| ServiceError::Internal("the sealed version went missing".into()))??;
         let pdf_sha256 = version_record.pdf_sha256.clone();
         let mut tx = self.store.begin().await?;
-        write::licence_version(&mut tx, &version_record, pdf.stored()).await?;
-        pdf.name_reference(&mut tx, &version_record, &licence.kind)
-            .await?;
+        write::licence_version(&mut tx, &version_record, &licence.kind, &pdf).await?;
         write::licence_event(&mut tx, &record).await?;
         write::licence_holder_name(&mut tx, &licence.stem, &holder_name).await?;
         let receipt = self

@@ -68,6 +68,13 @@ impl KeptReferences {
     /// again in prepared dictionaries (60 KB and about 200 KB for a business licence).
     const MAX: usize = 256;
 
+    fn kept<K: Eq + std::hash::Hash + std::borrow::Borrow<Q>, Q: Eq + std::hash::Hash + ?Sized>(
+        map: &Mutex<HashMap<K, Arc<PdfReference>>>,
+        key: &Q,
+    ) -> Option<Arc<PdfReference>> {
+        map.lock().ok()?.get(key).cloned()
+    }
+
     fn keep<K: Eq + std::hash::Hash>(
         map: &Mutex<HashMap<K, Arc<PdfReference>>>,
         key: K,
@@ -82,17 +89,17 @@ impl KeptReferences {
     }
 }
 
-/// A licence PDF as it is written.
-#[derive(Debug, Clone, Copy)]
-pub enum StoredPdf<'a> {
-    /// As sealed.
-    AsSealed(&'a [u8]),
-    /// Packed ([`PdfReference::pack`]) against the PDF of the version `against`.
+/// A licence PDF as it is stored.
+#[derive(Debug)]
+pub enum StoredPdf {
+    /// As sealed, when its seal and kind had no reference yet: writing it names it theirs.
+    AsSealed(Vec<u8>),
+    /// Packed ([`PdfReference::pack`]) against the reference `against`.
     Packed {
-        /// Identifier of the version whose PDF is the reference.
-        against: &'a str,
+        /// The reference PDF.
+        against: Arc<PdfReference>,
         /// The packed bytes.
-        packed: &'a [u8],
+        packed: Vec<u8>,
     },
 }
 
@@ -456,13 +463,7 @@ impl Store {
 
     /// The reference PDF that is the version `identifier`'s, from memory when kept.
     async fn reference(&self, identifier: &str) -> Result<Arc<PdfReference>, StorageError> {
-        let kept = self
-            .references
-            .by_identifier
-            .lock()
-            .ok()
-            .and_then(|map| map.get(identifier).cloned());
-        if let Some(reference) = kept {
+        if let Some(reference) = KeptReferences::kept(&self.references.by_identifier, identifier) {
             return Ok(reference);
         }
         let pdf: Vec<u8> = sqlx::query_scalar(
@@ -486,19 +487,14 @@ impl Store {
     }
 
     /// The reference that new PDFs sealed with `seal_id` from the template `kind` are packed
-    /// against, if one has been named ([`write::pdf_reference`]).
+    /// against, if one has been named ([`write::licence_version`]).
     pub async fn pdf_reference(
         &self,
         seal_id: &str,
         kind: &str,
     ) -> Result<Option<Arc<PdfReference>>, StorageError> {
         let key = (seal_id.to_string(), kind.to_string());
-        let kept = self
-            .references
-            .by_seal_and_kind
-            .lock()
-            .ok()
-            .and_then(|map| map.get(&key).cloned());
+        let kept = KeptReferences::kept(&self.references.by_seal_and_kind, &key);
         if kept.is_some() {
             return Ok(kept);
         }
@@ -914,7 +910,7 @@ pub mod write {
         tx: &mut Tx,
         l: &LicenceRecord,
         v: &LicenceVersionRecord,
-        pdf: StoredPdf<'_>,
+        pdf: &StoredPdf,
     ) -> Result<(), StorageError> {
         sqlx::query(
             "INSERT INTO licences (stem, kind, department_id, holder_code, holder_name, current_version, status, created_at) \
@@ -930,14 +926,16 @@ pub mod write {
         .bind(&l.created_at)
         .execute(&mut **tx)
         .await?;
-        licence_version(tx, v, pdf).await
+        licence_version(tx, v, &l.kind, pdf).await
     }
 
-    /// Inserts one version of a licence with its signed PDF.
+    /// Inserts one version of a licence of template `kind` with its signed PDF; a PDF stored
+    /// as sealed becomes the reference of its seal and kind unless another was named first.
     pub async fn licence_version(
         tx: &mut Tx,
         v: &LicenceVersionRecord,
-        pdf: StoredPdf<'_>,
+        kind: &str,
+        pdf: &StoredPdf,
     ) -> Result<(), StorageError> {
         sqlx::query(
             "INSERT INTO licence_versions (identifier, stem, version, fields, valid_from, valid_to, issued_at, seal_id, pdf_sha256, qr_payload) \
@@ -957,7 +955,7 @@ pub mod write {
         .await?;
         let (bytes, against) = match pdf {
             StoredPdf::AsSealed(pdf) => (pdf, None),
-            StoredPdf::Packed { against, packed } => (packed, Some(against)),
+            StoredPdf::Packed { against, packed } => (packed, Some(against.identifier())),
         };
         sqlx::query(
             "INSERT INTO licence_pdfs (identifier, pdf, packed_against) VALUES ($1, $2, $3)",
@@ -967,26 +965,17 @@ pub mod write {
         .bind(against)
         .execute(&mut **tx)
         .await?;
-        Ok(())
-    }
-
-    /// Names the version `identifier`, whose PDF is kept as sealed, the reference for new PDFs
-    /// of the seal and kind, unless another was named first.
-    pub async fn pdf_reference(
-        tx: &mut Tx,
-        seal_id: &str,
-        kind: &str,
-        identifier: &str,
-    ) -> Result<(), StorageError> {
-        sqlx::query(
-            "INSERT INTO pdf_references (seal_id, kind, identifier) VALUES ($1, $2, $3) \
-             ON CONFLICT (seal_id, kind) DO NOTHING",
-        )
-        .bind(seal_id)
-        .bind(kind)
-        .bind(identifier)
-        .execute(&mut **tx)
-        .await?;
+        if against.is_none() {
+            sqlx::query(
+                "INSERT INTO pdf_references (seal_id, kind, identifier) VALUES ($1, $2, $3) \
+                 ON CONFLICT (seal_id, kind) DO NOTHING",
+            )
+            .bind(&v.seal_id)
+            .bind(kind)
+            .bind(&v.identifier)
+            .execute(&mut **tx)
+            .await?;
+        }
         Ok(())
     }
 
