@@ -75,11 +75,11 @@ async fn main() {
     let args = Args::parse();
     let work = std::env::temp_dir().join(format!("zhengyin-loadtest-{}", std::process::id()));
     let config = Config {
-        data_dir: args.data_dir.clone().unwrap_or_else(|| work.join("data")),
         database_url: args.database_url.clone(),
-        public_url: "http://127.0.0.1:8080".into(),
-        holder_issuer: None,
-        tsa_url: None,
+        ..Config::new(
+            args.data_dir.clone().unwrap_or_else(|| work.join("data")),
+            "http://127.0.0.1:8080".into(),
+        )
     };
     let (app, _) = App::open(&config).await.expect("open installation");
     let department = match app.local_department(CREDIT_CODE).await {

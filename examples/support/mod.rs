@@ -21,13 +21,7 @@ impl Bench {
     /// Opens the installation under a directory named after `name` and the process.
     pub async fn start(name: &str) -> Bench {
         let work = std::env::temp_dir().join(format!("zhengyin-{name}-{}", std::process::id()));
-        let config = Config {
-            data_dir: work.join("data"),
-            database_url: None,
-            public_url: "http://127.0.0.1:8080".into(),
-            holder_issuer: None,
-            tsa_url: None,
-        };
+        let config = Config::new(work.join("data"), "http://127.0.0.1:8080".into());
         let (app, _) = App::open(&config).await.expect("open installation");
         app.register_department(
             &App::local_admin(),

@@ -6,12 +6,13 @@ mod import;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::domain::TimeZone;
 use crate::licence::credential;
 use crate::pki::chain::CertificateSet;
+use crate::server;
 use crate::service::{
     App, Config, FirstRun, HolderIssuer, HolderTokenRequest, IssueRequest, NewDepartment, NewSeal,
     Placement, Principal, Receipt, SealRequest,
@@ -71,10 +72,25 @@ struct GlobalArgs {
     /// built-in one.
     #[arg(long, env = "ZHENGYIN_TSA_URL", global = true)]
     tsa_url: Option<String>,
+    /// The administrative time zone in which licence dates are counted: `Asia/Shanghai`, `UTC`
+    /// or an offset such as `+08:00`.
+    #[arg(
+        long,
+        env = "ZHENGYIN_TIME_ZONE",
+        default_value = "Asia/Shanghai",
+        global = true
+    )]
+    time_zone: TimeZone,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start the HTTP service (initialises a new data directory on first run).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ZHENGYIN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
     /// Check a licence QR code offline, with no service and no database: its signature against
     /// a certificate bundle fetched beforehand from `GET /api/v1/certificates`. Prints the
     /// signed facts as JSON; exit 1 if the code does not check out.
@@ -110,12 +126,6 @@ enum Command {
 /// What works on an installation, opened (or initialised) first.
 #[derive(Debug, Subcommand)]
 enum InstallationCommand {
-    /// Start the HTTP service (initialises a new data directory on first run).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "ZHENGYIN_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: String,
-    },
     /// Departments.
     Dept {
         #[command(subcommand)]
@@ -305,28 +315,13 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
             certs,
             file,
         } => return verify_receipt_offline(&receipt, &certs, file.as_deref()),
+        Command::Serve { listen } => return serve(&config(cli.global)?, &listen).await,
         Command::Installation(command) => command,
     };
-    let holder_issuer = match (cli.global.holder_issuer, cli.global.holder_key) {
-        (Some(issuer), Some(key)) => Some(HolderIssuer {
-            issuer,
-            audience: cli.global.holder_audience,
-            public_key_pem: std::fs::read_to_string(&key)
-                .map_err(|e| format!("{}: {e}", key.display()))?,
-        }),
-        _ => None,
-    };
-    let config = Config {
-        data_dir: cli.global.data_dir.unwrap_or_else(default_data_dir),
-        database_url: cli.global.database_url,
-        public_url: cli.global.public_url,
-        holder_issuer,
-        tsa_url: cli.global.tsa_url,
-    };
+    let config = config(cli.global)?;
     let (app, first_run) = App::open(&config).await.map_err(|e| describe(&e))?;
     announce(&config, &first_run)?;
     let result = match command {
-        InstallationCommand::Serve { listen } => serve(Arc::clone(&app), &listen).await,
         InstallationCommand::Dept {
             command:
                 DeptCommand::Add {
@@ -524,6 +519,29 @@ async fn execute(cli: Cli) -> Result<ExitCode, String> {
     result
 }
 
+/// The installation the global options describe.
+fn config(global: GlobalArgs) -> Result<Config, String> {
+    let holder_issuer = match (global.holder_issuer, global.holder_key) {
+        (Some(issuer), Some(key)) => Some(HolderIssuer {
+            issuer,
+            audience: global.holder_audience,
+            public_key_pem: std::fs::read_to_string(&key)
+                .map_err(|e| format!("{}: {e}", key.display()))?,
+        }),
+        _ => None,
+    };
+    Ok(Config {
+        database_url: global.database_url,
+        holder_issuer,
+        tsa_url: global.tsa_url,
+        time_zone: global.time_zone,
+        ..Config::new(
+            global.data_dir.unwrap_or_else(default_data_dir),
+            global.public_url,
+        )
+    })
+}
+
 /// `$XDG_DATA_HOME/zhengyin`, else `~/.local/share/zhengyin`, else `./zhengyin-data`: by
 /// default the master key lives outside the source tree.
 fn default_data_dir() -> PathBuf {
@@ -567,21 +585,21 @@ fn announce(config: &Config, first_run: &FirstRun) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(app: Arc<App>, listen: &str) -> Result<ExitCode, String> {
-    app.spawn_expiry_sweep();
-    app.spawn_tree_head_signer();
-    app.spawn_licence_watch();
-    let listener = tokio::net::TcpListener::bind(listen)
+async fn serve(config: &Config, listen: &str) -> Result<ExitCode, String> {
+    let listener = server::bind(listen).await.map_err(|e| e.to_string())?;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let running = server::start(config, listener, shutdown)
         .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    eprintln!("zhengyin listening on http://{address}");
-    axum::serve(listener, crate::http::router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .map_err(|e| match e {
+            server::StartError::Open(e) => describe(&e),
+            e => e.to_string(),
+        })?;
+    announce(config, &running.first_run)?;
+    eprintln!("zhengyin listening on http://{}", running.address);
+    running
+        .stopped()
         .await
         .map_err(|e| format!("server stopped: {e}"))?;
     Ok(ExitCode::SUCCESS)
@@ -618,7 +636,7 @@ fn verify_qr_offline(
     };
     let bundle = std::fs::read(certs).map_err(|e| format!("{}: {e}", certs.display()))?;
     let set = CertificateSet::from_pem(&bundle).map_err(|e| format!("{}: {e}", certs.display()))?;
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = TimeZone::CHINA.date_of(time::OffsetDateTime::now_utc());
     match credential::verify_offline(&text, &set, today) {
         Ok(check) => print_json(&check),
         Err(e) => {

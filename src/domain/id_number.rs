@@ -32,9 +32,7 @@ impl IdNumber {
     /// China (UTC+8). Whitespace around it is ignored; a lower-case `x` is
     /// accepted.
     pub fn parse(input: &str) -> Result<Self, DomainError> {
-        let today = OffsetDateTime::now_utc()
-            .to_offset(time::macros::offset!(+8))
-            .date();
+        let today = super::TimeZone::CHINA.date_of(OffsetDateTime::now_utc());
         Self::parse_on(input, today)
     }
 

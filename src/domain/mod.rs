@@ -49,6 +49,7 @@ pub mod holder_code;
 pub mod id_number;
 pub mod licence_id;
 pub mod money;
+pub mod time_zone;
 
 pub use credit_code::CreditCode;
 pub use division_code::DivisionCode;
@@ -56,6 +57,7 @@ pub use holder_code::HolderCode;
 pub use id_number::IdNumber;
 pub use licence_id::{LicenceId, LicenceTypeCode, Serial, Version};
 pub use money::{capital_numerals, Money};
+pub use time_zone::TimeZone;
 
 /// Why a value could not be parsed into a domain type.
 ///

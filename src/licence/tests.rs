@@ -1,6 +1,6 @@
 //! Templates end to end: every shipped kind checks a realistic sample, lays it out, renders and
 //! seals it; `pdftotext` gives back every label and value; a PNG of each goes to
-//! `/tmp/zhengyin-evidence/templates/` for a person to look at. A seventh kind loads from a
+//! the evidence directory (`templates/`, see `test_needs::evidence_dir`) for a person to look at. A seventh kind loads from a
 //! directory with no Rust change; broken templates are refused naming file and entry.
 
 use std::process::Command;
@@ -19,7 +19,6 @@ use crate::pdf::render::{Document, Item, Renderer};
 use crate::pki::SealKey;
 use crate::seal::{Placement, Stamp};
 
-const EVIDENCE_DIR: &str = "/tmp/zhengyin-evidence/templates";
 const ISSUED_ON: Date = date!(2024 - 05 - 20);
 /// The issuing departments' credit code in these tests.
 const ISSUER_CODE: &str = "11350200MB0D00002U";
@@ -197,10 +196,11 @@ fn render_sealed(template: &Template, document: &Document, department: &str) -> 
     };
     let at = OffsetDateTime::new_utc(ISSUED_ON, time::Time::MIDNIGHT);
     let sealed = crate::seal::stamp(pdf, &stamp, at).expect("seals");
-    std::fs::create_dir_all(EVIDENCE_DIR).unwrap();
-    let path = format!("{EVIDENCE_DIR}/{}.pdf", template.kind);
+    let dir = crate::test_needs::evidence_dir("templates");
+    let dir = dir.to_str().expect("a UTF-8 path");
+    let path = format!("{dir}/{}.pdf", template.kind);
     std::fs::write(&path, sealed.into_vec()).unwrap();
-    let png = format!("{EVIDENCE_DIR}/{}", template.kind);
+    let png = format!("{dir}/{}", template.kind);
     run(
         "pdftoppm",
         &["-r", "60", "-png", "-singlefile", &path, &png],

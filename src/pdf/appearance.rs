@@ -1324,9 +1324,9 @@ mod tests {
     #[test]
     fn stamped_pdf_checks_out() {
         use lopdf::dictionary;
-        let dir = std::path::Path::new("/tmp/seal-check");
-        std::fs::create_dir_all(dir).expect("dir");
+        let dir = crate::test_needs::evidence_dir("seal-check");
         let path = dir.join("seal.pdf");
+        let png_stem = dir.join("seal");
         let f = font();
 
         let mut doc = lopdf::Document::with_version("1.7");
@@ -1523,7 +1523,7 @@ mod tests {
         {
             let out = run(
                 "pdftoppm",
-                &["-r", "100", "-png", path, "/tmp/seal-check/seal"],
+                &["-r", "100", "-png", path, png_stem.to_str().unwrap()],
             );
             assert!(
                 out.status.success(),

@@ -696,16 +696,16 @@ fn write_dictionary(out: &mut Vec<u8>, dict: &Dictionary) {
     out.extend_from_slice(b">>");
 }
 
-/// A real without exponent notation, which PDF does not allow.
+/// The shortest decimal that reads back as the same `f32` (Rust prints floats without an
+/// exponent, which PDF does not allow), so that a value the update copies from an earlier revision, such as a page's
+/// `/MediaBox [0 0 595.27563 841.88983]`, keeps its value: rounding it would be a change to
+/// the document that every earlier signature's validator reports.
 fn write_real(out: &mut Vec<u8>, value: f32) {
-    let value = if value.is_finite() { value } else { 0.0 };
-    let text = format!("{value:.4}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    out.extend_from_slice(if text.is_empty() || text == "-" {
-        b"0"
+    if value.is_finite() && value != 0.0 {
+        let _ = write!(out, "{value}");
     } else {
-        text.as_bytes()
-    });
+        out.push(b'0');
+    }
 }
 
 fn write_name(out: &mut Vec<u8>, name: &[u8]) {
@@ -741,5 +741,28 @@ fn write_string(out: &mut Vec<u8>, bytes: &[u8], format: StringFormat) {
             }
             out.push(b')');
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_real;
+
+    #[test]
+    fn reals_read_back_as_the_same_value() {
+        let written = |value: f32| {
+            let mut out = Vec::new();
+            write_real(&mut out, value);
+            String::from_utf8(out).unwrap()
+        };
+        for value in [595.275_63_f32, 841.889_83, 0.1, 1.0e-7, 123_456.79, -72.5] {
+            let text = written(value);
+            assert!(!text.contains('e'), "{text}");
+            assert_eq!(text.parse::<f32>().unwrap(), value, "{text}");
+        }
+        assert_eq!(written(595.275_63), "595.27563");
+        assert_eq!(written(600.0), "600");
+        assert_eq!(written(-0.0), "0");
+        assert_eq!(written(f32::NAN), "0");
     }
 }

@@ -1239,7 +1239,6 @@ mod tests {
 
     use super::*;
 
-    const OUT_DIR: &str = "/tmp/render-check";
     const RED: Rgb = Rgb(200, 16, 16);
     const INK: Rgb = Rgb(20, 20, 20);
     const SCOPE: &str = "一般项目：软件开发；信息系统集成服务；信息技术咨询服务；数据处理和存储支持服务；\
@@ -1377,10 +1376,15 @@ mod tests {
         }
     }
 
-    /// Writes `bytes` to OUT_DIR/`name`.pdf and returns the path.
+    /// Where the rendered files go, for a person to look at.
+    fn out_dir() -> String {
+        let dir = crate::test_needs::evidence_dir("render-check");
+        dir.to_str().expect("a UTF-8 path").to_string()
+    }
+
+    /// Writes `bytes` to the output directory as `name`.pdf and returns the path.
     fn write_pdf(name: &str, bytes: &[u8]) -> String {
-        std::fs::create_dir_all(OUT_DIR).expect("create out dir");
-        let path = format!("{OUT_DIR}/{name}.pdf");
+        let path = format!("{}/{name}.pdf", out_dir());
         std::fs::write(&path, bytes).expect("write pdf");
         path
     }
@@ -1453,7 +1457,7 @@ mod tests {
 
         let (code, out) = run(
             "pdftoppm",
-            &["-r", "60", "-png", &path, &format!("{OUT_DIR}/licence")],
+            &["-r", "60", "-png", &path, &format!("{}/licence", out_dir())],
         );
         assert_eq!(code, 0, "{out}");
     }
@@ -1613,7 +1617,7 @@ mod tests {
             shared_text: String::new(),
         };
         let path = write_pdf("qr", &renderer().render(&doc).expect("render"));
-        let stem = format!("{OUT_DIR}/qr");
+        let stem = format!("{}/qr", out_dir());
         let args = ["-r", "300", "-gray", "-singlefile", &path, &stem];
         assert_eq!(run("pdftoppm", &args).0, 0);
         let pgm = std::fs::read(format!("{stem}.pgm")).expect("pgm");

@@ -972,6 +972,7 @@ fn xmp_properties(xml: &str) -> Option<Vec<(String, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_needs::corpus;
     use ChangeKind::{Annotation, ContentChange, FormFill, SignatureOnly};
 
     fn read(path: &str) -> Vec<u8> {
@@ -980,13 +981,6 @@ mod tests {
 
     fn fixture(name: &str) -> Vec<u8> {
         read(&(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/revisions/").to_owned() + name))
-    }
-
-    fn corpus(name: &str) -> Vec<u8> {
-        read(&format!(
-            "{}/../shared/corpus/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
     }
 
     /// Where each signature's `/ByteRange` ends, in file order.
@@ -1019,7 +1013,9 @@ mod tests {
 
     #[test]
     fn lta_updates_after_a_signature_are_signature_only() {
-        let pdf = corpus("pyhanko-pades-lta-dss.pdf");
+        let Some(pdf) = corpus("pyhanko-pades-lta-dss.pdf") else {
+            return;
+        };
         let ends = revision_ends(&pdf);
         assert_eq!(ends.len(), 5);
         assert_eq!(ends.last(), Some(&pdf.len()));
@@ -1107,7 +1103,9 @@ mod tests {
 
     #[test]
     fn linearized_first_page_section_is_no_revision() {
-        let pdf = corpus("pdfjs-linearized-pdftex.pdf");
+        let Some(pdf) = corpus("pdfjs-linearized-pdftex.pdf") else {
+            return;
+        };
         assert_eq!(revision_ends(&pdf), vec![pdf.len()]);
     }
 
@@ -1136,7 +1134,9 @@ mod tests {
             changes.iter().map(|c| c.kind).collect::<Vec<_>>(),
             vec![ContentChange]
         );
-        let mut damaged = corpus("pyhanko-pades-lta-dss.pdf");
+        let Some(mut damaged) = corpus("pyhanko-pades-lta-dss.pdf") else {
+            return;
+        };
         let signed = signed_ends(&damaged)[0];
         for at in (signed..damaged.len()).step_by(97) {
             damaged[at] ^= 0x5A;

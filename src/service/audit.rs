@@ -332,14 +332,15 @@ impl App {
         })
     }
 
-    /// Signs a tree head now and then every minute, in the background, while the log grows.
+    /// Signs a tree head now and then at every `Config::tree_head_every` (a minute by
+    /// default), in the background, while the log grows.
     pub fn spawn_tree_head_signer(self: &Arc<Self>) {
         let app = Arc::clone(self);
         tokio::spawn(async move {
-            let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+            let mut every = tokio::time::interval(app.tree_head_every);
             let mut signed_size = None;
             loop {
-                every_minute.tick().await;
+                every.tick().await;
                 let size = match app.store.audit_head().await {
                     Ok((size, _)) => size,
                     Err(e) => {

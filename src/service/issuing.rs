@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use super::{
-    audit_event, hex, lifecycle, renderer, rfc3339, sha256, today, App, IssueRequest, LicenceView,
+    audit_event, hex, lifecycle, renderer, rfc3339, sha256, App, IssueRequest, LicenceView,
     Principal, ServiceError, STATUS_VALID,
 };
 use crate::domain::{CreditCode, DivisionCode, LicenceId, LicenceTypeCode, Serial, Version};
@@ -42,6 +42,8 @@ pub(super) struct VersionSigner {
     pub appearance: Arc<SealForm>,
     /// Issue time of every version sealed.
     pub at: OffsetDateTime,
+    /// The day they are issued on, in the administrative time zone (发证日期).
+    pub issued_on: Date,
 }
 
 /// A sealed version: its record and its signed PDF, as it is to be stored.
@@ -102,10 +104,11 @@ impl App {
             )));
         }
         let now = OffsetDateTime::now_utc();
+        let today = self.today();
         let template = self.templates.get(kind)?;
         let checked: Vec<Result<CheckedFields, ServiceError>> = rows
             .iter()
-            .map(|fields| Ok(template.check(fields, now.date())?))
+            .map(|fields| Ok(template.check(fields, today)?))
             .collect();
         let signer = self.version_signer(department_id, seal_id, now).await?;
         let department = &signer.department;
@@ -136,7 +139,7 @@ impl App {
             let row = checked.and_then(|mut checked| {
                 let number = serial;
                 serial += 1;
-                template.assign_number(&mut checked, &division, number, now.date())?;
+                template.assign_number(&mut checked, &division, number, today)?;
                 let identifier = LicenceId::new(
                     &type_code,
                     &issuer_code,
@@ -212,7 +215,7 @@ impl App {
                 let (licence, record, _, _) = row?;
                 Ok(LicenceView {
                     audit: receipts.next(),
-                    ..self.view(&licence, &record, &signer.department, today())
+                    ..self.view(&licence, &record, &signer.department, self.today())
                 })
             })
             .collect())
@@ -233,6 +236,7 @@ impl App {
             seal,
             key,
             at,
+            issued_on: self.today(),
         }))
     }
 
@@ -377,7 +381,7 @@ impl App {
             identifier: &identifier_text,
             qr_payload: &qr_text,
             issuer_name: &department.name,
-            issued_on: signer.at.date(),
+            issued_on: signer.issued_on,
         };
         let renderer = renderer()?;
         let document = template.layout(checked, &facts, renderer);

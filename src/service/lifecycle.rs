@@ -17,7 +17,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::issuing::NewVersion;
 use super::{
-    audit_event, random_id, rfc3339, status_name, today, App, LicenceView, Principal, ServiceError,
+    audit_event, random_id, rfc3339, status_name, App, LicenceView, Principal, ServiceError,
     STATUS_VALID,
 };
 use crate::domain::LicenceId;
@@ -334,7 +334,7 @@ impl App {
         licence.holder_name = holder_name;
         Ok(LicenceView {
             audit: Some(receipt),
-            ..self.view(&licence, &version_record, &signer.department, today())
+            ..self.view(&licence, &version_record, &signer.department, self.today())
         })
     }
 
@@ -383,7 +383,7 @@ impl App {
         licence.status = status.to_string();
         Ok(LicenceView {
             audit: Some(receipt),
-            ..self.view(&licence, &newest, &department, today())
+            ..self.view(&licence, &newest, &department, self.today())
         })
     }
 
@@ -489,15 +489,16 @@ impl App {
         }
     }
 
-    /// Runs [`App::record_expiries`] now and then every hour, in the background, for as long
-    /// as the process lives; failures are logged and retried at the next round.
+    /// Runs [`App::record_expiries`] now and then at every `Config::expiry_sweep_every` (an
+    /// hour by default), in the background, for as long as the process lives; failures are
+    /// logged and retried at the next round.
     pub fn spawn_expiry_sweep(self: &Arc<Self>) {
         let app = Arc::clone(self);
         tokio::spawn(async move {
-            let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+            let mut every = tokio::time::interval(app.expiry_sweep_every);
             loop {
-                every_hour.tick().await;
-                match app.record_expiries(today()).await {
+                every.tick().await;
+                match app.record_expiries(app.today()).await {
                     Ok(0) => {}
                     Ok(count) => tracing::info!(count, "recorded expired licences"),
                     Err(e) => tracing::warn!(error = %e, "recording expired licences failed"),

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -16,7 +17,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::domain::{CreditCode, DivisionCode, HolderCode, IdNumber, LicenceId};
+use crate::domain::{CreditCode, DivisionCode, HolderCode, IdNumber, LicenceId, TimeZone};
 use crate::licence::{LicenceError, Templates};
 use crate::pdf::appearance::SealForm;
 use crate::pdf::font::{FontProgram, NOTO_SERIF_SC};
@@ -151,6 +152,55 @@ pub struct Config {
     /// An external RFC 3161 time-stamping authority (`http://…`) that time-stamps seals
     /// instead of the built-in one, which still serves `/tsa`.
     pub tsa_url: Option<String>,
+    /// The administrative time zone, in which licence dates are counted.
+    pub time_zone: TimeZone,
+    /// Where the service reads the time of day for licence dates.
+    pub clock: Clock,
+    /// How often a serving process records the expiry of lapsed licences.
+    pub expiry_sweep_every: Duration,
+    /// How often a serving process signs a tree head of the audit log while it grows.
+    pub tree_head_every: Duration,
+}
+
+impl Config {
+    /// An installation in `data_dir` on SQLite, announcing itself as `public_url`, with the
+    /// defaults of `zhengyin serve`: China Standard Time, the system clock, an hourly expiry
+    /// sweep and a tree head every minute.
+    pub fn new(data_dir: PathBuf, public_url: String) -> Config {
+        Config {
+            data_dir,
+            database_url: None,
+            public_url,
+            holder_issuer: None,
+            tsa_url: None,
+            time_zone: TimeZone::CHINA,
+            clock: Clock::System,
+            expiry_sweep_every: Duration::from_secs(3600),
+            tree_head_every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where the service reads the time of day for licence dates: the system clock, or a fixed
+/// instant (to issue as of a given moment, and in tests of the day boundary). Signing times,
+/// time-stamps and certificates always use the system clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock.
+    #[default]
+    System,
+    /// Always this instant.
+    Fixed(OffsetDateTime),
+}
+
+impl Clock {
+    /// The time now, by this clock.
+    pub fn now(self) -> OffsetDateTime {
+        match self {
+            Clock::System => OffsetDateTime::now_utc(),
+            Clock::Fixed(at) => at,
+        }
+    }
 }
 
 /// Who is calling.
@@ -369,6 +419,11 @@ pub struct App {
     seal_forms: Mutex<HashMap<(String, String), Arc<SealForm>>>,
     /// Entries for the audit log's group writer ([`App::log_alone`]).
     log_queue: tokio::sync::mpsc::Sender<audit::QueuedEntry>,
+    /// Licence dates are counted in this zone, by this clock.
+    time_zone: TimeZone,
+    clock: Clock,
+    expiry_sweep_every: Duration,
+    tree_head_every: Duration,
 }
 
 impl App {
@@ -478,6 +533,10 @@ impl App {
                 checks: trust::CheckCache::default(),
                 licences: licence_cache::LicenceCache::default(),
                 log_queue,
+                time_zone: config.time_zone,
+                clock: config.clock,
+                expiry_sweep_every: config.expiry_sweep_every,
+                tree_head_every: config.tree_head_every,
             }
         });
         app.place_unplaced_entries().await?;
@@ -514,6 +573,11 @@ impl App {
             Some(external) => external,
             None => &self.tsa,
         }
+    }
+
+    /// Today in the administrative time zone: the day licences are issued, changed and judged.
+    pub fn today(&self) -> Date {
+        self.time_zone.date_of(self.clock.now())
     }
 
     /// The root certificate, DER.
@@ -1001,9 +1065,10 @@ fn status_today(
     }
 }
 
-/// The name of a national-platform status code other than 有效.
+/// The name of a national-platform status code.
 fn status_name(code: &str) -> &'static str {
     match code {
+        "01" => "valid",
         "02" => "suspended",
         "03" | "07" => "revoked",
         "04" => "cancelled",
@@ -1110,8 +1175,4 @@ fn rfc3339(at: OffsetDateTime) -> String {
 
 fn now_rfc3339() -> String {
     rfc3339(OffsetDateTime::now_utc())
-}
-
-fn today() -> Date {
-    OffsetDateTime::now_utc().date()
 }

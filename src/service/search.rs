@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{today, App, LicenceView, Principal, ServiceError};
+use super::{App, LicenceView, Principal, ServiceError};
 use crate::domain::HolderCode;
 use crate::storage::LicenceFilter;
 
@@ -154,7 +154,7 @@ impl App {
                 .department(&licence.department_id)
                 .await?
                 .ok_or_else(|| ServiceError::Internal("licence without department".into()))?;
-            views.push(self.view(licence, version, &department, today()));
+            views.push(self.view(licence, version, &department, self.today()));
         }
         Ok((total, views))
     }

@@ -12,9 +12,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::licence_cache;
 use super::trust::{StoredPdfCheck, TrustState};
-use super::{
-    hex, now_rfc3339, random_id, sha256, today, App, LicenceView, Principal, ServiceError,
-};
+use super::{hex, now_rfc3339, random_id, sha256, App, LicenceView, Principal, ServiceError};
 use crate::licence::credential::{self, LicenceClaims};
 use crate::pdf::appearance::SealShape;
 use crate::pdf::validate::{self, PdfReport, SignatureReport, Verdict};
@@ -191,7 +189,7 @@ impl App {
         };
         Ok(LicenceVerification {
             genuine,
-            licence: self.view(licence, version, department, today()),
+            licence: self.view(licence, version, department, self.today()),
             status_on,
             problems,
             qr_signature: None,
@@ -236,7 +234,7 @@ impl App {
             Some(_) => {
                 let certificates = self.certificate_set().await?;
                 Some(
-                    match credential::verify_offline(payload, &certificates, today()) {
+                    match credential::verify_offline(payload, &certificates, self.today()) {
                         Ok(check) => QrSignature {
                             valid: true,
                             claims: Some(check.claims),
@@ -307,7 +305,7 @@ impl App {
         let licence = match self.store.licence_by_pdf_digest(&digest).await? {
             Some((licence, version)) => {
                 let department = self.store.department(&licence.department_id).await?;
-                department.map(|d| self.view(&licence, &version, &d, today()))
+                department.map(|d| self.view(&licence, &version, &d, self.today()))
             }
             None => None,
         };

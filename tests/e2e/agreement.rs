@@ -1,9 +1,9 @@
-//! Agreement with the independent validators: for every corpus file and every file our own
-//! tests seal, our verifier's judgement of each signature (intact, trusted, modified after
-//! signing, covering the whole file) agrees with pyHanko's (`pyhanko_verdict.py`) and
+//! Agreement with the independent validators: for every fixture, every corpus file (when the
+//! shared corpus is beside the checkout) and every file our own tests seal, our verifier's judgement of each signature (intact, trusted, modified after
+//! signing, covering the whole file) agrees with pyHanko's (`pyhanko_report.py`) and
 //! poppler's (`pdfsig`), given the same trust roots and passwords. One test builds the whole
-//! set, runs every tool once per file, prints the table (also written to
-//! /tmp/zhengyin-evidence/agreement.md) and fails on any disagreement.
+//! set, runs every tool once per file, prints the table (also written to `agreement.md` in the
+//! evidence directory) and fails on any disagreement.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -13,14 +13,14 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::common::{register, shared, tamper, Server};
+use crate::common::{append_update, foreign_pki, register, sign_foreign, tamper, Server};
+use crate::fixtures;
+use crate::test_needs::{self, tool, venv_program};
 
 const DEPT_A: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
 const DEPT_B: (&str, &str) = ("福州市市场监督管理局", "11350100MB0E00003C");
-const WRITER_PDF: &str = "sf-libreoffice-writer.pdf";
-const FOUR_PAGES_PDF: &str = "sf-pdflatex-4-pages.pdf";
 const DIGEST_MISMATCH_PDF: &str = "pdfjs-signed-digest-mismatch.pdf";
-/// pyHanko modification levels that do not make a signature "modified" (pyhanko_verdict.py's
+/// pyHanko modification levels that do not make a signature "modified" (pyhanko_report.py's
 /// own list of acceptable levels); anything else (OTHER) does.
 const PYHANKO_ACCEPTABLE: [&str; 4] = ["NONE", "LTA_UPDATES", "FORM_FILLING", "ANNOTATIONS"];
 /// What poppler 22.12 says of a later signature made with a certificate the file showed before.
@@ -40,6 +40,8 @@ struct Case {
     expect: Option<(&'static str, bool)>,
     /// See [`malformed_xmp_kept`]: pyHanko's modification judgement does not count.
     malformed_xmp_kept: bool,
+    /// pyHanko reads it leniently (a hybrid-reference file, which it refuses otherwise).
+    lenient: bool,
 }
 
 /// A server with departments A and B registered, and a scratch directory.
@@ -162,7 +164,7 @@ async fn answer(request: reqwest::RequestBuilder) -> Result<Vec<u8>, Refusal> {
     Err(Refusal { status, detail })
 }
 
-/// Makes an NSS database in `dir` that trusts these roots (as validate.sh does); its path.
+/// Makes an NSS database in `dir` that trusts these roots (as `validators` does); its path.
 fn nss_db(dir: &Path, roots: &[&Path]) -> PathBuf {
     std::fs::create_dir(dir).expect("an NSS directory");
     let db = format!("sql:{}", dir.display());
@@ -180,10 +182,18 @@ fn nss_db(dir: &Path, roots: &[&Path]) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// `(file, user password)` for every row of the corpus MANIFEST.tsv; the password is `None`
-/// unless the file is encrypted (`user pw "…"`, or empty for `EMPTY user password`).
-fn manifest() -> Vec<(String, Option<String>)> {
-    let text = std::fs::read_to_string(shared("corpus/MANIFEST.tsv")).expect("MANIFEST.tsv");
+/// A file to judge as it is and sealed.
+struct Input {
+    file: String,
+    path: PathBuf,
+    password: Option<String>,
+    lenient: bool,
+}
+
+/// Every row of the corpus MANIFEST.tsv in `corpus`; the password is `None` unless the file is
+/// encrypted (`user pw "…"`, or empty for `EMPTY user password`).
+fn manifest(corpus: &Path) -> Vec<Input> {
+    let text = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("a header").split('\t').collect();
     let column = |name: &str| header.iter().position(|h| *h == name).expect(name);
@@ -193,17 +203,22 @@ fn manifest() -> Vec<(String, Option<String>)> {
         let cells: Vec<&str> = line.split('\t').collect();
         let cell = |i: usize| cells.get(i).copied().unwrap_or_default();
         let (name, features) = (cell(file).to_string(), cell(features));
+        let path = corpus.join(&name);
+        let input = |password| Input {
+            file: name.clone(),
+            path: path.clone(),
+            password,
+            lenient: false,
+        };
         if !features.contains("ENCRYPTED") && !cell(auto).contains("encrypted:") {
-            return (name, None);
+            return input(None);
         }
         let quoted = features.split_once("user pw \"");
         let quoted = quoted.and_then(|(_, rest)| rest.split_once('"'));
         let empty = features.contains("EMPTY user password");
         assert!(quoted.is_some() || empty, "{name}: which user password?");
-        (
-            name,
-            Some(quoted.map_or("", |(password, _)| password).to_string()),
-        )
+        let password = quoted.map_or("", |(password, _)| password).to_string();
+        input(Some(password))
     });
     rows.collect()
 }
@@ -301,21 +316,6 @@ fn pyhanko_readings(signatures: &[Value], malformed_xmp_kept: bool) -> Vec<Readi
     readings.collect()
 }
 
-/// pdfsig's `- Key: value` lines, per signature (a bare `- Key` maps to "").
-fn parse_pdfsig(text: &str) -> Vec<HashMap<String, String>> {
-    let mut entries: Vec<HashMap<String, String>> = vec![];
-    for line in text.lines() {
-        if line.starts_with("Signature #") {
-            entries.push(HashMap::new());
-        }
-        if let (Some(entry), Some(item)) = (entries.last_mut(), line.trim().strip_prefix("- ")) {
-            let (key, value) = item.split_once(": ").unwrap_or((item, ""));
-            entry.insert(key.to_string(), value.to_string());
-        }
-    }
-    entries
-}
-
 /// pdfsig's readings. Not judged: document timestamps (poppler 22.12 does not verify them:
 /// "Signature has not yet been verified."); the certificate of a signature that is not valid
 /// (pdfsig prints none); and the trust of a later signature by the same signer as an earlier
@@ -351,32 +351,35 @@ fn pdfsig_readings(entries: &[HashMap<String, String>]) -> Vec<Reading> {
     readings.collect()
 }
 
-/// Starts `pyhanko_verdict.py --one-line` on a case, trusting our root and its foreign root.
+/// Starts `pyhanko_report.py` on a case, trusting our root and its foreign root.
 fn start_pyhanko(case: &Case, our_root: &Path) -> Child {
-    let mut command = Command::new("python3");
-    command.arg(shared("validate/pyhanko_verdict.py"));
-    command.args(["--one-line", "--trust"]).arg(our_root);
+    let mut command = Command::new(venv_program("python"));
+    command.arg(tool("pyhanko_report.py"));
+    command.arg("--trust").arg(our_root);
     if let Some(root) = &case.foreign_root {
         command.arg("--trust").arg(root);
     }
     if let Some(password) = &case.password {
         command.arg("--password").arg(password);
     }
+    if case.lenient {
+        command.arg("--no-strict");
+    }
     command
         .arg(&case.path)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    command.spawn().expect("pyhanko_verdict.py starts")
+    command.spawn().expect("pyhanko_report.py starts")
 }
 
 /// pyHanko's signatures, or why it could not read the file (its exit 3).
 fn pyhanko_signatures(child: Child) -> Result<Vec<Value>, String> {
-    let output = child.wait_with_output().expect("pyhanko_verdict.py runs");
+    let output = child.wait_with_output().expect("pyhanko_report.py runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout.lines().last().unwrap_or_default();
     let verdict: Value = serde_json::from_str(last).unwrap_or_else(|e| {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        panic!("pyhanko_verdict.py gave no verdict ({e}): {stdout}{stderr}")
+        panic!("pyhanko_report.py gave no verdict ({e}): {stdout}{stderr}")
     });
     if verdict["exit"] == 3 {
         let error = verdict["error"].as_str().unwrap_or("?");
@@ -399,7 +402,7 @@ fn pdfsig(case: &Case) -> Result<Vec<HashMap<String, String>>, String> {
     }
     let output = command.arg(&case.path).output().expect("pdfsig runs");
     let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
-    let entries = parse_pdfsig(&text);
+    let entries = crate::validators::parse_pdfsig(&text);
     if entries.is_empty() && !text.contains("does not contain any signatures") {
         return Err(text.trim().lines().last().unwrap_or("pdfsig failed").into());
     }
@@ -546,12 +549,18 @@ async fn judge(bench: &Bench, case: &Case) -> (Vec<String>, Vec<String>) {
     (rows, failures)
 }
 
-/// Every corpus file as-is and sealed by department A; a refusal to seal is a row of its own.
-async fn corpus_cases(bench: &Bench) -> Vec<Result<Case, String>> {
+/// Every input as-is and sealed by department A; a refusal to seal is a row of its own.
+async fn input_cases(bench: &Bench, inputs: Vec<Input>) -> Vec<Result<Case, String>> {
     let mut cases = vec![];
-    for (file, password) in manifest() {
-        let path = shared(&format!("corpus/{file}"));
+    for input in inputs {
+        let Input {
+            file,
+            path,
+            password,
+            lenient,
+        } = input;
         let mut plain = bench.case(file.clone(), path.clone(), password.clone());
+        plain.lenient = lenient;
         if file == DIGEST_MISMATCH_PDF {
             // Its /ByteRange gap leaves out the `<>` around /Contents: broken for us.
             plain.expect = Some(("broken", false));
@@ -565,6 +574,7 @@ async fn corpus_cases(bench: &Bench) -> Vec<Result<Case, String>> {
                 std::fs::write(&sealed_path, sealed).expect("the scratch directory is writable");
                 let mut case = bench.case(label, sealed_path, password);
                 case.malformed_xmp_kept = malformed_xmp_kept(&path, &case.path);
+                case.lenient = lenient;
                 cases.push(Ok(case));
             }
             Err(refusal) if refusal.status == 422 => {
@@ -578,33 +588,29 @@ async fn corpus_cases(bench: &Bench) -> Vec<Result<Case, String>> {
     cases
 }
 
-/// The sequences our own tests seal: twice, tampered, appended to, cross-page either order.
+/// The sequences our own tests seal on the four-page notice: twice, tampered, appended to,
+/// cross-page either order.
 async fn sealed_cases(bench: &Bench) -> Vec<Case> {
-    let writer = shared(&format!("corpus/{WRITER_PDF}"));
-    let four = shared(&format!("corpus/{FOUR_PAGES_PDF}"));
-    let once = bench.sealed(0, &writer, &[], "writer-a.pdf").await;
-    let a_b = bench.sealed(1, &once, &[], "writer-a-b.pdf").await;
-    let a_a = bench.sealed(0, &once, &[], "writer-a-a.pdf").await;
-    let tampered = tamper(&once, &bench.work.path().join("writer-a-tampered.pdf"));
-    let appended = bench.work.path().join("writer-a-appended.pdf");
-    let mut update = Command::new("python3");
-    update
-        .arg(shared("validate/append_update.py"))
-        .args([&once, &appended]);
-    let updated = update.status().is_ok_and(|s| s.success());
-    assert!(updated, "append_update.py failed");
+    let notice = fixtures::notice_path();
+    let once = bench.sealed(0, notice, &[], "notice-a.pdf").await;
+    let a_b = bench.sealed(1, &once, &[], "notice-a-b.pdf").await;
+    let a_a = bench.sealed(0, &once, &[], "notice-a-a.pdf").await;
+    let tampered = tamper(&once, &bench.work.path().join("notice-a-tampered.pdf"));
+    let appended = bench.work.path().join("notice-a-appended.pdf");
+    append_update(&once, &appended);
     let (cross, first) = ([("cross_page", "true")], [("page", "1")]);
-    let normal = bench.sealed(0, &four, &[], "four-a.pdf").await;
-    let normal_cross = bench.sealed(1, &normal, &cross, "four-a-bx.pdf").await;
-    let cross_only = bench.sealed(1, &four, &cross, "four-bx.pdf").await;
-    let cross_normal = bench.sealed(0, &cross_only, &first, "four-bx-a.pdf").await;
+    let normal_cross = bench.sealed(1, &once, &cross, "notice-a-bx.pdf").await;
+    let cross_only = bench.sealed(1, notice, &cross, "notice-bx.pdf").await;
+    let cross_normal = bench
+        .sealed(0, &cross_only, &first, "notice-bx-a.pdf")
+        .await;
     let cases = [
-        ("writer: A then B", a_b),
-        ("writer: A twice", a_a),
-        ("writer: A, tampered", tampered),
-        ("writer: A, then append_update.py", appended),
-        ("4 pages: A, then B cross-page", normal_cross),
-        ("4 pages: B cross-page, then A", cross_normal),
+        ("notice: A then B", a_b),
+        ("notice: A twice", a_a),
+        ("notice: A, tampered", tampered),
+        ("notice: A, then append_update.py", appended),
+        ("notice: A, then B cross-page", normal_cross),
+        ("notice: B cross-page, then A", cross_normal),
     ];
     let cases = cases
         .into_iter()
@@ -612,22 +618,12 @@ async fn sealed_cases(bench: &Bench) -> Vec<Case> {
     cases.collect()
 }
 
-/// Runs a shared shell script, which must succeed.
-fn script(name: &str, args: &[&Path]) {
-    let output = Command::new("bash").arg(shared(name)).args(args).output();
-    let output = output.unwrap_or_else(|e| panic!("{name} runs: {e}"));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{name}: {stderr}");
-}
-
-/// A file sealed by a foreign PKI (sign-foreign.sh), judged with no foreign root registered,
-/// with its root, and with an unrelated root.
+/// A file sealed by a foreign PKI (pyHanko), judged with no foreign root registered, with its
+/// root, and with an unrelated root.
 fn foreign_cases(bench: &Bench) -> Vec<Case> {
-    let pki = bench.work.path().join("foreign-pki");
+    let pki = foreign_pki(&bench.work.path().join("foreign-pki"));
     let signed = bench.work.path().join("foreign-signed.pdf");
-    script("validate/make-foreign-pki.sh", &[&pki]);
-    let writer = shared(&format!("corpus/{WRITER_PDF}"));
-    script("validate/sign-foreign.sh", &[&pki, &writer, &signed]);
+    sign_foreign(&pki, fixtures::notice_path(), &signed);
     let states = [
         ("foreign: no root", None, ("untrusted", false)),
         ("foreign: its root", Some("root"), ("valid", true)),
@@ -655,7 +651,20 @@ fn foreign_cases(bench: &Bench) -> Vec<Case> {
 async fn agreement_with_pyhanko_and_pdfsig() {
     let started = std::time::Instant::now();
     let bench = Bench::start().await;
-    let mut cases = corpus_cases(&bench).await;
+    // Our fixtures, and the real-world corpus when it is beside the checkout.
+    let mut inputs: Vec<Input> = fixtures::all()
+        .iter()
+        .map(|f| Input {
+            file: f.file.clone(),
+            path: f.path.clone(),
+            password: f.password.clone(),
+            lenient: f.has("hybrid-xref"),
+        })
+        .collect();
+    if let Some(corpus) = test_needs::shared("corpus") {
+        inputs.extend(manifest(&corpus));
+    }
+    let mut cases = input_cases(&bench, inputs).await;
     cases.extend(sealed_cases(&bench).await.into_iter().map(Ok));
     cases.extend(foreign_cases(&bench).into_iter().map(Ok));
     let (mut rows, mut failures) = (vec![], vec![]);
@@ -684,8 +693,7 @@ async fn agreement_with_pyhanko_and_pdfsig() {
         failures.len(),
     );
     println!("\n{table}");
-    let evidence = Path::new("/tmp/zhengyin-evidence");
-    std::fs::create_dir_all(evidence).expect("the evidence directory");
+    let evidence = crate::test_needs::evidence_dir("agreement");
     std::fs::write(evidence.join("agreement.md"), &table).expect("agreement.md is written");
     bench.server.app.close().await;
     let all = failures.join("\n");

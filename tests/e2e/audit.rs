@@ -104,7 +104,7 @@ async fn tree_is_provable_and_tampering_is_named(database_url: Option<String>) {
     let sealed = client
         .post(format!("{base}/api/v1/seal"))
         .bearer_auth(key)
-        .body(std::fs::read(crate::common::shared("corpus/sf-libreoffice-writer.pdf")).unwrap())
+        .body(crate::fixtures::notice())
         .send()
         .await
         .unwrap();
@@ -361,7 +361,7 @@ async fn receipts_prove_offline_that_an_issuance_and_a_stamping_were_logged() {
     let sealed = client
         .post(format!("{base}/api/v1/seal"))
         .bearer_auth(key)
-        .body(std::fs::read(crate::common::shared("corpus/sf-libreoffice-writer.pdf")).unwrap())
+        .body(crate::fixtures::notice())
         .send()
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! The verification web page in a real browser: headless Chromium driven through chromedriver's
 //! W3C WebDriver HTTP API. Uploads a sealed PDF, a tampered copy, a licence and a non-PDF, opens
-//! a licence's QR-code URL and uses the licence form; screenshots go to /tmp/zhengyin-evidence.
+//! a licence's QR-code URL and uses the licence form; screenshots go to the evidence directory
+//! (`test_needs::evidence_dir`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -10,11 +11,10 @@ use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{issue_business_licence, licence_pdf, register, shared, tamper, Server};
+use crate::common::{issue_business_licence, licence_pdf, register, tamper, Server};
 
 /// The W3C web element identifier: the key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-const EVIDENCE: &str = "/tmp/zhengyin-evidence";
 
 /// A chromedriver child process in its own process group with its own `TMPDIR` (where Chromium
 /// keeps its profile): on drop the group is killed and the directory removed.
@@ -207,8 +207,7 @@ impl WebDriver {
         let png = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().unwrap())
             .unwrap();
-        std::fs::create_dir_all(EVIDENCE).unwrap();
-        std::fs::write(Path::new(EVIDENCE).join(name), png).unwrap();
+        std::fs::write(crate::test_needs::evidence_dir("browser").join(name), png).unwrap();
     }
 
     /// Uploads `file` with the PDF form on `/verify`; the verdict element and its `data-verdict`.
@@ -250,7 +249,7 @@ async fn verification_page_in_a_browser() {
     let response = client
         .post(format!("{}/api/v1/seal", server.base))
         .bearer_auth(key)
-        .body(std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap())
+        .body(crate::fixtures::notice())
         .send()
         .await
         .unwrap();

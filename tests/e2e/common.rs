@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+use crate::test_needs;
 use serde_json::{json, Value};
 use zhengyin::pki::MasterKey;
+use zhengyin::server::Running;
 use zhengyin::service::{App, Config};
 
 /// A running server on its own data directory and database.
@@ -24,55 +26,46 @@ impl Server {
     }
 
     /// Starts with the configuration changed by `configure` (an external identity provider
-    /// for holders, an external time-stamping authority).
+    /// for holders, an external time-stamping authority, a fixed clock), through the same
+    /// start-up as `zhengyin serve`: background tasks included.
     pub async fn start_with(
         database_url: Option<String>,
         configure: impl FnOnce(&mut Config),
     ) -> Server {
         let data = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = Config {
-            data_dir: data.path().to_path_buf(),
-            database_url,
-            public_url: base.clone(),
-            holder_issuer: None,
-            tsa_url: None,
-        };
-        configure(&mut config);
-        let (app, first_run) = App::open(&config).await.unwrap();
-        let admin_key = first_run
+        let (base, running) = serve(data.path(), database_url, configure).await;
+        let admin_key = running
+            .first_run
             .admin_key
             .expect("a new installation makes an admin key");
-        app.spawn_licence_watch();
-        let router = zhengyin::http::router(Arc::clone(&app));
-        tokio::spawn(async move { axum::serve(listener, router).await });
         Server {
             base,
             admin_key,
             data,
-            app,
+            app: running.app,
         }
     }
 
     /// A second serving process on the same data directory and PostgreSQL database, as a
     /// second instance behind a load balancer runs: its base URL and application.
     pub async fn another_instance(&self, database_url: &str) -> (String, Arc<App>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = Config {
-            data_dir: self.data.path().to_path_buf(),
-            database_url: Some(database_url.to_string()),
-            public_url: base.clone(),
-            holder_issuer: None,
-            tsa_url: None,
-        };
-        let (app, first_run) = App::open(&config).await.unwrap();
-        assert!(first_run.admin_key.is_none(), "the installation exists");
-        app.spawn_licence_watch();
-        let router = zhengyin::http::router(Arc::clone(&app));
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        (base, app)
+        self.another_instance_with(Some(database_url.to_string()), |_| {})
+            .await
+    }
+
+    /// A second serving process on the same installation (the data directory, and the
+    /// database `database_url`, SQLite's there when `None`), configured by `configure`.
+    pub async fn another_instance_with(
+        &self,
+        database_url: Option<String>,
+        configure: impl FnOnce(&mut Config),
+    ) -> (String, Arc<App>) {
+        let (base, running) = serve(self.data.path(), database_url, configure).await;
+        assert!(
+            running.first_run.admin_key.is_none(),
+            "the installation exists"
+        );
+        (base, running.app)
     }
 
     pub fn root_pem(&self) -> PathBuf {
@@ -80,7 +73,28 @@ impl Server {
     }
 }
 
-/// A fresh PostgreSQL database for one test, or `None` when no server is reachable.
+/// Serves the installation in `data` on a random port as `zhengyin serve` does (until the
+/// test's runtime ends): its base URL and the running service.
+async fn serve(
+    data: &Path,
+    database_url: Option<String>,
+    configure: impl FnOnce(&mut Config),
+) -> (String, Running) {
+    let listener = zhengyin::server::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = Config {
+        database_url,
+        ..Config::new(data.to_path_buf(), base.clone())
+    };
+    configure(&mut config);
+    let running = zhengyin::server::start(&config, listener, std::future::pending())
+        .await
+        .unwrap();
+    (base, running)
+}
+
+/// A fresh PostgreSQL database for one test, or `None` (after [`test_needs::skip`]: under CI
+/// that fails the test) when no server answers.
 pub async fn fresh_postgres() -> Option<String> {
     use sqlx::Connection;
     let admin_url = std::env::var("ZHENGYIN_TEST_POSTGRES")
@@ -89,7 +103,7 @@ pub async fn fresh_postgres() -> Option<String> {
     let mut conn = match sqlx::AnyConnection::connect(&admin_url).await {
         Ok(conn) => conn,
         Err(e) => {
-            eprintln!("PostgreSQL not reachable at {admin_url} ({e}): PostgreSQL run skipped");
+            test_needs::skip(&format!("PostgreSQL at {admin_url} ({e})"));
             return None;
         }
     };
@@ -108,55 +122,95 @@ pub async fn fresh_postgres() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
-pub fn shared(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(path)
-}
-
-/// Runs validate.sh and returns its exit code (0 valid, 1 broken, 2 untrusted/partial).
-pub fn validate(root: &Path, pdf: &Path) -> i32 {
-    validate_report(root, pdf).0
-}
-
-/// Runs validate.sh: its exit code and the JSON line of each tool.
-pub fn validate_report(root: &Path, pdf: &Path) -> (i32, Vec<Value>) {
-    let output = Command::new("bash")
-        .arg(shared("validate/validate.sh"))
-        .arg(root)
-        .arg(pdf)
-        .output()
-        .expect("validate.sh runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    eprintln!("{stdout}");
-    let lines = stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect();
-    (output.status.code().unwrap_or(-1), lines)
-}
-
-/// The pyHanko command of the validators' virtualenv (made by `validate/install.sh`).
-pub fn pyhanko() -> PathBuf {
-    let cache = std::env::var("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(&std::env::var("HOME").unwrap()).join(".cache"));
-    std::env::var("KIT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| cache.join("zhengyin-validators/venv"))
-        .join("bin/pyhanko")
-}
-
-/// Flips one byte inside the newest signature's signed range (`tamper.py`); returns `out`.
+/// Flips one byte inside the newest signature's signed range and writes the result to `out`:
+/// the case of the first letter of the `/Producer`, `/Creator` or `/Title` string, else of a
+/// letter in the middle of the first signed range (so the file still parses, and only the
+/// cryptographic check can notice); returns `out`.
 pub fn tamper(pdf: &Path, out: &Path) -> PathBuf {
-    let status = Command::new("python3")
-        .arg(shared("validate/tamper.py"))
-        .arg(pdf)
-        .arg(out)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let mut bytes = std::fs::read(pdf).unwrap();
+    let [start, first_len, second, second_len] = last_byte_range(&bytes);
+    let signed = |at: usize| {
+        (start..start + first_len).contains(&at) || (second..second + second_len).contains(&at)
+    };
+    let letter_from = |from: usize| (from..bytes.len()).find(|&at| bytes[at].is_ascii_alphabetic());
+    let in_string = [&b"/Producer ("[..], b"/Creator (", b"/Title ("]
+        .iter()
+        .filter_map(|key| find(&bytes, key).and_then(|at| letter_from(at + key.len())))
+        .find(|&at| signed(at));
+    let at = in_string
+        .or_else(|| letter_from(start + first_len / 2).filter(|&at| signed(at)))
+        .unwrap_or(start + first_len / 2);
+    bytes[at] ^= if bytes[at].is_ascii_alphabetic() {
+        0x20
+    } else {
+        0x01
+    };
+    std::fs::write(out, bytes).unwrap();
     out.to_path_buf()
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Runs one of the project's Python test tools (`tests/tools`) in the test tools' virtual
+/// environment; it must succeed.
+pub fn run_tool(name: &str, args: &[&std::ffi::OsStr]) {
+    let output = Command::new(test_needs::venv_program("python"))
+        .arg(test_needs::tool(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{name} runs: {e}"));
+    assert!(
+        output.status.success(),
+        "{name} {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Makes another organisation's PKI in `dir` (`root.pem`, `signer.pem` with its key, and an
+/// unrelated `other_root.pem`); returns `dir`.
+pub fn foreign_pki(dir: &Path) -> PathBuf {
+    run_tool("foreign_pki.py", &[dir.as_os_str()]);
+    dir.to_path_buf()
+}
+
+/// Seals `input` into `out` with pyHanko as that organisation's system would (PAdES B-B, a
+/// visible field `ForeignSeal` on page 1).
+pub fn sign_foreign(pki: &Path, input: &Path, out: &Path) {
+    run_tool(
+        "sign_foreign.py",
+        &[pki.as_os_str(), input.as_os_str(), out.as_os_str()],
+    );
+}
+
+/// Appends an incremental update that changes page 1 after signing (an annotation saying
+/// "AMOUNT DUE: 1,000,000" and a new title), as an attacker would.
+pub fn append_update(signed: &Path, out: &Path) {
+    run_tool("append_update.py", &[signed.as_os_str(), out.as_os_str()]);
+}
+
+/// The four numbers of the last `/ByteRange [a b c d]` in the file.
+fn last_byte_range(pdf: &[u8]) -> [usize; 4] {
+    let key = b"/ByteRange";
+    let at = pdf
+        .windows(key.len())
+        .rposition(|w| w == key)
+        .expect("a /ByteRange");
+    let text = String::from_utf8_lossy(&pdf[at + key.len()..(at + 120).min(pdf.len())]);
+    let inside = text
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'));
+    let numbers: Vec<usize> = inside
+        .expect("/ByteRange [ … ]")
+        .0
+        .split_whitespace()
+        .map(|n| n.parse().expect("a number"))
+        .collect();
+    numbers.try_into().expect("four numbers")
 }
 
 /// Drops a database made by [`fresh_postgres`].

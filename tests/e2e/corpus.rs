@@ -1,14 +1,19 @@
-//! The real-world corpus end to end: every file of `../shared/corpus/MANIFEST.tsv` is sealed
-//! through `POST /api/v1/seal` or clearly refused, and every sealed result is judged by the
-//! independent validators and by our own verifier. Also: tampering with or appending to a
-//! sealed file is reported, sealing keeps the text, and two departments can seal in turn.
+//! Sealing every kind of input end to end: each of our own fixtures (one per trait: encrypted,
+//! object streams, hybrid, linearized, rotated, …) and, when the shared real-world corpus is
+//! beside the checkout, every file of `../shared/corpus/MANIFEST.tsv`, is sealed through
+//! `POST /api/v1/seal` or clearly refused, and every sealed result is judged by the independent
+//! validators and by our own verifier. Also: tampering with or appending to a sealed file is
+//! reported, sealing keeps the text, and two departments can seal in turn.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{self, shared, tamper, Server};
+use crate::common::{self, append_update, tamper, Server};
+use crate::fixtures;
+use crate::test_needs;
+use crate::validators::{self, Options};
 
 /// (name, credit code) of the department that seals in these tests.
 const DEPT_A: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
@@ -16,15 +21,16 @@ const DEPT_A: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D000
 const DEPT_B: (&str, &str) = ("福州市市场监督管理局", "11350100MB0E00003C");
 /// The text of department A's seal impression, which text extraction may pick up.
 const SEAL_TEXT: [&str; 3] = ["厦门市市场监督管理局", "行政审批专用章", "3502000012345"];
-/// Simple, unsigned, unencrypted corpus files used by the focused tests.
-const WRITER_PDF: &str = "sf-libreoffice-writer.pdf";
-const CHINESE_PDF: &str = "pypdf-chinese-excel-table.pdf";
+/// Simple, unsigned, unencrypted corpus files whose text is compared before and after sealing.
+const TEXT_PDFS: [&str; 2] = ["sf-libreoffice-writer.pdf", "pypdf-chinese-excel-table.pdf"];
 
-/// One row of `MANIFEST.tsv`.
+/// One file to seal: a fixture or a row of `MANIFEST.tsv`.
 struct Entry {
     file: String,
-    features: String,
-    auto_features: String,
+    path: PathBuf,
+    kind: Kind,
+    /// pyHanko must read it leniently (a hybrid-reference file).
+    lenient: bool,
 }
 
 /// What the corpus says about a file, as far as sealing it is concerned.
@@ -37,11 +43,11 @@ enum Kind {
 }
 
 impl Entry {
-    fn kind(&self) -> Kind {
-        let (features, auto) = (&self.features, &self.auto_features);
-        if features.contains("ENCRYPTED") || auto.contains("encrypted:") {
+    /// A row of `MANIFEST.tsv`, judged by its `features` and `auto_features` columns.
+    fn from_manifest(corpus: &Path, file: String, features: &str, auto: &str) -> Entry {
+        let kind = if features.contains("ENCRYPTED") || auto.contains("encrypted:") {
             Kind::Encrypted {
-                password: user_password(&self.file, features),
+                password: user_password(&file, features),
             }
         } else if features.contains("ALREADY SIGNED") || auto.contains("byterange-objects:") {
             Kind::AlreadySigned {
@@ -51,11 +57,48 @@ impl Entry {
             Kind::BrokenXref
         } else {
             Kind::Ordinary
+        };
+        Entry {
+            path: corpus.join(&file),
+            file,
+            kind,
+            lenient: false,
+        }
+    }
+
+    /// One of our fixtures, judged by its traits.
+    fn from_fixture(fixture: &fixtures::Fixture) -> Entry {
+        let kind = if fixture.has("encrypted") {
+            Kind::Encrypted {
+                password: fixture.password.clone().unwrap_or_default(),
+            }
+        } else if fixture.has("signed") {
+            Kind::AlreadySigned {
+                old_signature_broken: false,
+            }
+        } else if fixture.has("broken-xref") {
+            Kind::BrokenXref
+        } else {
+            Kind::Ordinary
+        };
+        Entry {
+            file: fixture.file.clone(),
+            path: fixture.path.clone(),
+            kind,
+            lenient: fixture.has("hybrid-xref"),
+        }
+    }
+
+    /// How the validators read it.
+    fn options(&self) -> Options {
+        Options {
+            lenient: self.lenient,
+            ..Options::default()
         }
     }
 
     fn bytes(&self) -> Vec<u8> {
-        std::fs::read(corpus(&self.file)).unwrap()
+        std::fs::read(&self.path).unwrap()
     }
 }
 
@@ -78,11 +121,6 @@ impl Kind {
     }
 }
 
-/// A file of the shared corpus.
-fn corpus(file: &str) -> PathBuf {
-    shared(&format!("corpus/{file}"))
-}
-
 /// The user password the MANIFEST gives (`user pw "…"`, or an `EMPTY user password`).
 fn user_password(file: &str, features: &str) -> String {
     if let Some((password, _)) = features
@@ -98,9 +136,9 @@ fn user_password(file: &str, features: &str) -> String {
     String::new()
 }
 
-/// The rows of `MANIFEST.tsv`, columns found by the header.
-fn manifest() -> Vec<Entry> {
-    let text = std::fs::read_to_string(corpus("MANIFEST.tsv")).unwrap();
+/// The rows of `MANIFEST.tsv` in `corpus`, columns found by the header.
+fn manifest(corpus: &Path) -> Vec<Entry> {
+    let text = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines
         .next()
@@ -122,12 +160,8 @@ fn manifest() -> Vec<Entry> {
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
             let cells: Vec<&str> = line.split('\t').collect();
-            let cell = |i: usize| cells.get(i).copied().unwrap_or_default().to_string();
-            Entry {
-                file: cell(file),
-                features: cell(features),
-                auto_features: cell(auto),
-            }
+            let cell = |i: usize| cells.get(i).copied().unwrap_or_default();
+            Entry::from_manifest(corpus, cell(file).to_string(), cell(features), cell(auto))
         })
         .collect();
     assert!(
@@ -138,7 +172,7 @@ fn manifest() -> Vec<Entry> {
     entries
 }
 
-/// What validate.sh said: its exit code and the lines of the tools that were not OK.
+/// What the independent validators said: the worst exit and the readings that were not OK.
 struct Validation {
     code: i32,
     complaints: Vec<String>,
@@ -150,25 +184,19 @@ impl Validation {
     }
 }
 
-/// Runs validate.sh with extra environment (`ALLOW_UNTRUSTED`, `PDF_PASSWORD`).
-fn validate_with(root: &Path, pdf: &Path, env: &[(&str, &str)]) -> Validation {
-    let output = Command::new("bash")
-        .arg(shared("validate/validate.sh"))
-        .arg(root)
-        .arg(pdf)
-        .envs(env.iter().copied())
-        .output()
-        .expect("validate.sh runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let code = output.status.code().unwrap_or(-1);
-    if code != 0 {
-        eprintln!("validate.sh {} (env {env:?}):\n{stdout}", pdf.display());
-    }
-    let complaints = stdout
-        .lines()
-        .filter(|line| line.contains("\"ok\":false") || line.contains("\"ok\": false"))
-        .filter(|line| !line.contains("\"tool\":\"validate.sh\"") || line.contains("error"))
-        .map(|line| line.chars().take(600).collect())
+/// Runs the independent validators ([`validators::validate_with`]).
+fn validate_with(root: &Path, pdf: &Path, options: &Options) -> Validation {
+    let (code, readings) = validators::validate_with(root, pdf, options);
+    // Each complaint starts with its tool's name: `pyhanko-cli: {…}`.
+    let complaints = readings
+        .iter()
+        .filter(|reading| reading["exit"] != 0)
+        .map(|reading| {
+            let mut shown = reading.clone();
+            shown["output"] = Value::Null;
+            let tool = reading["tool"].as_str().unwrap_or("?");
+            format!("{tool}: {shown}").chars().take(600).collect()
+        })
         .collect();
     Validation { code, complaints }
 }
@@ -426,11 +454,11 @@ impl Attempt {
         )
     }
 
-    /// Records validate.sh's exit code (with a note on the knobs used) and checks it.
+    /// Records the validators' exit code (with a note on the options used) and checks it.
     fn record_validation(&mut self, validation: &Validation, accepted: &[i32], note: &str) {
         self.validate = format!("{} {note}", validation.code).trim_end().to_string();
         self.check(accepted.contains(&validation.code), || {
-            format!("validate.sh {}", validation.summary())
+            format!("validators: {}", validation.summary())
         });
     }
 
@@ -496,13 +524,12 @@ const ENCRYPTION_TOPICS: [&str; 4] = ["encrypt", "password", "加密", "密码"]
 /// and judges the answers by the file's traits.
 async fn seal_entry(bench: &Bench, entry: &Entry) -> Vec<Attempt> {
     let original = entry.bytes();
-    let kind = entry.kind();
-    let label = kind.label();
-    match kind {
+    let label = entry.kind.label();
+    match &entry.kind {
         Kind::Ordinary => vec![seal_ordinary(bench, entry, &original, label).await],
         Kind::AlreadySigned {
             old_signature_broken,
-        } => vec![seal_signed(bench, entry, &original, label, old_signature_broken).await],
+        } => vec![seal_signed(bench, entry, &original, label, *old_signature_broken).await],
         Kind::BrokenXref => vec![seal_broken(bench, entry, &original, label).await],
         Kind::Encrypted { password } => {
             let mut given = vec![None, Some("not-the-password")];
@@ -512,12 +539,14 @@ async fn seal_entry(bench: &Bench, entry: &Entry) -> Vec<Attempt> {
             let mut attempts = vec![];
             for given in given {
                 let traits = match given {
-                    Some(given) if given == password => format!("{label}; password given"),
+                    Some(given) if given == password.as_str() => {
+                        format!("{label}; password given")
+                    }
                     Some(_) => format!("{label}; wrong password given"),
                     None => label.clone(),
                 };
                 attempts
-                    .push(seal_encrypted(bench, entry, &original, traits, &password, given).await);
+                    .push(seal_encrypted(bench, entry, &original, traits, password, given).await);
             }
             attempts
         }
@@ -550,7 +579,8 @@ async fn seal_ordinary(bench: &Bench, entry: &Entry, original: &[u8], traits: St
     }
     attempt.check_incremental(original, &reply.body);
     let path = bench.write(&format!("sealed-{}", entry.file), &reply.body);
-    attempt.record_validation(&validate_with(&bench.root(), &path, &[]), &[0], "");
+    let validation = validate_with(&bench.root(), &path, &entry.options());
+    attempt.record_validation(&validation, &[0], "");
     check_verified_valid(bench, &mut attempt, &reply.body, 1).await;
     attempt
 }
@@ -606,22 +636,27 @@ async fn seal_signed(
     }
     attempt.check_incremental(original, &reply.body);
     let path = bench.write(&format!("sealed-{}", entry.file), &reply.body);
-    let validation = validate_with(&bench.root(), &path, &[("ALLOW_UNTRUSTED", "1")]);
+    // Signed by others: their signers are not ours to trust.
+    let options = Options {
+        allow_untrusted: true,
+        ..entry.options()
+    };
+    let validation = validate_with(&bench.root(), &path, &options);
     if xmp_is_malformed(original) {
         // pyHanko refuses every later revision of a file whose existing XMP metadata is not
         // well-formed XML (its metadata rule re-reads the old /Metadata; pyHanko cannot even
         // sign such a file itself). Then only pyHanko may complain; pdfsig and qpdf must not.
-        attempt.record_validation(&validation, &[0, 2], "(ALLOW_UNTRUSTED; malformed XMP)");
+        attempt.record_validation(&validation, &[0, 2], "(untrusted allowed; malformed XMP)");
         attempt.check(
             validation
                 .complaints
                 .iter()
-                .all(|line| line.contains("\"tool\": \"pyhanko")),
-            || format!("validate.sh {}", validation.summary()),
+                .all(|line| line.starts_with("pyhanko")),
+            || format!("validators: {}", validation.summary()),
         );
     } else {
         let accepted: &[i32] = if old_signature_broken { &[1, 2] } else { &[0] };
-        attempt.record_validation(&validation, accepted, "(ALLOW_UNTRUSTED)");
+        attempt.record_validation(&validation, accepted, "(untrusted allowed)");
     }
     match bench.try_verify(&reply.body).await {
         Ok(report) => check_signatures_kept(&mut attempt, &before, signatures(&report)),
@@ -671,7 +706,8 @@ async fn seal_broken(bench: &Bench, entry: &Entry, original: &[u8], traits: Stri
         "sealed (rewritten)".into()
     };
     let path = bench.write(&format!("sealed-{}", entry.file), &reply.body);
-    attempt.record_validation(&validate_with(&bench.root(), &path, &[]), &[0], "");
+    let validation = validate_with(&bench.root(), &path, &entry.options());
+    attempt.record_validation(&validation, &[0], "");
     check_verified_valid(bench, &mut attempt, &reply.body, 1).await;
     attempt
 }
@@ -703,20 +739,24 @@ async fn seal_encrypted(
     attempt.outcome = "sealed".into();
     attempt.check_incremental(original, &reply.body);
     let path = bench.write(&format!("sealed-{}", entry.file), &reply.body);
-    let validation = validate_with(&bench.root(), &path, &[("PDF_PASSWORD", password)]);
-    attempt.record_validation(&validation, &[0], "(PDF_PASSWORD)");
+    let options = Options {
+        password: Some(password.to_string()),
+        ..entry.options()
+    };
+    let validation = validate_with(&bench.root(), &path, &options);
+    attempt.record_validation(&validation, &[0], "(with the password)");
     attempt
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_corpus_file_is_sealed_or_clearly_refused() {
+/// Seals every entry and fails with every failure found, after printing the table.
+async fn seal_all(entries: Vec<Entry>) {
     let bench = Bench::start().await;
     let mut attempts = vec![];
-    for entry in manifest() {
-        eprintln!("sealing {} ({:?})", entry.file, entry.kind());
+    for entry in entries {
+        eprintln!("sealing {} ({:?})", entry.file, entry.kind);
         attempts.extend(seal_entry(&bench, &entry).await);
     }
-    println!("\n| file | traits | HTTP | validate.sh | outcome |\n|---|---|---|---|---|");
+    println!("\n| file | traits | HTTP | validators | outcome |\n|---|---|---|---|---|");
     for attempt in &attempts {
         println!("{}", attempt.row());
     }
@@ -734,26 +774,62 @@ async fn every_corpus_file_is_sealed_or_clearly_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fixture_is_sealed_or_clearly_refused() {
+    let entries: Vec<Entry> = fixtures::all().iter().map(Entry::from_fixture).collect();
+    let traits: std::collections::BTreeSet<&str> = fixtures::all()
+        .iter()
+        .flat_map(|f| f.traits.iter().map(String::as_str))
+        .collect();
+    for covered in [
+        "rc4-128",
+        "aes-128",
+        "aes-256",
+        "empty-user-password",
+        "user-password",
+        "xref-stream",
+        "object-streams",
+        "hybrid-xref",
+        "linearized",
+        "incremental-updates",
+        "rotate-90",
+        "rotate-270",
+        "cropbox",
+        "acroform",
+        "signed",
+        "broken-xref",
+    ] {
+        assert!(
+            traits.contains(covered),
+            "no fixture is {covered}: {traits:?}"
+        );
+    }
+    seal_all(entries).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_corpus_file_is_sealed_or_clearly_refused() {
+    let Some(corpus) = test_needs::shared("corpus") else {
+        return;
+    };
+    seal_all(manifest(&corpus)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_then_tampered_or_appended_is_reported() {
     let bench = Bench::start().await;
-    let original = std::fs::read(corpus(WRITER_PDF)).unwrap();
+    let original = fixtures::notice();
     let sealed = bench.write("sealed.pdf", &bench.sealed(&original).await);
 
     let tampered = tamper(&sealed, &bench.work.path().join("tampered.pdf"));
-    assert_eq!(validate_with(&bench.root(), &tampered, &[]).code, 1);
+    let validation = validate_with(&bench.root(), &tampered, &Options::default());
+    assert_eq!(validation.code, 1, "{}", validation.summary());
     let report = bench.verify(&std::fs::read(&tampered).unwrap()).await;
     assert_eq!(report["valid"], false, "{report}");
     let last = signatures(&report).last().expect("a signature");
     assert_eq!(last["digest_matches"], false, "{report}");
 
     let appended = bench.work.path().join("appended.pdf");
-    let status = Command::new("python3")
-        .arg(shared("validate/append_update.py"))
-        .arg(&sealed)
-        .arg(&appended)
-        .status()
-        .unwrap();
-    assert!(status.success(), "append_update.py failed");
+    append_update(&sealed, &appended);
     let report = bench.verify(&std::fs::read(&appended).unwrap()).await;
     assert_eq!(report["valid"], false, "{report}");
     let last = signatures(&report).last().expect("a signature");
@@ -762,7 +838,8 @@ async fn sealed_then_tampered_or_appended_is_reported() {
         last["bytes_after"].as_u64().is_some_and(|n| n > 0),
         "{report}"
     );
-    assert_ne!(validate_with(&bench.root(), &appended, &[]).code, 0);
+    let validation = validate_with(&bench.root(), &appended, &Options::default());
+    assert_ne!(validation.code, 0, "{}", validation.summary());
     bench.server.app.close().await;
 }
 
@@ -827,8 +904,12 @@ fn lines_not_from_the_seal(original: &str, sealed: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealing_keeps_the_text() {
     let bench = Bench::start().await;
-    for file in [WRITER_PDF, CHINESE_PDF] {
-        let path = corpus(file);
+    // Our notice, and real-world files when the shared corpus is there.
+    let mut inputs = vec![("notice.pdf", fixtures::notice_path().to_path_buf())];
+    if let Some(corpus) = test_needs::shared("corpus") {
+        inputs.extend(TEXT_PDFS.map(|file| (file, corpus.join(file))));
+    }
+    for (file, path) in inputs {
         let sealed = bench.write(file, &bench.sealed(&std::fs::read(&path).unwrap()).await);
         let (before, after) = (pdftotext(&path), pdftotext(&sealed));
         assert!(
@@ -851,7 +932,7 @@ async fn sealing_keeps_the_text() {
 async fn sealing_twice_keeps_both_valid() {
     let bench = Bench::start().await;
     let key_b = register(&bench.client, &bench.server, DEPT_B).await;
-    let original = std::fs::read(corpus(WRITER_PDF)).unwrap();
+    let original = fixtures::notice();
     let once = bench.sealed(&original).await;
     let reply = bench.seal(&key_b, &once, &[]).await;
     assert!(reply.is_pdf(), "{}", reply.describe());
@@ -862,7 +943,7 @@ async fn sealing_twice_keeps_both_valid() {
     );
 
     let path = bench.write("twice.pdf", &twice);
-    let validation = validate_with(&bench.root(), &path, &[]);
+    let validation = validate_with(&bench.root(), &path, &Options::default());
     assert_eq!(validation.code, 0, "{}", validation.summary());
     let report = bench.verify(&twice).await;
     assert_eq!(report["valid"], true, "{report}");
@@ -887,14 +968,14 @@ async fn sealing_twice_keeps_both_valid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_page_seal_spans_every_page() {
     let bench = Bench::start().await;
-    let original = std::fs::read(corpus("sf-pdflatex-4-pages.pdf")).unwrap();
+    let original = fixtures::notice();
     let reply = bench
         .seal(&bench.key_a, &original, &[("cross_page", "true")])
         .await;
     assert!(reply.is_pdf(), "{}", reply.describe());
     let sealed = reply.body;
     let path = bench.write("cross-page.pdf", &sealed);
-    let validation = validate_with(&bench.root(), &path, &[]);
+    let validation = validate_with(&bench.root(), &path, &Options::default());
     assert_eq!(validation.code, 0, "{}", validation.summary());
     let report = bench.verify(&sealed).await;
     assert_eq!(report["valid"], true, "{report}");
@@ -936,12 +1017,12 @@ async fn cross_page_seal_spans_every_page() {
     let reply = bench.seal(&key_b, &sealed, &[("page", "1")]).await;
     assert!(reply.is_pdf(), "{}", reply.describe());
     let path = bench.write("cross-page-then-normal.pdf", &reply.body);
-    let validation = validate_with(&bench.root(), &path, &[]);
+    let validation = validate_with(&bench.root(), &path, &Options::default());
     assert_eq!(validation.code, 0, "{}", validation.summary());
     assert_eq!(signatures(&bench.verify(&reply.body).await).len(), 2);
 
     // One page cannot carry a cross-page seal.
-    let one_page = std::fs::read(corpus(WRITER_PDF)).unwrap();
+    let one_page = fixtures::one_page_notice();
     let reply = bench
         .seal(&bench.key_a, &one_page, &[("cross_page", "true")])
         .await;

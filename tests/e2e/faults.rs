@@ -310,7 +310,8 @@ struct SmallDisk {
 }
 
 impl SmallDisk {
-    /// Mounts one of `size` (e.g. `64m`); `None` where this process may not mount (not root).
+    /// Mounts one of `size` (e.g. `64m`); `None` (after `test_needs::skip`) where this process
+    /// may not mount (not root).
     fn mount(size: &str) -> Option<SmallDisk> {
         let dir = tempfile::tempdir().unwrap();
         let mounted = Command::new("mount")
@@ -319,7 +320,7 @@ impl SmallDisk {
             .output()
             .is_ok_and(|out| out.status.success());
         if !mounted {
-            eprintln!("cannot mount a tmpfs here (not root?): disk-full run skipped");
+            crate::test_needs::skip("permission to mount a tmpfs (root)");
             return None;
         }
         Some(SmallDisk { dir })

@@ -80,8 +80,7 @@ fn qr_on_page(pdf: &std::path::Path, x: f32, y: f32, size: f32) -> String {
         .unwrap();
     assert!(status.success());
     let png = std::fs::read(out.with_extension("png")).unwrap();
-    let evidence = std::path::Path::new("/tmp/zhengyin-evidence");
-    std::fs::create_dir_all(evidence).unwrap();
+    let evidence = crate::test_needs::evidence_dir("holders");
     std::fs::write(evidence.join("licence-qr.png"), &png).unwrap();
     credential::read_qr_png(&png).unwrap()
 }

@@ -1,10 +1,11 @@
 //! Every shipped licence kind over the API, as its department issues it: the PDF validates in
-//! pdfsig and pyHanko (`validate.sh`), and `pdftotext` gives back every submitted text.
+//! pdfsig, pyHanko and qpdf (`validators`), and `pdftotext` gives back every submitted text.
 
 use serde_json::Value;
 use zhengyin::domain::CreditCode;
 
-use crate::common::{licence_pdf, register_in, validate, Server};
+use crate::common::{licence_pdf, register_in, Server};
+use crate::validators::validate;
 
 /// A valid credit code for the `n`-th test department of a division (机关, with a GB 11714
 /// organisation code `MB` + 6 digits + its check character).

@@ -5,7 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{business_licence_fields, food_permit, register, validate, Server};
+use crate::common::{business_licence_fields, food_permit, register, Server};
+use crate::validators::validate;
 
 const MARKET: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
 const OTHER: (&str, &str) = ("福州市市场监督管理局", "11350100MB0E00003C");
@@ -754,13 +755,10 @@ fn bulk_import_of_ten_thousand_rows_reports_the_bad_one_by_line() {
     // The library holds exactly the issued licences.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let config = zhengyin::service::Config {
-            data_dir: data.path().to_path_buf(),
-            database_url: None,
-            public_url: "http://127.0.0.1:8080".into(),
-            holder_issuer: None,
-            tsa_url: None,
-        };
+        let config = zhengyin::service::Config::new(
+            data.path().to_path_buf(),
+            "http://127.0.0.1:8080".into(),
+        );
         let (app, _) = zhengyin::service::App::open(&config).await.unwrap();
         let query = zhengyin::service::SearchQuery {
             holder: Some("91350100M000100Y43".into()),

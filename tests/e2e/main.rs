@@ -3,9 +3,11 @@
 mod agreement;
 mod audit;
 mod browser;
+mod clock;
 mod common;
 mod corpus;
 mod faults;
+mod fixtures;
 mod holders;
 mod kinds;
 mod lifecycle;
@@ -14,5 +16,10 @@ mod roles;
 mod sealing;
 mod secrets;
 mod skeleton;
+/// Shared with the unit tests, which use the parts about the corpus.
+#[allow(dead_code)]
+#[path = "../support/test_needs.rs"]
+mod test_needs;
 mod timestamps;
+mod validators;
 mod verification;

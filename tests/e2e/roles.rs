@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{business_licence_fields, register, shared, Server};
+use crate::common::{business_licence_fields, register, Server};
 
 /// How a role is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +93,7 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         .unwrap();
     let licence = issued["identifier"].as_str().unwrap().to_string();
     let a_id = a["id"].as_str().unwrap();
-    let pdf = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let pdf = crate::fixtures::notice();
     let root_pem = std::fs::read_to_string(server.root_pem()).unwrap();
     let new_department = |code: &str| json!({"name": "莆田市市场监督管理局", "credit_code": code, "division_code": "350300"});
 

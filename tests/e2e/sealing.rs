@@ -7,7 +7,8 @@ use std::process::Command;
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 
-use crate::common::{register, shared, validate, Server};
+use crate::common::{register, Server};
+use crate::validators::validate;
 
 const DEPT_A: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
 const DEPT_B: (&str, &str) = ("福州市市场监督管理局", "11350100MB0E00003C");
@@ -134,8 +135,14 @@ async fn keyword_placement_centres_the_seal_on_the_text() {
         .unwrap()
         .to_string();
     let work = tempfile::tempdir().unwrap();
-    for file in ["sf-google-docs.pdf", "pypdf-chinese-excel-table.pdf"] {
-        let path = shared(&format!("corpus/{file}"));
+    // Our own notice, and real-world files when the shared corpus is there.
+    let mut inputs = vec![("notice.pdf", crate::fixtures::notice_path().to_path_buf())];
+    if let Some(corpus) = crate::test_needs::shared("corpus") {
+        for file in ["sf-google-docs.pdf", "pypdf-chinese-excel-table.pdf"] {
+            inputs.push((file, corpus.join(file)));
+        }
+    }
+    for (file, path) in inputs {
         let original = std::fs::read(&path).unwrap();
         let (word, (x, y)) = lone_word(&path);
         let response = seal_multipart(
@@ -169,7 +176,7 @@ async fn keyword_placement_centres_the_seal_on_the_text() {
         assert_eq!(validate(&server.root_pem(), &out), 0, "{file}");
     }
 
-    let original = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let original = crate::fixtures::notice();
     let absent = problem(
         seal_multipart(
             &client,
@@ -232,7 +239,7 @@ async fn multipart_upload_errors_are_problems() {
         .await
         .unwrap();
     assert_eq!(problem(no_file, 422).await["field"], "file");
-    let original = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let original = crate::fixtures::notice();
     let unknown = seal_multipart(
         &client,
         &server,
@@ -346,7 +353,7 @@ async fn name_seals_are_registered_and_stamp_valid_signatures() {
 
     // Stamp a document with the square seal (query string), then the oval one (form fields);
     // B may not use A's name seal.
-    let original = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let original = crate::fixtures::notice();
     let square_id = square["id"].as_str().unwrap();
     let stolen = client
         .post(format!("{}/api/v1/seal", server.base))
@@ -420,11 +427,10 @@ async fn name_seals_are_registered_and_stamp_valid_signatures() {
     assert!(subjects[0].contains("张三"), "{subjects:?}");
     assert!(subjects[1].contains("欧阳小明"), "{subjects:?}");
     // Evidence for people: the page as rendered.
-    let _ = std::fs::create_dir_all("/tmp/zhengyin-evidence");
     let _ = Command::new("pdftoppm")
         .args(["-r", "110", "-png", "-singlefile"])
         .arg(&out)
-        .arg("/tmp/zhengyin-evidence/name-seals")
+        .arg(crate::test_needs::evidence_dir("sealing").join("name-seals"))
         .status();
 }
 
@@ -452,7 +458,7 @@ async fn cross_page_seal_after_a_normal_seal_leaves_both_valid() {
             response.bytes().await.unwrap().to_vec()
         }
     };
-    let original = std::fs::read(shared("corpus/sf-pdflatex-4-pages.pdf")).unwrap();
+    let original = crate::fixtures::notice();
     let normal = seal(key_a, original, false).await;
     let both = seal(key_b, normal, true).await;
     let report: Value = client

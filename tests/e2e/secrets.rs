@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::common::{
-    assert_absent, business_licence_fields, key_needles, plaintext_keys, shared, ServerProcess,
+    assert_absent, business_licence_fields, key_needles, plaintext_keys, ServerProcess,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -38,11 +38,12 @@ async fn trace_logs_hold_no_secret() {
         .await
         .unwrap();
     assert_eq!(issued.status(), 201);
-    let password = "openpassword";
+    let locked = crate::fixtures::with(&["encrypted", "aes-256", "user-password"]);
+    let password = locked.password.clone().unwrap();
     let sealed = client
         .post(format!("{base}/api/v1/seal?password={password}"))
         .bearer_auth(&key)
-        .body(std::fs::read(shared("corpus/sf-libreoffice-password.pdf")).unwrap())
+        .body(locked.bytes())
         .send()
         .await
         .unwrap();

@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 
 use crate::common::{
     assert_absent, business_licence_fields, drop_postgres, fresh_postgres, issue_business_licence,
-    key_needles, licence_pdf, plaintext_keys, register, tamper, validate, Server,
+    key_needles, licence_pdf, plaintext_keys, register, tamper, Server,
 };
+use crate::validators::validate;
 
 async fn problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(response.status(), status);

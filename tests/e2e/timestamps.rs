@@ -8,7 +8,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::common::{pyhanko, register, shared, validate_report, Server};
+use crate::common::{register, Server};
+use crate::test_needs::venv_program;
+use crate::validators::validate_report;
 
 /// pyHanko signs the small corpus PDF into `out` with its own key and certificate (PEM files),
 /// asking `tsa_url` for the signature time-stamp; off the async runtime, so that the
@@ -16,7 +18,7 @@ use crate::common::{pyhanko, register, shared, validate_report, Server};
 async fn pyhanko_sign(key_pem: &Path, cert_pem: &Path, tsa_url: String, out: &Path) -> Output {
     let (key_pem, cert_pem, out) = (key_pem.to_owned(), cert_pem.to_owned(), out.to_owned());
     tokio::task::spawn_blocking(move || {
-        Command::new(pyhanko())
+        Command::new(venv_program("pyhanko"))
             .args([
                 "sign",
                 "addsig",
@@ -29,7 +31,7 @@ async fn pyhanko_sign(key_pem: &Path, cert_pem: &Path, tsa_url: String, out: &Pa
             .arg(key_pem)
             .arg("--cert")
             .arg(cert_pem)
-            .arg(shared("corpus/sf-libreoffice-writer.pdf"))
+            .arg(crate::fixtures::notice_path())
             .arg(out)
             .output()
             .unwrap()
@@ -50,7 +52,7 @@ async fn verify(client: &reqwest::Client, base: &str, pdf: &[u8]) -> Value {
     response.json().await.unwrap()
 }
 
-/// pyHanko's status of the one signature in a validate.sh report.
+/// pyHanko's status of the one signature in a report of the validators.
 fn pyhanko_status(report: &[Value]) -> String {
     let cli = report
         .iter()
@@ -75,7 +77,7 @@ async fn seals_are_time_stamped_and_pyhanko_uses_our_authority() {
     )
     .await;
     let key = department["api_key"].as_str().unwrap();
-    let input = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let input = crate::fixtures::notice();
     let work = tempfile::tempdir().unwrap();
 
     // Default level B-T, and B-B on request.
@@ -182,7 +184,7 @@ async fn seals_are_time_stamped_and_pyhanko_uses_our_authority() {
         let (cert_pem, signed) = (cert_pem.clone(), signed.clone());
         let root = server.root_pem();
         tokio::task::spawn_blocking(move || {
-            Command::new(pyhanko())
+            Command::new(venv_program("pyhanko"))
                 .args([
                     "sign",
                     "validate",
@@ -276,7 +278,7 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
     .await;
     let key = department["api_key"].as_str().unwrap();
     let seal_id = department["seal"]["id"].as_str().unwrap();
-    let input = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let input = crate::fixtures::notice();
     let seal = |level: &'static str| {
         let request = client
             .post(format!("{base}/api/v1/seal?level={level}"))
@@ -425,7 +427,7 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
     std::fs::write(&path, &plain).unwrap();
     let root = server.root_pem();
     let pyhanko_says = tokio::task::spawn_blocking(move || {
-        Command::new(pyhanko())
+        Command::new(venv_program("pyhanko"))
             .args(["sign", "validate", "--trust-replace", "--trust"])
             .arg(root)
             .arg(path)
@@ -447,7 +449,7 @@ async fn a_revoked_seal_is_refused_unless_a_time_stamp_proves_it_older() {
         std::fs::write(&path, pdf).unwrap();
         let root = server.root_pem();
         tokio::task::spawn_blocking(move || {
-            let out = Command::new(pyhanko())
+            let out = Command::new(venv_program("pyhanko"))
                 .args([
                     "sign",
                     "adesverify",
@@ -510,7 +512,7 @@ async fn long_term_levels_carry_validation_data_and_an_archive_time_stamp() {
     )
     .await;
     let key = department["api_key"].as_str().unwrap();
-    let input = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let input = crate::fixtures::notice();
     let work = tempfile::tempdir().unwrap();
     for level in ["B-LT", "B-LTA"] {
         let response = client
@@ -550,7 +552,7 @@ async fn long_term_levels_carry_validation_data_and_an_archive_time_stamp() {
         assert_eq!(ours["verdict"], "valid", "{level}: {ours}");
         let root = server.root_pem();
         let ades = tokio::task::spawn_blocking(move || {
-            Command::new(pyhanko())
+            Command::new(venv_program("pyhanko"))
                 .args([
                     "sign",
                     "adesverify",
@@ -569,12 +571,12 @@ async fn long_term_levels_carry_validation_data_and_an_archive_time_stamp() {
             + &String::from_utf8_lossy(&ades.stderr);
         assert!(ades.contains("judged VALID"), "{level}: {ades}");
         if level == "B-LT" {
-            // The DSS update follows the seal: validate.sh wants the newest signature to
+            // The DSS update follows the seal: the validators want the newest signature to
             // cover the whole file, which only a document time-stamp restores.
             assert!(status.contains("EXTENDED_WITH_LTA_UPDATES"), "{status}");
             assert!(ades.contains("No document timestamps"), "{ades}");
         } else {
-            assert_eq!(code, 0, "validate.sh accepts B-LTA");
+            assert_eq!(code, 0, "the validators accept B-LTA");
             let signatures = ours["signatures"].as_array().unwrap();
             assert_eq!(signatures.len(), 2);
             assert_eq!(signatures[1]["kind"], "document_timestamp");
@@ -663,7 +665,7 @@ async fn an_external_authority_time_stamps_the_seals() {
         .await
         .unwrap();
     assert_eq!(trusted.status(), 201);
-    let input = std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap();
+    let input = crate::fixtures::notice();
     let sealed = client
         .post(format!("{base}/api/v1/seal"))
         .bearer_auth(key)

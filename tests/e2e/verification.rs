@@ -3,11 +3,10 @@
 //! input, and the record every verification leaves.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::common::{licence_pdf, register, shared, Server};
+use crate::common::{foreign_pki, licence_pdf, register, sign_foreign, tamper, Server};
 
 const DEPT_A: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
 
@@ -52,30 +51,14 @@ async fn add_root(client: &reqwest::Client, server: &Server, pem: &Path) -> reqw
         .unwrap()
 }
 
-fn run(command: &mut Command) {
-    let output = command.output().expect("the command runs");
-    assert!(
-        output.status.success(),
-        "{command:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn foreign_seals_are_trusted_only_through_a_registered_root() {
     let server = Server::start(None).await;
     let client = reqwest::Client::new();
     let work = tempfile::tempdir().unwrap();
-    let pki = work.path().join("pki");
-    run(Command::new("bash")
-        .arg(shared("validate/make-foreign-pki.sh"))
-        .arg(&pki));
+    let pki = foreign_pki(&work.path().join("pki"));
     let sealed = work.path().join("foreign.pdf");
-    run(Command::new("bash")
-        .arg(shared("validate/sign-foreign.sh"))
-        .arg(&pki)
-        .arg(shared("corpus/sf-libreoffice-writer.pdf"))
-        .arg(&sealed));
+    sign_foreign(&pki, crate::fixtures::notice_path(), &sealed);
     let pdf = std::fs::read(&sealed).unwrap();
 
     // Unknown root: intact, but untrusted.
@@ -149,6 +132,14 @@ async fn foreign_seals_are_trusted_only_through_a_registered_root() {
         .as_str()
         .unwrap()
         .contains("Foreign Department"));
+    assert_eq!(signature["field_name"], "ForeignSeal");
+    assert_eq!(signature["covers_whole_file"], true);
+    assert_eq!(signature["problems"], json!([]), "{report}");
+    // One flipped byte in what pyHanko signed: broken, the digest no longer matches.
+    let tampered = tamper(&sealed, &work.path().join("tampered.pdf"));
+    let report = verified(&client, &server, &std::fs::read(&tampered).unwrap()).await;
+    assert_eq!(report["verdict"], "broken", "{report}");
+    assert_eq!(report["signatures"][0]["digest_matches"], false, "{report}");
 
     // Removed again: back to intact but untrusted.
     let removed = client
@@ -302,7 +293,7 @@ async fn bad_input_is_a_problem_and_every_verification_is_recorded() {
     let sealed = client
         .post(format!("{}/api/v1/seal", server.base))
         .bearer_auth(key)
-        .body(std::fs::read(shared("corpus/sf-libreoffice-writer.pdf")).unwrap())
+        .body(crate::fixtures::notice())
         .send()
         .await
         .unwrap()
@@ -333,12 +324,13 @@ async fn bad_input_is_a_problem_and_every_verification_is_recorded() {
     problem(huge, 413).await;
 
     // Encrypted: refused without the password, verified with it.
-    let locked = std::fs::read(shared("corpus/sf-libreoffice-password.pdf")).unwrap();
+    let locked = crate::fixtures::with(&["encrypted", "aes-128", "user-password"]);
+    let password = locked.password.as_deref().unwrap();
     let sealed_locked = client
         .post(format!("{}/api/v1/seal", server.base))
         .bearer_auth(key)
-        .query(&[("password", "openpassword")])
-        .body(locked)
+        .query(&[("password", password)])
+        .body(locked.bytes())
         .send()
         .await
         .unwrap();
@@ -351,7 +343,7 @@ async fn bad_input_is_a_problem_and_every_verification_is_recorded() {
     );
     let wrong = verify(&client, &server, &sealed_locked, Some("nope")).await;
     problem(wrong, 422).await;
-    let opened = verify(&client, &server, &sealed_locked, Some("openpassword")).await;
+    let opened = verify(&client, &server, &sealed_locked, Some(password)).await;
     assert_eq!(opened.status(), 200);
     let opened: Value = opened.json().await.unwrap();
     assert_eq!(opened["verdict"], "valid", "{opened}");
