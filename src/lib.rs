@@ -1,7 +1,8 @@
 //! zhengyin (证印): electronic licences (电子证照) and electronic seals (电子印章).
 //!
 //! Dependencies flow from the edges to the core, never back:
-//! `cli` → `server` → `http` → `service` → `licence`, `seal`, `tsa`, `audit`, `storage`, `pki`, `pdf` → `domain`.
+//! `cli` → `server` → `http` → `service` → `licence`, `seal`, `tsa`, `audit`, `storage`, `pki`, `pdf`
+//! → `domain` (`cli`'s commands other than `serve` call `service` directly).
 
 pub mod audit;
 pub mod cli;

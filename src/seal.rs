@@ -579,6 +579,131 @@ mod tests {
         }
     }
 
+    /// A one-page notice rendered with the shipped font.
+    fn notice() -> Vec<u8> {
+        use crate::pdf::render::{Align, Document, Item, Page, Renderer, Rgb};
+        let page = Page {
+            width_mm: 210.0,
+            height_mm: 297.0,
+            items: vec![Item::Text {
+                x_mm: 25.0,
+                y_mm: 40.0,
+                size_pt: 14.0,
+                text: "关于电子证照互认的通知".into(),
+                color: Rgb(0, 0, 0),
+                align: Align::Left,
+                max_width_mm: None,
+                line_height: 1.5,
+                letter_spacing_pt: 0.0,
+            }],
+        };
+        let document = Document {
+            title: "通知".into(),
+            pages: vec![page],
+            shared_text: String::new(),
+        };
+        Renderer::new(NOTO_SERIF_SC)
+            .unwrap()
+            .render(&document)
+            .unwrap()
+    }
+
+    #[test]
+    fn an_expired_seal_is_judged_now_unless_a_time_stamp_proves_it_older() {
+        use crate::pdf::validate::Verdict;
+        use crate::tsa::testing::StampsAt;
+        use crate::tsa::TimeStampAuthority;
+        use time::macros::datetime;
+        const DEPARTMENT: &str = "厦门市市场监督管理局";
+        let (key, root, tsa_key) = crate::pki::testing::seal_key_within(
+            DEPARTMENT,
+            "11350200MB0D00002U",
+            datetime!(2019-01-01 0:00 UTC),
+            datetime!(2020-01-01 0:00 UTC),
+        );
+        let tsa = TimeStampAuthority::new(tsa_key, vec![root.clone()]).unwrap();
+        let chain = [root];
+        let impression = SealImpression {
+            shape: SealShape::Round,
+            name: DEPARTMENT.into(),
+            purpose: Some("行政审批专用章".into()),
+            code: None,
+            width_mm: 42.0,
+        };
+        let font = FontProgram::new(NOTO_SERIF_SC).unwrap();
+        let appearance = SealForm::new(&impression, &font).unwrap();
+        let request = Stamp {
+            key: &key,
+            chain: &chain,
+            appearance: &appearance,
+            placement: Placement::default(),
+            signer_name: DEPARTMENT,
+            reason: "测试",
+            location: "厦门",
+            password: None,
+            timestamper: None,
+        };
+        let anchors = TrustAnchors::new(chain.to_vec());
+        let seal = |report: &crate::pdf::validate::PdfReport| report.signatures[0].clone();
+
+        // /M says mid-2019, inside the certificate's validity; it is only a claim, so the
+        // chain is judged now, when the certificate has long expired.
+        let claimed = datetime!(2019-06-01 0:00 UTC);
+        let sealed = stamp(notice(), &request, claimed).unwrap().into_vec();
+        let report = verify_pdf(&sealed, &anchors, None).unwrap();
+        let signature = seal(&report);
+        assert_eq!(
+            signature.signing_time.as_deref(),
+            Some("2019-06-01T00:00:00Z")
+        );
+        assert!(
+            signature.intact() && !signature.chain_trusted,
+            "{signature:?}"
+        );
+        assert_eq!(signature.proven_time, None);
+        assert_eq!(signature.verdict, Verdict::Untrusted);
+
+        // A document time-stamp from while it was valid proves the seal existed then.
+        let proof = StampsAt(&tsa, datetime!(2019-07-01 0:00 UTC));
+        let archived = timestamp_document(sealed.clone(), &proof, None, OffsetDateTime::now_utc())
+            .unwrap()
+            .into_vec();
+        let report = verify_pdf(&archived, &anchors, None).unwrap();
+        let signature = seal(&report);
+        assert!(signature.chain_trusted, "{signature:?}");
+        assert_eq!(
+            signature.proven_time.as_deref(),
+            Some("2019-07-01T00:00:00Z")
+        );
+        assert_eq!(report.verdict(), Some(Verdict::Valid), "{report:?}");
+
+        // One from after it expired proves nothing that helps.
+        let too_late = StampsAt(&tsa, datetime!(2021-01-01 0:00 UTC));
+        let archived = timestamp_document(sealed, &too_late, None, OffsetDateTime::now_utc())
+            .unwrap()
+            .into_vec();
+        let signature = seal(&verify_pdf(&archived, &anchors, None).unwrap());
+        assert!(!signature.chain_trusted, "{signature:?}");
+        assert_eq!(signature.verdict, Verdict::Untrusted);
+
+        // Its own signature time-stamp from while it was valid (PAdES B-T) proves it too.
+        let stamped_then = StampsAt(&tsa, datetime!(2019-06-01 0:00 UTC));
+        let with_timestamp = Stamp {
+            timestamper: Some(&stamped_then),
+            ..request
+        };
+        let sealed = stamp(notice(), &with_timestamp, claimed)
+            .unwrap()
+            .into_vec();
+        let signature = seal(&verify_pdf(&sealed, &anchors, None).unwrap());
+        assert!(signature.chain_trusted, "{signature:?}");
+        assert_eq!(
+            signature.proven_time.as_deref(),
+            Some("2019-06-01T00:00:00Z")
+        );
+        assert_eq!(signature.verdict, Verdict::Valid);
+    }
+
     #[test]
     fn displayed_and_user_points_are_inverse_for_every_rotation() {
         for rotate in [0, 90, 180, 270] {

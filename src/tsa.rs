@@ -327,6 +327,26 @@ pub fn read_token(token: &[u8]) -> Result<TstInfo, der::Error> {
     TstInfo::from_der(econtent.value())
 }
 
+/// Authorities for tests of time: proof of existence needs time-stamps from the past.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{imprint, rfc5912, OffsetDateTime, SignError, TimeStampAuthority, TimeStamper};
+
+    /// `authority`, with every token it grants saying `at`.
+    pub(crate) struct StampsAt<'a>(pub &'a TimeStampAuthority, pub OffsetDateTime);
+
+    impl TimeStamper for StampsAt<'_> {
+        fn timestamp(&self, imprint_sha256: &[u8; 32]) -> Result<Vec<u8>, SignError> {
+            let message_imprint = imprint(rfc5912::ID_SHA_256, imprint_sha256)?;
+            self.0.token(message_imprint, None, true, self.1)
+        }
+
+        fn max_token_len(&self) -> usize {
+            self.0.max_token_len
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,9 +3,14 @@
 //! anchors, how much of the file does it cover, and what did later incremental updates
 //! change (see [`super::revisions`]). Each signature gets a [`Verdict`].
 //!
-//! Handles CMS signatures (`adbe.pkcs7.detached`, `ETSI.CAdES.detached`) and RFC 3161
-//! document timestamps (`ETSI.RFC3161`). Not checked: revocation (CRL/OCSP) and signature
-//! timestamps in unsigned attributes.
+//! Handles CMS signatures (`adbe.pkcs7.detached`, `ETSI.CAdES.detached`) with their signature
+//! time-stamps, RFC 3161 document timestamps (`ETSI.RFC3161`), and revocation as the trust
+//! anchors know it (our root's CRL).
+//!
+//! Time: a signer's chain is judged now, unless a valid time-stamp proves the signature
+//! existed earlier (proof of existence, as EN 319 102-1 does): its own signature time-stamp,
+//! or a later document time-stamp that covers it. The signing time the signer wrote (`/M`,
+//! the CMS signing-time attribute) is a claim and decides nothing.
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -128,6 +133,13 @@ pub struct CmsReport {
     pub revoked: bool,
     /// Why any of the above is false.
     pub problems: Vec<String>,
+    /// For a time-stamp token: the time it vouches for (`genTime`).
+    #[serde(skip)]
+    pub token_time: Option<OffsetDateTime>,
+    /// The time the chain was judged at, when a time-stamp proved the signature older than
+    /// now.
+    #[serde(skip)]
+    pub proven_time: Option<OffsetDateTime>,
 }
 
 /// A signature time-stamp token (RFC 3161, in the unsigned attribute
@@ -190,7 +202,8 @@ pub struct SignatureReport {
     /// `/SubFilter`, e.g. `ETSI.CAdES.detached` or `ETSI.RFC3161` for a document timestamp.
     #[schema(required = true)]
     pub sub_filter: Option<String>,
-    /// `/M` (the claimed signing time) as RFC 3339, or raw if it does not parse.
+    /// `/M`, the signing time the signer claims, as RFC 3339 (raw if it does not parse): a
+    /// claim, which decides nothing (see `proven_time`).
     #[schema(required = true)]
     pub signing_time: Option<String>,
     /// The signer certificate.
@@ -208,15 +221,21 @@ pub struct SignatureReport {
     /// The signature algorithm, e.g. `ecdsa-with-SHA256`.
     #[schema(required = true)]
     pub signature_algorithm: Option<String>,
-    /// The signer chains to one of the trust anchors: its certificate and every issuer were
-    /// valid at the signing time and its keyUsage allows signing.
+    /// The signer chains to one of the trust anchors: its certificate and every issuer are
+    /// valid now, or were at `proven_time`, and its keyUsage allows signing.
     pub chain_trusted: bool,
     /// Subject of that trust anchor.
     #[schema(required = true)]
     pub trust_anchor_subject: Option<String>,
     /// The signature time-stamp (PAdES B-T), if there is one. When it is valid, the signer's
-    /// chain is judged at its time rather than at the claimed signing time.
+    /// chain is judged at its time rather than now.
     pub timestamp: Option<TimestampReport>,
+    /// When the signature is proven to have existed, RFC 3339: the time of its valid
+    /// signature time-stamp or of a later valid document time-stamp covering it (for a
+    /// document time-stamp, its own time). The signer's chain and revocation are judged then;
+    /// without it, now. `signing_time` is only what the signer claimed.
+    #[schema(required = true)]
+    pub proven_time: Option<String>,
     /// When the signer certificate was revoked, if it was.
     pub revoked_at: Option<String>,
     /// The revocation counts against this signature: no valid time-stamp proves the
@@ -302,16 +321,56 @@ pub fn verify_pdf(
 ) -> Result<PdfReport, ValidateError> {
     let doc = super::load_for_update(pdf, password)?;
     let encrypted = doc.encryption_state.is_some();
-    let mut signatures: Vec<SignatureReport> = signature_fields(&doc)
+    let mut fields: Vec<(String, &Dictionary, SignatureReport)> = signature_fields(&doc)
         .into_iter()
-        .map(|(name, sig)| verify_signature(pdf, name, sig, anchors, encrypted))
+        .map(|(name, sig)| {
+            let report = verify_signature(pdf, name.clone(), sig, anchors, encrypted, None);
+            (name, sig, report)
+        })
         .collect();
+    // Newest first: a document time-stamp's proof of existence reaches back to what it covers.
+    fields.sort_by_key(|(_, _, s)| s.bytes_after.unwrap_or(u64::MAX));
+    for i in 0..fields.len() {
+        let (name, sig, report) = &fields[i];
+        if report.proven_time.is_some() || (report.chain_trusted && !report.revoked) {
+            continue;
+        }
+        let Some(existed_by) = existence_proven_by_later_timestamp(report, &fields[..i]) else {
+            continue;
+        };
+        let proven = verify_signature(pdf, name.clone(), sig, anchors, encrypted, Some(existed_by));
+        fields[i].2 = proven;
+    }
+    let mut signatures: Vec<SignatureReport> =
+        fields.into_iter().map(|(_, _, report)| report).collect();
     signatures.sort_by_key(|s| s.bytes_after.map_or(u64::MAX, |after| u64::MAX - after));
     for signature in &mut signatures {
         analyse_modifications(pdf, signature, password);
         signature.verdict = signature.judge();
     }
     Ok(PdfReport { signatures })
+}
+
+/// The earliest time a valid, trusted document time-stamp among `newer` (signatures made
+/// after `signature`) proves `signature` existed by: one whose signed range covers it.
+fn existence_proven_by_later_timestamp(
+    signature: &SignatureReport,
+    newer: &[(String, &Dictionary, SignatureReport)],
+) -> Option<OffsetDateTime> {
+    let after = signature.bytes_after?;
+    newer
+        .iter()
+        .map(|(_, _, report)| report)
+        .filter(|t| {
+            t.kind == SignatureKind::DocumentTimestamp
+                && t.intact()
+                && t.byte_range_well_formed
+                && t.chain_trusted
+                && !t.revoked
+                && t.bytes_after.is_some_and(|t_after| t_after < after)
+        })
+        .filter_map(|t| OffsetDateTime::parse(t.proven_time.as_deref()?, &Rfc3339).ok())
+        .min()
 }
 
 /// Fills in what the incremental updates after the signed revision changed. Bytes after the
@@ -425,12 +484,14 @@ fn dict<'a>(doc: &'a Document, object: &'a Object) -> Option<&'a Dictionary> {
 }
 
 /// Checks one signature dictionary against the file it is in.
+/// Verifies one signature; `existed_by` is a time a later time-stamp proves it existed by.
 fn verify_signature(
     pdf: &[u8],
     field_name: String,
     sig: &Dictionary,
     anchors: &TrustAnchors,
     encrypted: bool,
+    existed_by: Option<OffsetDateTime>,
 ) -> SignatureReport {
     let mut problems = Vec::new();
     let sub_filter = sig
@@ -482,13 +543,22 @@ fn verify_signature(
         SignatureKind::Signature
     };
     let cms = match contents {
-        Some(contents) => verify_cms(contents, parts.as_deref(), anchors, claimed_time),
+        Some(contents) => verify_cms(contents, parts.as_deref(), anchors, existed_by),
         None => CmsReport {
             problems: vec!["the signature dictionary has no /Contents string".into()],
             ..CmsReport::default()
         },
     };
     problems.extend(cms.problems);
+    // A valid document time-stamp proves the revision it covers existed at its own time.
+    let proven_time = match kind {
+        SignatureKind::DocumentTimestamp
+            if cms.digest_matches && cms.signature_valid && cms.chain_trusted =>
+        {
+            cms.token_time
+        }
+        _ => cms.proven_time,
+    };
 
     let mut byte_range_well_formed = false;
     let mut bytes_after = None;
@@ -539,6 +609,7 @@ fn verify_signature(
         chain_trusted: cms.chain_trusted,
         trust_anchor_subject: cms.trust_anchor_subject,
         timestamp: cms.timestamp,
+        proven_time: proven_time.map(rfc3339),
         revoked_at: cms.revoked_at,
         revoked: cms.revoked,
         byte_range_well_formed,
@@ -609,15 +680,16 @@ fn gap_is_hex_of(gap: &[u8], contents: &[u8]) -> bool {
 }
 
 /// Verifies a detached CMS `SignedData` (`cms_der`; trailing zero padding is ignored) over the
-/// concatenation of `signed_parts`, and its signer's chain to `anchors` at time `at` (default:
-/// the timestamp's or the signing-time attribute's time, else now).
+/// concatenation of `signed_parts`, and its signer's chain to `anchors`: at the time its valid
+/// signature time-stamp proves, else at `existed_by` (a time something else proves the
+/// signature existed by), else now.
 pub fn verify_cms_detached(
     cms_der: &[u8],
     signed_parts: &[&[u8]],
     anchors: &TrustAnchors,
-    at: Option<OffsetDateTime>,
+    existed_by: Option<OffsetDateTime>,
 ) -> CmsReport {
-    verify_cms(cms_der, Some(signed_parts), anchors, at)
+    verify_cms(cms_der, Some(signed_parts), anchors, existed_by)
 }
 
 /// [`verify_cms_detached`], with `parts` None when the PDF's byte ranges are unusable.
@@ -625,10 +697,10 @@ fn verify_cms(
     cms_der: &[u8],
     parts: Option<&[&[u8]]>,
     anchors: &TrustAnchors,
-    at: Option<OffsetDateTime>,
+    existed_by: Option<OffsetDateTime>,
 ) -> CmsReport {
     let mut report = CmsReport::default();
-    if let Err(problem) = check_cms(cms_der, parts, anchors, at, &mut report) {
+    if let Err(problem) = check_cms(cms_der, parts, anchors, existed_by, &mut report) {
         report.problems.push(problem);
     }
     report
@@ -639,7 +711,7 @@ fn check_cms(
     cms_der: &[u8],
     parts: Option<&[&[u8]]>,
     anchors: &TrustAnchors,
-    at: Option<OffsetDateTime>,
+    existed_by: Option<OffsetDateTime>,
     report: &mut CmsReport,
 ) -> Result<(), String> {
     let der = der_prefix(cms_der).ok_or("the signature is not DER")?;
@@ -700,11 +772,8 @@ fn check_cms(
         }
     };
     let tst = econtent.as_deref().map(tst_info).transpose()?;
+    report.token_time = tst.as_ref().and_then(|(_, time)| *time);
     let attrs = signer_info.signed_attrs.as_ref();
-    let claimed_time = attrs
-        .and_then(|a| attribute(a, rfc5911::ID_SIGNING_TIME))
-        .and_then(|t| x509_cert::time::Time::from_der(&t.to_der().ok()?).ok())
-        .and_then(|t| unix_time(t.to_unix_duration()));
 
     // A valid signature time-stamp proves when the signature existed: the chain is judged then.
     report.timestamp = signature_timestamp(signer_info, anchors, &mut report.problems);
@@ -715,12 +784,11 @@ fn check_cms(
         .and_then(|t| t.time.as_deref())
         .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
 
-    // chain
-    let at = proven_time
-        .or(at)
-        .or(tst.as_ref().and_then(|(_, time)| *time))
-        .or(claimed_time)
-        .unwrap_or_else(OffsetDateTime::now_utc);
+    // The chain is judged when the signature is proven to have existed, else now: the
+    // signing time the signer claims proves nothing.
+    let proof = proven_time.or(existed_by);
+    report.proven_time = proof;
+    let at = proof.unwrap_or_else(OffsetDateTime::now_utc);
     let roots: Vec<X509Certificate> = anchors
         .roots
         .iter()
@@ -735,7 +803,7 @@ fn check_cms(
     }
     if let Some(revoked_at) = anchors.revoked_at(&signer_x509) {
         report.revoked_at = Some(rfc3339(revoked_at));
-        if proven_time.is_none_or(|proven| proven >= revoked_at) {
+        if proof.is_none_or(|proven| proven >= revoked_at) {
             report.revoked = true;
             report.problems.push(format!(
                 "the signer certificate was revoked at {}, and no time-stamp proves the signature older",
@@ -863,7 +931,7 @@ fn signature_timestamp(
     );
     let Some(time) = read_token_time(&token) else {
         problems.push(format!(
-            "the signature time-stamp cannot be checked, so the signature is judged at its claimed time: {}",
+            "the signature time-stamp cannot be checked, so the signature is judged now: {}",
             checked.problems.join("; ")
         ));
         return Some(TimestampReport {
@@ -1151,10 +1219,6 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
-fn unix_time(since_epoch: std::time::Duration) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(i64::try_from(since_epoch.as_secs()).ok()?).ok()
-}
-
 /// Parses a PDF date `D:YYYYMMDDHHmmSSOHH'mm'` (everything after the year optional).
 fn parse_pdf_date(s: &str) -> Option<OffsetDateTime> {
     let s = s.strip_prefix("D:").unwrap_or(s);
@@ -1289,7 +1353,7 @@ mod tests {
     }
 
     #[test]
-    fn qualified_2011_rsa_signature_is_intact_and_chains_at_its_signing_time() {
+    fn qualified_2011_rsa_signature_is_intact_and_chains_only_at_a_proven_time() {
         let Some(pdf) = corpus("pdfjs-signed-qualified-2011.pdf") else {
             return;
         };
@@ -1309,22 +1373,31 @@ mod tests {
         let signer = sig.signer.as_ref().unwrap();
         assert!(signer.subject.contains("Paul Frey"), "{}", signer.subject);
 
-        // anchored at the QuoVadis root it carries: root -> issuing CA -> signer, SHA-1 RSA
+        // Anchored at the QuoVadis root it carries (root -> issuing CA -> signer, SHA-1 RSA).
+        // The signer's certificate expired in 2013, and its signature time-stamp carries an
+        // attribute certificate, which the cms crate cannot decode: set aside, and said so.
+        // Nothing proves the signature older, so it is judged now: not trusted.
         let anchors = TrustAnchors::new(embedded_roots(&pdf));
         let report = verify_pdf(&pdf, &anchors, None).unwrap();
         let sig = &report.signatures[0];
-        assert!(sig.chain_trusted, "{:?}", sig.problems);
-        // Its signature time-stamp carries an attribute certificate, which the cms crate
-        // cannot decode: it is set aside, and said so.
+        assert!(!sig.chain_trusted && sig.proven_time.is_none(), "{sig:?}");
         let timestamp = sig.timestamp.as_ref().unwrap();
         assert!(!timestamp.checked && !timestamp.valid);
         assert!(
-            matches!(sig.problems.as_slice(), [only] if only.contains("time-stamp cannot be checked")),
+            matches!(sig.problems.as_slice(), [stamp, now]
+                if stamp.contains("time-stamp cannot be checked") && now.contains("not valid at")),
             "{:?}",
             sig.problems
         );
-        assert!(report.all_valid_and_trusted());
-        assert!(sig
+        assert_eq!(sig.verdict, Verdict::Untrusted);
+
+        // Proven to exist at the time it claims, the same chain holds.
+        let doc = Document::load_mem(&pdf).unwrap();
+        let [(name, dict)] = signature_fields(&doc).try_into().unwrap();
+        let claimed = time::macros::datetime!(2011-01-17 22:52:39 UTC);
+        let proven = verify_signature(&pdf, name, dict, &anchors, false, Some(claimed));
+        assert!(proven.chain_trusted, "{:?}", proven.problems);
+        assert!(proven
             .trust_anchor_subject
             .as_deref()
             .unwrap()

@@ -200,27 +200,7 @@ impl RootCa {
         years: i64,
         master: &MasterKey,
     ) -> Result<IssuedKey, PkiError> {
-        let mut params = CertificateParams::default();
-        let mut dn = distinguished_name(&[
-            (DnType::CountryName, "CN"),
-            (DnType::OrganizationName, subject.department),
-            (DnType::OrganizationalUnitName, subject.seal_name),
-            (
-                DnType::CommonName,
-                &format!("{}{}", subject.department, subject.seal_name),
-            ),
-        ]);
-        dn.push(
-            DnType::CustomDnType(ORGANIZATION_IDENTIFIER.to_vec()),
-            DnValue::Utf8String(subject.credit_code.to_string()),
-        );
-        params.distinguished_name = dn;
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::ContentCommitment,
-        ];
-        add_status_urls(&mut params, subject.status)?;
-        self.issue(params, years, master)
+        self.issue(seal_params(subject)?, years, master)
     }
 
     /// ECDSA P-256 / SHA-256 signature (DER) of the root key over `message` (OCSP answers).
@@ -273,17 +253,29 @@ impl RootCa {
     /// Generates a key and signs `params` (plus serial, validity and authority key id) for it.
     fn issue(
         &self,
-        mut params: CertificateParams,
+        params: CertificateParams,
         years: i64,
+        master: &MasterKey,
+    ) -> Result<IssuedKey, PkiError> {
+        let now = OffsetDateTime::now_utc();
+        let not_after = now + Duration::days(365 * years);
+        self.issue_within(params, now - Duration::hours(1), not_after, master)
+    }
+
+    /// A new key and its certificate, valid from `not_before` to `not_after`.
+    fn issue_within(
+        &self,
+        mut params: CertificateParams,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
         master: &MasterKey,
     ) -> Result<IssuedKey, PkiError> {
         let pkcs8 = generate_pkcs8()?;
         let key = KeyPair::try_from(pkcs8.as_slice())?;
         params.serial_number = Some(random_serial()?);
         params.use_authority_key_identifier_extension = true;
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - Duration::hours(1);
-        params.not_after = now + Duration::days(365 * years);
+        params.not_before = not_before;
+        params.not_after = not_after;
         let issuer = Issuer::from_ca_cert_der(&self.certificate_der.as_slice().into(), &self.key)?;
         let certificate = params.signed_by(&key, &issuer)?;
         Ok(IssuedKey {
@@ -291,6 +283,32 @@ impl RootCa {
             sealed_key: master.seal(&pkcs8, &certificate.der()[..])?,
         })
     }
+}
+
+/// The certificate of a seal: its department, seal and credit code in the subject, signing
+/// key usages, and where its status is published.
+fn seal_params(subject: &SealSubject<'_>) -> Result<CertificateParams, PkiError> {
+    let mut params = CertificateParams::default();
+    let mut dn = distinguished_name(&[
+        (DnType::CountryName, "CN"),
+        (DnType::OrganizationName, subject.department),
+        (DnType::OrganizationalUnitName, subject.seal_name),
+        (
+            DnType::CommonName,
+            &format!("{}{}", subject.department, subject.seal_name),
+        ),
+    ]);
+    dn.push(
+        DnType::CustomDnType(ORGANIZATION_IDENTIFIER.to_vec()),
+        DnValue::Utf8String(subject.credit_code.to_string()),
+    );
+    params.distinguished_name = dn;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::ContentCommitment,
+    ];
+    add_status_urls(&mut params, subject.status)?;
+    Ok(params)
 }
 
 /// Writes `status` into the certificate: cRLDistributionPoints, and authorityInfoAccess with
@@ -419,7 +437,8 @@ fn distinguished_name(parts: &[(DnType, &str)]) -> DistinguishedName {
 /// Keys for the library's own tests.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{MasterKey, RootCa, SealKey, SealSubject};
+    use super::{seal_params, MasterKey, RootCa, SealKey, SealSubject, ServiceKeyUse};
+    use time::OffsetDateTime;
 
     /// A seal key (seal 行政审批专用章) of `department`, credit code `credit_code`, under a
     /// new root named `root_name`; the key and the root certificate, DER.
@@ -441,6 +460,36 @@ pub(crate) mod testing {
         let seal = root.issue_seal(&subject, 5, &master).unwrap();
         let key = SealKey::open(seal.certificate_der, &seal.sealed_key, &master).unwrap();
         (key, stored.certificate_der)
+    }
+
+    /// As [`seal_key`], for a seal whose certificate was valid only from `not_before` to
+    /// `not_after`; with the root, a time-stamping authority under the same root.
+    pub(crate) fn seal_key_within(
+        department: &str,
+        credit_code: &str,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> (SealKey, Vec<u8>, SealKey) {
+        let master = MasterKey::from_bytes([3; 32]);
+        let stored = RootCa::generate("测试根证书", &master).unwrap();
+        let root =
+            RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
+        let subject = SealSubject {
+            department,
+            credit_code,
+            seal_name: "行政审批专用章",
+            status: None,
+        };
+        let params = seal_params(&subject).unwrap();
+        let seal = root
+            .issue_within(params, not_before, not_after, &master)
+            .unwrap();
+        let key = SealKey::open(seal.certificate_der, &seal.sealed_key, &master).unwrap();
+        let tsa = root
+            .issue_service_key("测试时间戳", ServiceKeyUse::TimeStamping, None, 1, &master)
+            .unwrap();
+        let tsa = SealKey::open(tsa.certificate_der, &tsa.sealed_key, &master).unwrap();
+        (key, stored.certificate_der, tsa)
     }
 }
 

@@ -10,13 +10,19 @@ use time::macros::time;
 use time::{Date, OffsetDateTime};
 use zhengyin::service::Clock;
 
-use crate::common::{food_permit, register, Server};
+use crate::common::{food_permit, licence_pdf, register, Server};
 
 const MARKET: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D00002U");
 
 /// How long a test waits for a background task that runs every 100 ms: generous, so that a
 /// busy machine never fails it; a working task is seen within the first few rounds.
 const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Registers the market regulator; its department key.
+async fn market_key(client: &reqwest::Client, server: &Server) -> String {
+    let registered = register(client, server, MARKET.0, MARKET.1).await;
+    registered["api_key"].as_str().unwrap().to_string()
+}
 
 async fn issue_food_permit(client: &reqwest::Client, server: &Server, key: &str) -> Value {
     let response = client
@@ -55,24 +61,13 @@ async fn a_licence_issued_late_at_night_utc_is_dated_by_the_beijing_day() {
     let beijing_day = utc_day.next_day().unwrap();
     let server = Server::start_with(None, |config| config.clock = Clock::Fixed(at)).await;
     let client = reqwest::Client::new();
-    let key = register(&client, &server, MARKET.0, MARKET.1).await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = market_key(&client, &server).await;
 
     let issued = issue_food_permit(&client, &server, &key).await;
     assert_eq!(date(&issued["valid_from"]), beijing_day, "{issued}");
     assert_eq!(issued["status"], "valid", "{issued}");
     let id = issued["identifier"].as_str().unwrap();
-    let pdf = client
-        .get(format!("{}/api/v1/licences/{id}/pdf", server.base))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let pdf = licence_pdf(&client, &server, &key, id).await;
     let work = tempfile::tempdir().unwrap();
     let path = work.path().join("permit.pdf");
     std::fs::write(&path, &pdf).unwrap();
@@ -108,10 +103,7 @@ async fn a_licence_issued_late_at_night_utc_is_dated_by_the_beijing_day() {
 async fn a_serving_process_records_expiries_by_itself() {
     let server = Server::start(None).await;
     let client = reqwest::Client::new();
-    let key = register(&client, &server, MARKET.0, MARKET.1).await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = market_key(&client, &server).await;
     let issued = issue_food_permit(&client, &server, &key).await;
     let id = issued["identifier"].as_str().unwrap().to_string();
     let lapsed = date(&issued["valid_to"])
@@ -173,10 +165,7 @@ async fn a_serving_process_signs_tree_heads_while_the_log_grows() {
 async fn a_status_change_that_does_not_apply_names_the_licence_state() {
     let server = Server::start(None).await;
     let client = reqwest::Client::new();
-    let key = register(&client, &server, MARKET.0, MARKET.1).await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = market_key(&client, &server).await;
     let issued = issue_food_permit(&client, &server, &key).await;
     let id = issued["identifier"].as_str().unwrap();
     let response = client
