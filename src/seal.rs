@@ -529,15 +529,7 @@ mod tests {
         let (key, root) =
             crate::pki::testing::seal_key("测试根证书", DEPARTMENT, "11350200MB0D00002U");
         let chain = [root];
-        let impression = SealImpression {
-            shape: SealShape::Round,
-            name: DEPARTMENT.into(),
-            purpose: Some("行政审批专用章".into()),
-            code: None,
-            width_mm: 42.0,
-        };
-        let font = FontProgram::new(NOTO_SERIF_SC).unwrap();
-        let appearance = SealForm::new(&impression, &font).unwrap();
+        let appearance = seal_form(DEPARTMENT);
         let request = Stamp {
             key: &key,
             chain: &chain,
@@ -577,6 +569,63 @@ mod tests {
             let report = verify_pdf(&written, &anchors, None).unwrap();
             assert!(report.all_valid_and_trusted(), "{name}: {report:?}");
         }
+    }
+
+    /// The round 行政审批专用章 impression of `department`, laid out.
+    fn seal_form(department: &str) -> SealForm {
+        let impression = SealImpression {
+            shape: SealShape::Round,
+            name: department.into(),
+            purpose: Some("行政审批专用章".into()),
+            code: None,
+            width_mm: 42.0,
+        };
+        let font = FontProgram::new(NOTO_SERIF_SC).unwrap();
+        SealForm::new(&impression, &font).unwrap()
+    }
+
+    /// `pdf` with an unsigned incremental update that gives page 1 new content and adds an
+    /// extra cross-reference entry pointing at its old content: a viewer shows the new content,
+    /// lopdf alone would read the old one.
+    fn shadow_page_content(pdf: &[u8]) -> Vec<u8> {
+        let doc = lopdf::Document::load_mem(pdf).unwrap();
+        let page = doc.get_pages()[&1];
+        let contents = doc.get_dictionary(page).unwrap().get(b"Contents").unwrap();
+        let number = contents.as_reference().unwrap().0;
+        let lopdf::xref::XrefEntry::Normal { offset: old, .. } =
+            doc.reference_table.entries[&number]
+        else {
+            panic!("page content in an object stream")
+        };
+        let extra = doc.max_id + 1;
+        let previous = pdf.windows(9).rposition(|w| w == b"startxref").unwrap();
+        let previous: String = String::from_utf8_lossy(&pdf[previous + 9..])
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap().0;
+        let content = "BT /F1 24 Tf 72 700 Td (AMOUNT DUE 1,000,000) Tj ET";
+        let mut out = pdf.to_vec();
+        let new = out.len();
+        out.extend(
+            format!(
+                "\n{number} 0 obj\n<< /Length {} >>\nstream\n{content}\nendstream\nendobj\n",
+                content.len()
+            )
+            .into_bytes(),
+        );
+        let xref = out.len();
+        out.extend(
+            format!(
+                "xref\n{number} 1\n{:010} 00000 n\r\n{extra} 1\n{old:010} 00000 n\r\n\
+                 trailer\n<< /Size {} /Root {root} 0 R /Prev {previous} >>\nstartxref\n{xref}\n%%EOF\n",
+                new + 1,
+                extra + 1
+            )
+            .into_bytes(),
+        );
+        out
     }
 
     /// A one-page notice rendered with the shipped font.
@@ -623,15 +672,7 @@ mod tests {
         );
         let tsa = TimeStampAuthority::new(tsa_key, vec![root.clone()]).unwrap();
         let chain = [root];
-        let impression = SealImpression {
-            shape: SealShape::Round,
-            name: DEPARTMENT.into(),
-            purpose: Some("行政审批专用章".into()),
-            code: None,
-            width_mm: 42.0,
-        };
-        let font = FontProgram::new(NOTO_SERIF_SC).unwrap();
-        let appearance = SealForm::new(&impression, &font).unwrap();
+        let appearance = seal_form(DEPARTMENT);
         let request = Stamp {
             key: &key,
             chain: &chain,
@@ -702,6 +743,61 @@ mod tests {
             Some("2019-06-01T00:00:00Z")
         );
         assert_eq!(signature.verdict, Verdict::Valid);
+    }
+
+    #[test]
+    fn a_shadowed_cross_reference_entry_is_never_valid_and_is_not_sealed() {
+        use crate::pdf::validate::Verdict;
+        use crate::pdf::LoadError;
+        const DEPARTMENT: &str = "厦门市市场监督管理局";
+        let (key, root) =
+            crate::pki::testing::seal_key("测试根证书", DEPARTMENT, "11350200MB0D00002U");
+        let chain = [root];
+        let appearance = seal_form(DEPARTMENT);
+        let request = Stamp {
+            key: &key,
+            chain: &chain,
+            appearance: &appearance,
+            placement: Placement::default(),
+            signer_name: DEPARTMENT,
+            reason: "测试",
+            location: "厦门",
+            password: None,
+            timestamper: None,
+        };
+        let anchors = TrustAnchors::new(chain.to_vec());
+        let sealed = stamp(notice(), &request, OffsetDateTime::now_utc())
+            .unwrap()
+            .into_vec();
+        assert!(verify_pdf(&sealed, &anchors, None)
+            .unwrap()
+            .all_valid_and_trusted());
+
+        // The page changed after sealing, with the old content left where lopdf finds it.
+        let attacked = shadow_page_content(&sealed);
+        let report = verify_pdf(&attacked, &anchors, None).unwrap();
+        let [signature] = report.signatures.as_slice() else {
+            panic!("{report:?}")
+        };
+        assert!(signature.intact(), "{signature:?}");
+        assert_eq!(signature.verdict, Verdict::Modified, "{signature:?}");
+        assert!(
+            signature.problems.iter().any(|p| p.contains("ambiguous")),
+            "{:?}",
+            signature.problems
+        );
+
+        // Sealing it would sign what lopdf reads, not what a viewer shows: refused.
+        let refused = stamp(
+            shadow_page_content(&notice()),
+            &request,
+            OffsetDateTime::now_utc(),
+        );
+        assert!(
+            matches!(refused, Err(StampError::Load(LoadError::Ambiguous(ref why))) if why.contains("points at object")),
+            "{:?}",
+            refused.err()
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod qr;
 pub mod render;
 pub mod revisions;
 pub mod sign;
+pub mod structure;
 pub mod text_locate;
 pub mod validate;
 
@@ -28,6 +29,10 @@ pub enum LoadError {
     /// A PDF whose structure the parser cannot read (broken cross-reference table, …).
     #[error("the PDF cannot be read: {0}")]
     Unreadable(String),
+    /// A cross-reference entry points at another object's copy ([`structure`]): viewers and
+    /// this service would read different documents.
+    #[error("the PDF's cross-reference table is ambiguous ({0}): a viewer may show other content than would be sealed; repair the file first (for example with `qpdf in.pdf out.pdf`)")]
+    Ambiguous(String),
 }
 
 /// Opens a PDF from memory, safely: a panic in the parser on hostile input becomes
@@ -54,13 +59,18 @@ pub fn load_for_update(pdf: &[u8], password: Option<&str>) -> Result<Document, L
 /// (whose width arrays lopdf holds at many times their size in the file). The document then
 /// holds little more than the page tree and the forms, however large the file. Object streams
 /// are kept, for lopdf reads the objects packed in them afterwards. An encrypted file is still
-/// read whole: lopdf 0.44 applies no filter when it decrypts.
+/// read whole: lopdf 0.44 applies no filter when it decrypts. An ambiguous file is refused:
+/// what is signed must be what a viewer shows.
 pub fn load_for_signing(pdf: &[u8], password: Option<&str>) -> Result<Document, LoadError> {
     let options = LoadOptions {
         filter: Some(signing_filter),
         ..LoadOptions::with_password(password.unwrap_or(""))
     };
-    decrypted(parse(pdf, options)?)
+    let doc = decrypted(parse(pdf, options)?)?;
+    match structure::misdirected_entries(pdf, &doc).first() {
+        Some(misdirected) => Err(LoadError::Ambiguous(misdirected.to_string())),
+        None => Ok(doc),
+    }
 }
 
 /// The filter of [`load_for_signing`]. lopdf 0.44 keeps the object it passed in and only
