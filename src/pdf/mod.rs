@@ -29,8 +29,8 @@ pub enum LoadError {
     /// A PDF whose structure the parser cannot read (broken cross-reference table, …).
     #[error("the PDF cannot be read: {0}")]
     Unreadable(String),
-    /// A cross-reference entry points at another object's copy ([`structure`]): viewers and
-    /// this service would read different documents.
+    /// The cross-reference table can be read two ways ([`structure`]): viewers and this
+    /// service would read different documents.
     #[error("the PDF's cross-reference table is ambiguous ({0}): a viewer may show other content than would be sealed; repair the file first (for example with `qpdf in.pdf out.pdf`)")]
     Ambiguous(String),
 }
@@ -67,8 +67,8 @@ pub fn load_for_signing(pdf: &[u8], password: Option<&str>) -> Result<Document, 
         ..LoadOptions::with_password(password.unwrap_or(""))
     };
     let doc = decrypted(parse(pdf, options)?)?;
-    match structure::misdirected_entries(pdf, &doc).first() {
-        Some(misdirected) => Err(LoadError::Ambiguous(misdirected.to_string())),
+    match structure::ambiguities(pdf, &doc).first() {
+        Some(ambiguity) => Err(LoadError::Ambiguous(ambiguity.to_string())),
         None => Ok(doc),
     }
 }

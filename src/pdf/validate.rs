@@ -344,14 +344,14 @@ pub fn verify_pdf(
     let mut signatures: Vec<SignatureReport> =
         fields.into_iter().map(|(_, _, report)| report).collect();
     signatures.sort_by_key(|s| s.bytes_after.map_or(u64::MAX, |after| u64::MAX - after));
-    let misdirected = super::structure::misdirected_entries(pdf, &doc);
+    let ambiguities = super::structure::ambiguities(pdf, &doc);
     for signature in &mut signatures {
         analyse_modifications(pdf, signature, password);
-        if let Some(misdirected) = misdirected.first() {
+        if let Some(ambiguity) = ambiguities.first() {
             // What a viewer shows cannot be told from what was signed: no signature holds.
             signature.modification_level = ChangeKind::ContentChange;
             signature.problems.push(format!(
-                "the cross-reference table is ambiguous ({misdirected}): a viewer may show other content than this check reads"
+                "the cross-reference table is ambiguous ({ambiguity}): a viewer may show other content than this check reads"
             ));
         }
         signature.verdict = signature.judge();

@@ -116,6 +116,12 @@ impl Drop for LicenceCache {
 }
 
 impl App {
+    /// Whether this process hears of every licence change committed by any process (and so
+    /// keeps what it read for a minute rather than a second).
+    pub fn hears_licence_changes(&self) -> bool {
+        self.licences.watched.load(Ordering::Acquire)
+    }
+
     /// Listens for licence changes committed by any process (PostgreSQL's `NOTIFY`; nothing
     /// to do on SQLite) and forgets every kept licence at each, so that a serving process
     /// sees another's revocation at once and may keep licences longer; listens again after

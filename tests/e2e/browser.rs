@@ -13,6 +13,9 @@ use serde_json::{json, Value};
 
 use crate::common::{issue_business_licence, licence_pdf, register, tamper, Server};
 
+/// How long to wait for chromedriver to answer or a page to change: generous, for a busy
+/// machine; a working browser answers within a second.
+const PATIENCE: Duration = Duration::from_secs(60);
 /// The W3C web element identifier: the key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -84,7 +87,7 @@ impl WebDriver {
         }}});
         let http = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + PATIENCE;
         let response = loop {
             match http
                 .post(format!("{base}/session"))
@@ -153,9 +156,9 @@ impl WebDriver {
         found[ELEMENT].as_str().unwrap().to_string()
     }
 
-    /// Like [`WebDriver::find`], polling for up to ten seconds while the page changes.
+    /// Like [`WebDriver::find`], polling for up to [`PATIENCE`] while the page changes.
     async fn wait_for(&self, css: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + PATIENCE;
         let query = json!({"using": "css selector", "value": css});
         loop {
             if let Ok(found) = self
@@ -166,7 +169,7 @@ impl WebDriver {
             }
             if Instant::now() > deadline {
                 panic!(
-                    "no {css} within 10 s; the page is:\n{}",
+                    "no {css} within {PATIENCE:?}; the page is:\n{}",
                     self.source().await
                 );
             }
