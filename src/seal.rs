@@ -525,23 +525,13 @@ mod tests {
 
     #[test]
     fn a_sealed_file_is_the_original_then_an_update_and_verifies() {
-        const DEPARTMENT: &str = "厦门市市场监督管理局";
-        let (key, root) =
-            crate::pki::testing::seal_key("测试根证书", DEPARTMENT, "11350200MB0D00002U");
-        let chain = [root];
-        let appearance = seal_form(DEPARTMENT);
-        let request = Stamp {
-            key: &key,
-            chain: &chain,
-            appearance: &appearance,
-            placement: Placement::default(),
-            signer_name: DEPARTMENT,
-            reason: "测试",
-            location: "厦门",
-            password: None,
-            timestamper: None,
-        };
-        let anchors = TrustAnchors::new(chain.to_vec());
+        let sealer = Sealer::new(crate::pki::testing::seal_key(
+            "测试根证书",
+            DEPARTMENT,
+            "11350200MB0D00002U",
+        ));
+        let request = sealer.request();
+        let anchors = sealer.anchors();
         let Some(corpus) = crate::test_needs::shared("corpus") else {
             return;
         };
@@ -571,11 +561,50 @@ mod tests {
         }
     }
 
-    /// The round 行政审批专用章 impression of `department`, laid out.
-    fn seal_form(department: &str) -> SealForm {
+    const DEPARTMENT: &str = "厦门市市场监督管理局";
+
+    /// A seal of [`DEPARTMENT`] with its root, ready to stamp with.
+    struct Sealer {
+        key: SealKey,
+        chain: [Vec<u8>; 1],
+        appearance: SealForm,
+    }
+
+    impl Sealer {
+        fn new((key, root): (SealKey, Vec<u8>)) -> Sealer {
+            Sealer {
+                key,
+                chain: [root],
+                appearance: seal_form(),
+            }
+        }
+
+        /// Stamps at the default place, B-B, as the department.
+        fn request(&self) -> Stamp<'_> {
+            Stamp {
+                key: &self.key,
+                chain: &self.chain,
+                appearance: &self.appearance,
+                placement: Placement::default(),
+                signer_name: DEPARTMENT,
+                reason: "测试",
+                location: "厦门",
+                password: None,
+                timestamper: None,
+            }
+        }
+
+        /// Trusting its root.
+        fn anchors(&self) -> TrustAnchors {
+            TrustAnchors::new(self.chain.to_vec())
+        }
+    }
+
+    /// The round 行政审批专用章 impression of [`DEPARTMENT`], laid out.
+    fn seal_form() -> SealForm {
         let impression = SealImpression {
             shape: SealShape::Round,
-            name: department.into(),
+            name: DEPARTMENT.into(),
             purpose: Some("行政审批专用章".into()),
             code: None,
             width_mm: 42.0,
@@ -659,11 +688,10 @@ mod tests {
 
     #[test]
     fn an_expired_seal_is_judged_now_unless_a_time_stamp_proves_it_older() {
-        use crate::pdf::validate::Verdict;
+        use crate::pdf::validate::{Indication, SubIndication, Verdict};
         use crate::tsa::testing::StampsAt;
         use crate::tsa::TimeStampAuthority;
         use time::macros::datetime;
-        const DEPARTMENT: &str = "厦门市市场监督管理局";
         let (key, root, tsa_key) = crate::pki::testing::seal_key_within(
             DEPARTMENT,
             "11350200MB0D00002U",
@@ -671,20 +699,9 @@ mod tests {
             datetime!(2020-01-01 0:00 UTC),
         );
         let tsa = TimeStampAuthority::new(tsa_key, vec![root.clone()]).unwrap();
-        let chain = [root];
-        let appearance = seal_form(DEPARTMENT);
-        let request = Stamp {
-            key: &key,
-            chain: &chain,
-            appearance: &appearance,
-            placement: Placement::default(),
-            signer_name: DEPARTMENT,
-            reason: "测试",
-            location: "厦门",
-            password: None,
-            timestamper: None,
-        };
-        let anchors = TrustAnchors::new(chain.to_vec());
+        let sealer = Sealer::new((key, root));
+        let request = sealer.request();
+        let anchors = sealer.anchors();
         let seal = |report: &crate::pdf::validate::PdfReport| report.signatures[0].clone();
 
         // /M says mid-2019, inside the certificate's validity; it is only a claim, so the
@@ -703,6 +720,13 @@ mod tests {
         );
         assert_eq!(signature.proven_time, None);
         assert_eq!(signature.verdict, Verdict::Untrusted);
+        assert_eq!(
+            (signature.indication, signature.sub_indication),
+            (
+                Indication::Indeterminate,
+                Some(SubIndication::OutOfBoundsNoPoe)
+            )
+        );
 
         // A document time-stamp from while it was valid proves the seal existed then.
         let proof = StampsAt(&tsa, datetime!(2019-07-01 0:00 UTC));
@@ -717,6 +741,10 @@ mod tests {
             Some("2019-07-01T00:00:00Z")
         );
         assert_eq!(report.verdict(), Some(Verdict::Valid), "{report:?}");
+        assert_eq!(
+            (signature.indication, signature.sub_indication),
+            (Indication::TotalPassed, None)
+        );
 
         // One from after it expired proves nothing that helps.
         let too_late = StampsAt(&tsa, datetime!(2021-01-01 0:00 UTC));
@@ -747,25 +775,15 @@ mod tests {
 
     #[test]
     fn a_shadowed_cross_reference_entry_is_never_valid_and_is_not_sealed() {
-        use crate::pdf::validate::Verdict;
+        use crate::pdf::validate::{Indication, Verdict};
         use crate::pdf::LoadError;
-        const DEPARTMENT: &str = "厦门市市场监督管理局";
-        let (key, root) =
-            crate::pki::testing::seal_key("测试根证书", DEPARTMENT, "11350200MB0D00002U");
-        let chain = [root];
-        let appearance = seal_form(DEPARTMENT);
-        let request = Stamp {
-            key: &key,
-            chain: &chain,
-            appearance: &appearance,
-            placement: Placement::default(),
-            signer_name: DEPARTMENT,
-            reason: "测试",
-            location: "厦门",
-            password: None,
-            timestamper: None,
-        };
-        let anchors = TrustAnchors::new(chain.to_vec());
+        let sealer = Sealer::new(crate::pki::testing::seal_key(
+            "测试根证书",
+            DEPARTMENT,
+            "11350200MB0D00002U",
+        ));
+        let request = sealer.request();
+        let anchors = sealer.anchors();
         let sealed = stamp(notice(), &request, OffsetDateTime::now_utc())
             .unwrap()
             .into_vec();
@@ -781,6 +799,10 @@ mod tests {
         };
         assert!(signature.intact(), "{signature:?}");
         assert_eq!(signature.verdict, Verdict::Modified, "{signature:?}");
+        assert_eq!(
+            (signature.indication, signature.sub_indication),
+            (Indication::TotalFailed, None)
+        );
         assert!(
             signature.problems.iter().any(|p| p.contains("ambiguous")),
             "{:?}",

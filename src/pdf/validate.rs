@@ -140,6 +140,10 @@ pub struct CmsReport {
     /// now.
     #[serde(skip)]
     pub proven_time: Option<OffsetDateTime>,
+    /// The chain holds while the signer's certificate is valid, but not at the time judged:
+    /// what is missing is a proof that the signature is that old.
+    #[serde(skip)]
+    pub out_of_bounds: bool,
 }
 
 /// A signature time-stamp token (RFC 3161, in the unsigned attribute
@@ -179,6 +183,37 @@ pub enum Verdict {
     Valid,
 }
 
+/// The main indication of a signature's validation, as ETSI EN 319 102-1 names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Indication {
+    /// Valid: [`Verdict::Valid`].
+    TotalPassed,
+    /// Not valid, for good: broken, or the document changed after signing.
+    TotalFailed,
+    /// Cannot be shown valid with what is known: untrusted or revoked.
+    Indeterminate,
+}
+
+/// Why a signature did not pass (EN 319 102-1 §5.1.3), where one of these applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SubIndication {
+    /// `/ByteRange` is malformed: the signed bytes cannot be told.
+    FormatFailure,
+    /// The signed bytes do not hash to what the signature says.
+    HashFailure,
+    /// The signature value does not verify with the signer's key.
+    SigCryptoFailure,
+    /// The signer's certificate was revoked, and nothing proves the signature older.
+    RevokedNoPoe,
+    /// The certificate is not valid now (expired or not yet valid), and nothing proves the
+    /// signature was made while it was.
+    OutOfBoundsNoPoe,
+    /// The signer does not chain to a trusted root.
+    NoCertificateChainFound,
+}
+
 /// Whether a signature is an ordinary signature or a document timestamp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -199,6 +234,12 @@ pub struct SignatureReport {
     pub kind: SignatureKind,
     /// The bottom line.
     pub verdict: Verdict,
+    /// The same, as EN 319 102-1's main indication.
+    pub indication: Indication,
+    /// Why it did not pass, where an EN 319 102-1 sub-indication applies (a document changed
+    /// after signing is `TOTAL_FAILED` without one: `modifications` says what changed).
+    #[schema(required = true)]
+    pub sub_indication: Option<SubIndication>,
     /// `/SubFilter`, e.g. `ETSI.CAdES.detached` or `ETSI.RFC3161` for a document timestamp.
     #[schema(required = true)]
     pub sub_filter: Option<String>,
@@ -254,6 +295,9 @@ pub struct SignatureReport {
     pub modifications: Vec<RevisionChange>,
     /// Why any check above failed.
     pub problems: Vec<String>,
+    /// See [`CmsReport::out_of_bounds`].
+    #[serde(skip)]
+    pub out_of_bounds: bool,
 }
 
 impl SignatureReport {
@@ -266,6 +310,34 @@ impl SignatureReport {
     /// and form filling.
     pub fn unmodified(&self) -> bool {
         self.modification_level <= ChangeKind::FormFill
+    }
+
+    /// The EN 319 102-1 indication and sub-indication of `verdict`, from the checks.
+    fn indication(&self, verdict: Verdict) -> (Indication, Option<SubIndication>) {
+        match verdict {
+            Verdict::Valid => (Indication::TotalPassed, None),
+            Verdict::Broken => {
+                let why = if !self.byte_range_well_formed {
+                    SubIndication::FormatFailure
+                } else if !self.digest_matches {
+                    SubIndication::HashFailure
+                } else {
+                    SubIndication::SigCryptoFailure
+                };
+                (Indication::TotalFailed, Some(why))
+            }
+            Verdict::Modified => (Indication::TotalFailed, None),
+            Verdict::Revoked => (Indication::Indeterminate, Some(SubIndication::RevokedNoPoe)),
+            Verdict::Untrusted if self.chain_trusted => (Indication::Indeterminate, None),
+            Verdict::Untrusted if self.out_of_bounds => (
+                Indication::Indeterminate,
+                Some(SubIndication::OutOfBoundsNoPoe),
+            ),
+            Verdict::Untrusted => (
+                Indication::Indeterminate,
+                Some(SubIndication::NoCertificateChainFound),
+            ),
+        }
     }
 
     fn judge(&self) -> Verdict {
@@ -355,6 +427,7 @@ pub fn verify_pdf(
             ));
         }
         signature.verdict = signature.judge();
+        (signature.indication, signature.sub_indication) = signature.indication(signature.verdict);
     }
     Ok(PdfReport { signatures })
 }
@@ -606,6 +679,8 @@ fn verify_signature(
         field_name,
         kind,
         verdict: Verdict::Broken,
+        indication: Indication::TotalFailed,
+        sub_indication: None,
         sub_filter,
         signing_time,
         signer: cms.signer,
@@ -626,6 +701,7 @@ fn verify_signature(
         modification_level: ChangeKind::None,
         modifications: Vec::new(),
         problems,
+        out_of_bounds: cms.out_of_bounds,
     }
 }
 
@@ -807,7 +883,17 @@ fn check_cms(
             report.chain_trusted = true;
             report.trust_anchor_subject = Some(anchor);
         }
-        Err(problem) => report.problems.push(problem),
+        Err(problem) => {
+            let validity = signer_x509.validity();
+            let (from, to) = (
+                validity.not_before.to_datetime(),
+                validity.not_after.to_datetime(),
+            );
+            let within = from + (to - from) / 2;
+            report.out_of_bounds = (at < from || at > to)
+                && chain_to_anchor(&signer_x509, &pool, &roots, within).is_ok();
+            report.problems.push(problem);
+        }
     }
     if let Some(revoked_at) = anchors.revoked_at(&signer_x509) {
         report.revoked_at = Some(rfc3339(revoked_at));

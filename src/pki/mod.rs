@@ -447,19 +447,12 @@ pub(crate) mod testing {
         department: &str,
         credit_code: &str,
     ) -> (SealKey, Vec<u8>) {
-        let master = MasterKey::from_bytes([3; 32]);
-        let stored = RootCa::generate(root_name, &master).unwrap();
-        let root =
-            RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
-        let subject = SealSubject {
-            department,
-            credit_code,
-            seal_name: "行政审批专用章",
-            status: None,
-        };
-        let seal = root.issue_seal(&subject, 5, &master).unwrap();
+        let (root, root_der, master) = new_root(root_name);
+        let seal = root
+            .issue_seal(&subject(department, credit_code), 5, &master)
+            .unwrap();
         let key = SealKey::open(seal.certificate_der, &seal.sealed_key, &master).unwrap();
-        (key, stored.certificate_der)
+        (key, root_der)
     }
 
     /// As [`seal_key`], for a seal whose certificate was valid only from `not_before` to
@@ -470,17 +463,8 @@ pub(crate) mod testing {
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> (SealKey, Vec<u8>, SealKey) {
-        let master = MasterKey::from_bytes([3; 32]);
-        let stored = RootCa::generate("测试根证书", &master).unwrap();
-        let root =
-            RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
-        let subject = SealSubject {
-            department,
-            credit_code,
-            seal_name: "行政审批专用章",
-            status: None,
-        };
-        let params = seal_params(&subject).unwrap();
+        let (root, root_der, master) = new_root("测试根证书");
+        let params = seal_params(&subject(department, credit_code)).unwrap();
         let seal = root
             .issue_within(params, not_before, not_after, &master)
             .unwrap();
@@ -489,7 +473,26 @@ pub(crate) mod testing {
             .issue_service_key("测试时间戳", ServiceKeyUse::TimeStamping, None, 1, &master)
             .unwrap();
         let tsa = SealKey::open(tsa.certificate_der, &tsa.sealed_key, &master).unwrap();
-        (key, stored.certificate_der, tsa)
+        (key, root_der, tsa)
+    }
+
+    /// A new root named `name`: the root, its certificate (DER) and the master key.
+    fn new_root(name: &str) -> (RootCa, Vec<u8>, MasterKey) {
+        let master = MasterKey::from_bytes([3; 32]);
+        let stored = RootCa::generate(name, &master).unwrap();
+        let root =
+            RootCa::open(stored.certificate_der.clone(), &stored.sealed_key, &master).unwrap();
+        (root, stored.certificate_der, master)
+    }
+
+    /// The subject of `department`'s 行政审批专用章, without status URLs.
+    fn subject<'a>(department: &'a str, credit_code: &'a str) -> SealSubject<'a> {
+        SealSubject {
+            department,
+            credit_code,
+            seal_name: "行政审批专用章",
+            status: None,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use super::trust::{StoredPdfCheck, TrustState};
 use super::{hex, now_rfc3339, random_id, sha256, App, LicenceView, Principal, ServiceError};
 use crate::licence::credential::{self, LicenceClaims};
 use crate::pdf::appearance::SealShape;
-use crate::pdf::validate::{self, PdfReport, SignatureReport, Verdict};
+use crate::pdf::validate::{self, PdfReport, SignatureReport, SubIndication, Verdict};
 use crate::storage::{self, write, StorageError};
 
 /// Longest a PDF verification may take before it is abandoned as too complex.
@@ -294,6 +294,12 @@ impl App {
                 return Err(e);
             }
         };
+        // The signature the verdict is about: the worst one.
+        let worst_sub_indication = report
+            .signatures
+            .iter()
+            .min_by_key(|s| s.verdict)
+            .and_then(|s| s.sub_indication);
         let verdict = match report.verdict() {
             None => "unsigned",
             Some(Verdict::Broken) => "broken",
@@ -338,7 +344,7 @@ impl App {
         Ok(PdfVerification {
             verdict: verdict.into(),
             valid: verdict == "valid",
-            summary: summary_in_chinese(verdict).into(),
+            summary: summary_in_chinese(verdict, worst_sub_indication).into(),
             signatures,
             licence,
         })
@@ -577,8 +583,22 @@ impl App {
     }
 }
 
-/// The verdict in plain Chinese, for people at a service counter.
-pub fn summary_in_chinese(verdict: &str) -> &'static str {
+/// The verdict in plain Chinese, for people at a service counter; `why` (the worst signature's
+/// sub-indication) tells an expired certificate from an unknown signer, and a malformed
+/// signature from a tampered file (篡改 only when a digest or signature fails).
+pub fn summary_in_chinese(verdict: &str, why: Option<SubIndication>) -> &'static str {
+    match (verdict, why) {
+        ("untrusted", Some(SubIndication::OutOfBoundsNoPoe)) => {
+            "文件未被改动，但盖章证书已过期或尚未生效，且没有时间戳证明盖章时证书有效：无法确认印章有效。"
+        }
+        ("broken", Some(SubIndication::FormatFailure)) => {
+            "印章无效：签名的覆盖范围（ByteRange）格式不正确，无法确认盖章的内容。"
+        }
+        _ => summary_of(verdict),
+    }
+}
+
+fn summary_of(verdict: &str) -> &'static str {
     match verdict {
         "valid" => "印章有效：文件自盖章以来未被改动，盖章单位的证书可信。",
         "untrusted" => "文件未被改动，但盖章证书不在本系统的信任列表中，无法确认盖章单位。",

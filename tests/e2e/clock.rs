@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use time::macros::time;
 use time::{Date, OffsetDateTime};
-use zhengyin::service::Clock;
+use zhengyin::service::{Clock, Config};
 
 use crate::common::{food_permit, licence_pdf, register, Server};
 
@@ -18,22 +18,25 @@ const MARKET: (&str, &str) = ("厦门市市场监督管理局", "11350200MB0D000
 /// busy machine never fails it; a working task is seen within the first few rounds.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// Registers the market regulator; its department key.
-async fn market_key(client: &reqwest::Client, server: &Server) -> String {
-    let registered = register(client, server, MARKET.0, MARKET.1).await;
-    registered["api_key"].as_str().unwrap().to_string()
-}
-
-async fn issue_food_permit(client: &reqwest::Client, server: &Server, key: &str) -> Value {
+/// A server configured by `configure`, with the market regulator registered and a food
+/// permit issued: the server, a client, the regulator's key and the permit as issued.
+async fn with_a_permit(
+    configure: impl FnOnce(&mut Config),
+) -> (Server, reqwest::Client, String, Value) {
+    let server = Server::start_with(None, configure).await;
+    let client = reqwest::Client::new();
+    let registered = register(&client, &server, MARKET.0, MARKET.1).await;
+    let key = registered["api_key"].as_str().unwrap().to_string();
     let response = client
         .post(format!("{}/api/v1/licences", server.base))
-        .bearer_auth(key)
+        .bearer_auth(&key)
         .json(&json!({ "kind": "food_business_permit", "fields": food_permit() }))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
+    let issued = response.json().await.unwrap();
+    (server, client, key, issued)
 }
 
 fn date(text: &Value) -> Date {
@@ -59,11 +62,8 @@ async fn a_licence_issued_late_at_night_utc_is_dated_by_the_beijing_day() {
     let utc_day = OffsetDateTime::now_utc().date();
     let at = utc_day.with_time(time!(23:30)).assume_utc();
     let beijing_day = utc_day.next_day().unwrap();
-    let server = Server::start_with(None, |config| config.clock = Clock::Fixed(at)).await;
-    let client = reqwest::Client::new();
-    let key = market_key(&client, &server).await;
-
-    let issued = issue_food_permit(&client, &server, &key).await;
+    let (server, client, key, issued) =
+        with_a_permit(|config| config.clock = Clock::Fixed(at)).await;
     assert_eq!(date(&issued["valid_from"]), beijing_day, "{issued}");
     assert_eq!(issued["status"], "valid", "{issued}");
     let id = issued["identifier"].as_str().unwrap();
@@ -101,10 +101,7 @@ async fn a_licence_issued_late_at_night_utc_is_dated_by_the_beijing_day() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_serving_process_records_expiries_by_itself() {
-    let server = Server::start(None).await;
-    let client = reqwest::Client::new();
-    let key = market_key(&client, &server).await;
-    let issued = issue_food_permit(&client, &server, &key).await;
+    let (server, client, _, issued) = with_a_permit(|_| {}).await;
     let id = issued["identifier"].as_str().unwrap().to_string();
     let lapsed = date(&issued["valid_to"])
         .next_day()
@@ -163,10 +160,7 @@ async fn a_serving_process_signs_tree_heads_while_the_log_grows() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_status_change_that_does_not_apply_names_the_licence_state() {
-    let server = Server::start(None).await;
-    let client = reqwest::Client::new();
-    let key = market_key(&client, &server).await;
-    let issued = issue_food_permit(&client, &server, &key).await;
+    let (server, client, key, issued) = with_a_permit(|_| {}).await;
     let id = issued["identifier"].as_str().unwrap();
     let response = client
         .post(format!("{}/api/v1/licences/{id}/status", server.base))

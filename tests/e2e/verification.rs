@@ -65,6 +65,12 @@ async fn foreign_seals_are_trusted_only_through_a_registered_root() {
     let report = verified(&client, &server, &pdf).await;
     assert_eq!(report["verdict"], "untrusted", "{report}");
     let signature = &report["signatures"][0];
+    assert_eq!(signature["indication"], "INDETERMINATE");
+    assert_eq!(signature["sub_indication"], "NO_CERTIFICATE_CHAIN_FOUND");
+    assert!(
+        !report["summary"].as_str().unwrap().contains("篡改"),
+        "{report}"
+    );
     assert_eq!(signature["digest_matches"], true);
     assert_eq!(signature["signature_valid"], true);
     assert_eq!(signature["chain_trusted"], false);
@@ -140,6 +146,12 @@ async fn foreign_seals_are_trusted_only_through_a_registered_root() {
     let report = verified(&client, &server, &std::fs::read(&tampered).unwrap()).await;
     assert_eq!(report["verdict"], "broken", "{report}");
     assert_eq!(report["signatures"][0]["digest_matches"], false, "{report}");
+    assert_eq!(report["signatures"][0]["indication"], "TOTAL_FAILED");
+    assert_eq!(report["signatures"][0]["sub_indication"], "HASH_FAILURE");
+    assert!(
+        report["summary"].as_str().unwrap().contains("篡改"),
+        "{report}"
+    );
 
     // Removed again: back to intact but untrusted.
     let removed = client
