@@ -823,6 +823,80 @@ mod tests {
     }
 
     #[test]
+    fn a_signing_time_changed_after_signing_is_not_reported_as_the_signing_time() {
+        let sealer = Sealer::new(crate::pki::testing::seal_key(
+            "测试根证书",
+            DEPARTMENT,
+            "11350200MB0D00002U",
+        ));
+        let claimed = time::macros::datetime!(2026-01-02 3:04:05 UTC);
+        let sealed = stamp(notice(), &sealer.request(), claimed)
+            .unwrap()
+            .into_vec();
+        // A later update redefines the signature dictionary with another /M, keeping its
+        // /Contents and /ByteRange, so that the signature still checks out.
+        let report = verify_pdf(&sealed, &sealer.anchors(), None).unwrap();
+        let gap = usize::try_from(report.signatures[0].byte_range[1]).unwrap();
+        let start = sealed[..gap]
+            .windows(6)
+            .rposition(|w| w == b"endobj")
+            .unwrap()
+            + 6;
+        let end = gap
+            + sealed[gap..]
+                .windows(6)
+                .position(|w| w == b"endobj")
+                .unwrap()
+            + 6;
+        let object = String::from_utf8_lossy(&sealed[start..end]).into_owned();
+        let forged = object.replace("D:20260102030405", "D:20990101000000");
+        assert_ne!(forged, object, "the dictionary carries /M: {object}");
+        let number: u32 = forged
+            .trim_start()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let doc = lopdf::Document::load_mem(&sealed).unwrap();
+        let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap().0;
+        let previous = sealed.windows(9).rposition(|w| w == b"startxref").unwrap();
+        let previous = String::from_utf8_lossy(&sealed[previous + 9..])
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        let mut attacked = sealed.clone();
+        let at = attacked.len() + 1;
+        attacked.extend(format!("\n{}\n", forged.trim()).into_bytes());
+        let xref = attacked.len();
+        attacked.extend(
+            format!(
+                "xref\n{number} 1\n{at:010} 00000 n\r\ntrailer\n<< /Size {} /Root {root} 0 R \
+                 /Prev {previous} >>\nstartxref\n{xref}\n%%EOF\n",
+                doc.max_id + 1
+            )
+            .into_bytes(),
+        );
+        let report = verify_pdf(&attacked, &sealer.anchors(), None).unwrap();
+        let signature = &report.signatures[0];
+        assert!(signature.intact(), "{signature:?}");
+        assert_eq!(
+            signature.signing_time.as_deref(),
+            Some("2026-01-02T03:04:05Z")
+        );
+        assert_eq!(signature.verdict, crate::pdf::validate::Verdict::Modified);
+        assert!(
+            signature
+                .problems
+                .iter()
+                .any(|p| p.contains("signing time was changed after signing")),
+            "{:?}",
+            signature.problems
+        );
+    }
+
+    #[test]
     fn displayed_and_user_points_are_inverse_for_every_rotation() {
         for rotate in [0, 90, 180, 270] {
             let frame = PageFrame {

@@ -580,14 +580,6 @@ fn verify_signature(
         .ok()
         .and_then(|o| o.as_name().ok())
         .map(|n| String::from_utf8_lossy(n).into_owned());
-    let raw_m = sig
-        .get(b"M")
-        .ok()
-        .and_then(|o| o.as_str().ok())
-        .map(|m| String::from_utf8_lossy(m).into_owned());
-    let claimed_time = raw_m.as_deref().and_then(parse_pdf_date);
-    let signing_time = claimed_time.map(rfc3339).or(raw_m);
-
     let byte_range: Vec<i64> = sig
         .get(b"ByteRange")
         .ok()
@@ -602,6 +594,29 @@ fn verify_signature(
             None
         }
     };
+
+    // The claimed signing time as signed: a later update may give the dictionary another /M.
+    let current_m = sig
+        .get(b"M")
+        .ok()
+        .and_then(|o| o.as_str().ok())
+        .map(|m| String::from_utf8_lossy(m).into_owned());
+    // (In an encrypted file the string is encrypted in the bytes: the parser's is used.)
+    let raw_m = match ranges.as_deref() {
+        Ok([first, second]) if !encrypted => {
+            let signed = signed_m(pdf, first.end, second.start);
+            if signed.is_some() && current_m.is_some() && signed != current_m {
+                problems.push(format!(
+                    "the signing time was changed after signing, to {}",
+                    current_m.as_deref().unwrap_or_default()
+                ));
+            }
+            signed.or(current_m)
+        }
+        _ => current_m,
+    };
+    let claimed_time = raw_m.as_deref().and_then(parse_pdf_date);
+    let signing_time = claimed_time.map(rfc3339).or(raw_m);
 
     // In an encrypted file the parser has "decrypted" /Contents, which is never encrypted
     // (ISO 32000-2 §7.6.2): read it from the file, where the ByteRange gap holds it as hex.
@@ -703,6 +718,76 @@ fn verify_signature(
         problems,
         out_of_bounds: cms.out_of_bounds,
     }
+}
+
+/// The `/M` string of the signature dictionary as it was signed: the one written in the object
+/// around the `/Contents` gap (`gap_start..gap_end`), between the `endobj` before it and the
+/// one after. Hand-written, as lopdf parses no fragment of a file: a literal string (escapes
+/// decoded; a date holds no parentheses, so it runs to the first unescaped `)`) or a hex one.
+fn signed_m(pdf: &[u8], gap_start: usize, gap_end: usize) -> Option<String> {
+    let before = pdf.get(..gap_start)?;
+    let start = before
+        .windows(6)
+        .rposition(|w| w == b"endobj")
+        .map_or(0, |at| at + 6);
+    let after = pdf.get(gap_end..)?;
+    let end = gap_end + after.windows(6).position(|w| w == b"endobj")?;
+    [&pdf[start..gap_start], &pdf[gap_end..end]]
+        .into_iter()
+        .find_map(|span| {
+            let mut from = 0;
+            while let Some(at) = span[from..].windows(2).position(|w| w == b"/M") {
+                let rest = &span[from + at + 2..];
+                from += at + 2;
+                let value = rest.trim_ascii_start();
+                let bytes = match value.first() {
+                    Some(b'(') => literal_string(&value[1..])?,
+                    Some(b'<') => {
+                        let close = value.iter().position(|&b| b == b'>')?;
+                        hex_string(&value[..=close])?
+                    }
+                    _ => continue,
+                };
+                return Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            None
+        })
+}
+
+/// The bytes of a literal string whose `(` came just before `text`, up to its closing `)`,
+/// escapes decoded (ISO 32000-1 §7.3.4.2); `None` if it does not close.
+fn literal_string(text: &[u8]) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut rest = text.iter().copied().peekable();
+    while let Some(byte) = rest.next() {
+        match byte {
+            b')' => return Some(bytes),
+            b'\\' => match rest.next()? {
+                b'n' => bytes.push(b'\n'),
+                b'r' => bytes.push(b'\r'),
+                b't' => bytes.push(b'\t'),
+                b'b' => bytes.push(0x08),
+                b'f' => bytes.push(0x0c),
+                b'\r' | b'\n' => {}
+                digit @ b'0'..=b'7' => {
+                    let mut value = u32::from(digit - b'0');
+                    for _ in 0..2 {
+                        match rest.peek() {
+                            Some(&next @ b'0'..=b'7') => {
+                                value = value * 8 + u32::from(next - b'0');
+                                rest.next();
+                            }
+                            _ => break,
+                        }
+                    }
+                    bytes.push(u8::try_from(value & 0xff).ok()?);
+                }
+                other => bytes.push(other),
+            },
+            other => bytes.push(other),
+        }
+    }
+    None
 }
 
 /// The bytes of a `<hex>` string (padding zeros included).
