@@ -144,6 +144,10 @@ pub struct CmsReport {
     /// what is missing is a proof that the signature is that old.
     #[serde(skip)]
     pub out_of_bounds: bool,
+    /// The signature rests on an algorithm too weak to rely on (SHA-1): verified, but not
+    /// accepted.
+    #[serde(skip)]
+    pub weak_algorithm: bool,
 }
 
 /// A signature time-stamp token (RFC 3161, in the unsigned attribute
@@ -177,7 +181,8 @@ pub enum Verdict {
     /// Intact and unmodified, but the signer's certificate was revoked and no time-stamp
     /// proves the signature was made before.
     Revoked,
-    /// Intact and unmodified, but the signer does not chain to a trusted root.
+    /// Intact and unmodified, but the signer does not chain to a trusted root, or the signature
+    /// rests on an algorithm too weak to rely on.
     Untrusted,
     /// Intact, unmodified since, and trusted.
     Valid,
@@ -212,6 +217,9 @@ pub enum SubIndication {
     OutOfBoundsNoPoe,
     /// The signer does not chain to a trusted root.
     NoCertificateChainFound,
+    /// An algorithm it uses is too weak to rely on (SHA-1), and nothing proves the signature
+    /// was made while it was not.
+    CryptoConstraintsFailureNoPoe,
 }
 
 /// Whether a signature is an ordinary signature or a document timestamp.
@@ -298,6 +306,9 @@ pub struct SignatureReport {
     /// See [`CmsReport::out_of_bounds`].
     #[serde(skip)]
     pub out_of_bounds: bool,
+    /// See [`CmsReport::weak_algorithm`].
+    #[serde(skip)]
+    pub weak_algorithm: bool,
 }
 
 impl SignatureReport {
@@ -328,6 +339,10 @@ impl SignatureReport {
             }
             Verdict::Modified => (Indication::TotalFailed, None),
             Verdict::Revoked => (Indication::Indeterminate, Some(SubIndication::RevokedNoPoe)),
+            Verdict::Untrusted if self.weak_algorithm => (
+                Indication::Indeterminate,
+                Some(SubIndication::CryptoConstraintsFailureNoPoe),
+            ),
             Verdict::Untrusted if self.chain_trusted => (Indication::Indeterminate, None),
             Verdict::Untrusted if self.out_of_bounds => (
                 Indication::Indeterminate,
@@ -348,6 +363,7 @@ impl SignatureReport {
         } else if self.revoked {
             Verdict::Revoked
         } else if !self.chain_trusted
+            || self.weak_algorithm
             || self
                 .timestamp
                 .as_ref()
@@ -717,6 +733,7 @@ fn verify_signature(
         modifications: Vec::new(),
         problems,
         out_of_bounds: cms.out_of_bounds,
+        weak_algorithm: cms.weak_algorithm,
     }
 }
 
@@ -1007,6 +1024,13 @@ fn check_cms(
         )
     })?;
     report.digest_algorithm = Some(digest_name(hash).into());
+    if hash == &digest::SHA1_FOR_LEGACY_USE_ONLY {
+        report.weak_algorithm = true;
+        report.problems.push(
+            "the signature uses SHA-1, which is too weak to rely on: however correct, it does not make the document valid"
+                .into(),
+        );
+    }
     let covered: Option<Vec<&[u8]>> = match &econtent {
         Some(content) => Some(vec![content.as_slice()]),
         None => parts.map(<[&[u8]]>::to_vec),
@@ -1281,6 +1305,7 @@ fn ess_names_signer(value: &Any, signer_der: &[u8]) -> bool {
 
 fn digest_algorithm(oid: &ObjectIdentifier) -> Option<&'static digest::Algorithm> {
     [
+        (rfc5912::ID_SHA_1, &digest::SHA1_FOR_LEGACY_USE_ONLY),
         (rfc5912::ID_SHA_256, &digest::SHA256),
         (rfc5912::ID_SHA_384, &digest::SHA384),
         (rfc5912::ID_SHA_512, &digest::SHA512),
@@ -1290,7 +1315,9 @@ fn digest_algorithm(oid: &ObjectIdentifier) -> Option<&'static digest::Algorithm
 }
 
 fn digest_name(alg: &'static digest::Algorithm) -> &'static str {
-    if alg == &digest::SHA384 {
+    if alg == &digest::SHA1_FOR_LEGACY_USE_ONLY {
+        "SHA-1"
+    } else if alg == &digest::SHA384 {
         "SHA-384"
     } else if alg == &digest::SHA512 {
         "SHA-512"
@@ -1315,13 +1342,14 @@ fn verifier(
     digest_alg: &ObjectIdentifier,
 ) -> Result<&'static dyn VerificationAlgorithm, String> {
     use rfc5912::{
-        ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, ID_EC_PUBLIC_KEY, ID_SHA_256, ID_SHA_384,
-        ID_SHA_512, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1, SHA_256_WITH_RSA_ENCRYPTION,
-        SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
+        ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, ID_EC_PUBLIC_KEY, ID_SHA_1, ID_SHA_256, ID_SHA_384,
+        ID_SHA_512, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1, SHA_1_WITH_RSA_ENCRYPTION,
+        SHA_256_WITH_RSA_ENCRYPTION, SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
     };
     let (sig, key) = (signature_alg.oid, spki.algorithm.oid);
     // (signature algorithm, key algorithm) -> hash
     let hash = [
+        (SHA_1_WITH_RSA_ENCRYPTION, RSA_ENCRYPTION, ID_SHA_1),
         (SHA_256_WITH_RSA_ENCRYPTION, RSA_ENCRYPTION, ID_SHA_256),
         (SHA_384_WITH_RSA_ENCRYPTION, RSA_ENCRYPTION, ID_SHA_384),
         (SHA_512_WITH_RSA_ENCRYPTION, RSA_ENCRYPTION, ID_SHA_512),
@@ -1345,7 +1373,12 @@ fn verifier(
         ObjectIdentifier,
         ObjectIdentifier,
         &'static dyn VerificationAlgorithm,
-    ); 7] = [
+    ); 8] = [
+        (
+            RSA_ENCRYPTION,
+            ID_SHA_1,
+            &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+        ),
         (
             RSA_ENCRYPTION,
             ID_SHA_256,
@@ -1581,6 +1614,63 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("QuoVadis Root Certification Authority"));
+    }
+
+    #[test]
+    fn a_sha1_signature_is_verified_then_judged_too_weak() {
+        // OpenSSL signs with RSA over SHA-1, as older signers did.
+        let dir = tempfile::tempdir().unwrap();
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .expect("openssl runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-subj",
+            "/CN=SHA-1 signer (test)",
+            "-days",
+            "2",
+        ]);
+        let data = b"the bytes a /ByteRange covers";
+        std::fs::write(dir.path().join("data.bin"), data).unwrap();
+        openssl(&[
+            "cms", "-sign", "-binary", "-md", "sha1", "-in", "data.bin", "-signer", "cert.pem",
+            "-inkey", "key.pem", "-outform", "DER", "-out", "sig.der",
+        ]);
+        let cms = std::fs::read(dir.path().join("sig.der")).unwrap();
+
+        let report = verify_cms_detached(&cms, &[data], &TrustAnchors::default(), None);
+        assert!(
+            report.digest_matches && report.signature_valid,
+            "{report:?}"
+        );
+        assert_eq!(report.digest_algorithm.as_deref(), Some("SHA-1"));
+        assert!(report.weak_algorithm);
+        assert!(
+            report.problems.iter().any(|p| p.contains("SHA-1")),
+            "{:?}",
+            report.problems
+        );
+
+        // Mathematically wrong is still broken, not weak.
+        let report = verify_cms_detached(&cms, &[b"other bytes"], &TrustAnchors::default(), None);
+        assert!(!report.digest_matches);
     }
 
     #[test]

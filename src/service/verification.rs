@@ -591,6 +591,9 @@ pub fn summary_in_chinese(verdict: &str, why: Option<SubIndication>) -> &'static
         ("untrusted", Some(SubIndication::OutOfBoundsNoPoe)) => {
             "文件未被改动，但盖章证书已过期或尚未生效，且没有时间戳证明盖章时证书有效：无法确认印章有效。"
         }
+        ("untrusted", Some(SubIndication::CryptoConstraintsFailureNoPoe)) => {
+            "文件未被改动，但签名使用的算法（SHA-1）已不安全，不能据以确认印章有效。"
+        }
         ("broken", Some(SubIndication::FormatFailure)) => {
             "印章无效：签名的覆盖范围（ByteRange）格式不正确，无法确认盖章的内容。"
         }
