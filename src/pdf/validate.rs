@@ -946,18 +946,30 @@ fn check_cms(
     report.signer = Some(summary(&signer_x509));
 
     // A timestamp token (document timestamp) encapsulates a TSTInfo; a signature is detached.
+    // A time-stamp token encapsulates its TSTInfo; an adbe.pkcs7.sha1 signature the SHA-1
+    // digest of the signed bytes (as id-data); any other PDF signature is detached.
+    let econtent_type = signed_data.encap_content_info.econtent_type;
     let econtent = match &signed_data.encap_content_info.econtent {
         None => None,
-        Some(e) if signed_data.encap_content_info.econtent_type == ID_CT_TST_INFO => Some(
+        Some(e) if econtent_type == ID_CT_TST_INFO || econtent_type == rfc5911::ID_DATA => Some(
             e.decode_as::<OctetString>()
-                .map_err(|e| format!("unreadable timestamp token content: {e}"))?
+                .map_err(|e| format!("unreadable encapsulated content: {e}"))?
                 .into_bytes(),
         ),
         Some(_) => {
-            return Err("the CMS encapsulates its content; a PDF signature must be detached".into())
+            return Err(format!(
+                "the CMS encapsulates content of type {econtent_type}; a PDF signature is detached or carries the SHA-1 digest of the signed bytes"
+            ))
         }
     };
-    let tst = econtent.as_deref().map(tst_info).transpose()?;
+    let encapsulated_digest = econtent
+        .as_deref()
+        .filter(|_| econtent_type == rfc5911::ID_DATA);
+    let tst = econtent
+        .as_deref()
+        .filter(|_| econtent_type == ID_CT_TST_INFO)
+        .map(tst_info)
+        .transpose()?;
     report.token_time = tst.as_ref().and_then(|(_, time)| *time);
     let attrs = signer_info.signed_attrs.as_ref();
 
@@ -1024,7 +1036,7 @@ fn check_cms(
         )
     })?;
     report.digest_algorithm = Some(digest_name(hash).into());
-    if hash == &digest::SHA1_FOR_LEGACY_USE_ONLY {
+    if hash == &digest::SHA1_FOR_LEGACY_USE_ONLY || encapsulated_digest.is_some() {
         report.weak_algorithm = true;
         report.problems.push(
             "the signature uses SHA-1, which is too weak to rely on: however correct, it does not make the document valid"
@@ -1096,6 +1108,17 @@ fn check_cms(
     if attrs.is_none() && tst.is_none() {
         // the signature itself is the only binding to the content
         report.digest_matches = report.signature_valid;
+    }
+    if let Some(digest) = encapsulated_digest {
+        // adbe.pkcs7.sha1: what was signed is the digest; it must be the signed bytes' digest.
+        let sha1 = &digest::SHA1_FOR_LEGACY_USE_ONLY;
+        let bytes_ok = parts.is_some_and(|parts| digest_parts(sha1, parts).as_ref() == digest);
+        if !bytes_ok && parts.is_some() {
+            report.problems.push(
+                "the signed bytes do not match the SHA-1 digest the signature carries".into(),
+            );
+        }
+        report.digest_matches &= bytes_ok;
     }
     if let Some((imprint, _)) = tst {
         let alg = digest_algorithm(&imprint.hash_algorithm.oid);
@@ -1671,6 +1694,44 @@ mod tests {
         // Mathematically wrong is still broken, not weak.
         let report = verify_cms_detached(&cms, &[b"other bytes"], &TrustAnchors::default(), None);
         assert!(!report.digest_matches);
+
+        // adbe.pkcs7.sha1: the CMS encapsulates the SHA-1 digest of the signed bytes.
+        let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+        std::fs::write(dir.path().join("digest.bin"), sha1.as_ref()).unwrap();
+        openssl(&[
+            "cms",
+            "-sign",
+            "-nodetach",
+            "-binary",
+            "-md",
+            "sha256",
+            "-in",
+            "digest.bin",
+            "-signer",
+            "cert.pem",
+            "-inkey",
+            "key.pem",
+            "-outform",
+            "DER",
+            "-out",
+            "p7.der",
+        ]);
+        let p7 = std::fs::read(dir.path().join("p7.der")).unwrap();
+        let report = verify_cms_detached(&p7, &[data], &TrustAnchors::default(), None);
+        assert!(
+            report.digest_matches && report.signature_valid,
+            "{report:?}"
+        );
+        assert!(report.weak_algorithm);
+        let report = verify_cms_detached(&p7, &[b"other bytes"], &TrustAnchors::default(), None);
+        assert!(
+            !report.digest_matches && report.signature_valid,
+            "{report:?}"
+        );
+        assert!(report
+            .problems
+            .iter()
+            .any(|p| p.contains("do not match the SHA-1 digest")));
     }
 
     #[test]
