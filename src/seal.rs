@@ -525,11 +525,7 @@ mod tests {
 
     #[test]
     fn a_sealed_file_is_the_original_then_an_update_and_verifies() {
-        let sealer = Sealer::new(crate::pki::testing::seal_key(
-            "测试根证书",
-            DEPARTMENT,
-            "11350200MB0D00002U",
-        ));
+        let sealer = Sealer::under_a_new_root();
         let request = sealer.request();
         let anchors = sealer.anchors();
         let Some(corpus) = crate::test_needs::shared("corpus") else {
@@ -571,6 +567,15 @@ mod tests {
     }
 
     impl Sealer {
+        /// A seal valid now, under a new root.
+        fn under_a_new_root() -> Sealer {
+            Sealer::new(crate::pki::testing::seal_key(
+                "测试根证书",
+                DEPARTMENT,
+                "11350200MB0D00002U",
+            ))
+        }
+
         fn new((key, root): (SealKey, Vec<u8>)) -> Sealer {
             Sealer {
                 key,
@@ -777,11 +782,7 @@ mod tests {
     fn a_shadowed_cross_reference_entry_is_never_valid_and_is_not_sealed() {
         use crate::pdf::validate::{Indication, Verdict};
         use crate::pdf::LoadError;
-        let sealer = Sealer::new(crate::pki::testing::seal_key(
-            "测试根证书",
-            DEPARTMENT,
-            "11350200MB0D00002U",
-        ));
+        let sealer = Sealer::under_a_new_root();
         let request = sealer.request();
         let anchors = sealer.anchors();
         let sealed = stamp(notice(), &request, OffsetDateTime::now_utc())
@@ -824,11 +825,7 @@ mod tests {
 
     #[test]
     fn a_signing_time_changed_after_signing_is_not_reported_as_the_signing_time() {
-        let sealer = Sealer::new(crate::pki::testing::seal_key(
-            "测试根证书",
-            DEPARTMENT,
-            "11350200MB0D00002U",
-        ));
+        let sealer = Sealer::under_a_new_root();
         let claimed = time::macros::datetime!(2026-01-02 3:04:05 UTC);
         let sealed = stamp(notice(), &sealer.request(), claimed)
             .unwrap()
