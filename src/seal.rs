@@ -894,6 +894,42 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_signature_placeholder_is_an_unsigned_field_not_a_broken_seal() {
+        let sealer = Sealer::under_a_new_root();
+        let sealed = stamp(notice(), &sealer.request(), OffsetDateTime::now_utc())
+            .unwrap()
+            .into_vec();
+        let report = verify_pdf(&sealed, &sealer.anchors(), None).unwrap();
+        let range = &report.signatures[0].byte_range;
+        let (start, end) = (range[1] as usize + 1, range[2] as usize - 1);
+        // The placeholder a signer reserves before signing: /Contents all zeros.
+        let mut placeholder = sealed.clone();
+        placeholder[start..end].fill(b'0');
+        let report = verify_pdf(&placeholder, &sealer.anchors(), None).unwrap();
+        assert!(report.signatures.is_empty(), "{report:?}");
+        assert_eq!(report.verdict(), None);
+    }
+
+    #[test]
+    fn an_encrypt_entry_of_null_is_no_encryption() {
+        let plain = notice();
+        let at = plain.windows(7).rposition(|w| w == b"trailer").unwrap();
+        let open = at + plain[at..].windows(2).position(|w| w == b"<<").unwrap() + 2;
+        let mut marked = plain[..open].to_vec();
+        marked.extend_from_slice(b"/Encrypt null ");
+        marked.extend_from_slice(&plain[open..]);
+        // (The trailer follows the cross-reference table: no offset moves.)
+        let pdf = marked;
+        assert!(
+            crate::pdf::load(&pdf).is_ok(),
+            "{:?}",
+            crate::pdf::load(&pdf).err()
+        );
+        let report = verify_pdf(&pdf, &TrustAnchors::default(), None).unwrap();
+        assert!(report.signatures.is_empty());
+    }
+
+    #[test]
     fn displayed_and_user_points_are_inverse_for_every_rotation() {
         for rotate in [0, 90, 180, 270] {
             let frame = PageFrame {

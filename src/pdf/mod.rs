@@ -40,7 +40,7 @@ pub enum LoadError {
 /// password, which lopdf would silently apply).
 pub fn load(pdf: &[u8]) -> Result<Document, LoadError> {
     let doc = parse(pdf, LoadOptions::default())?;
-    if doc.trailer.has(b"Encrypt") || doc.encryption_state.is_some() {
+    if declares_encryption(&doc) || doc.encryption_state.is_some() {
         return Err(LoadError::Encrypted);
     }
     Ok(doc)
@@ -50,8 +50,7 @@ pub fn load(pdf: &[u8]) -> Result<Document, LoadError> {
 /// password when none is given). The document keeps its encryption state, so that what is
 /// added to it can be encrypted the same way.
 pub fn load_for_update(pdf: &[u8], password: Option<&str>) -> Result<Document, LoadError> {
-    let options = LoadOptions::with_password(password.unwrap_or(""));
-    decrypted(parse(pdf, options)?)
+    parse_decrypted(pdf, password, None)
 }
 
 /// Opens a PDF to sign it: as [`load_for_update`], but without what a signature update
@@ -62,11 +61,7 @@ pub fn load_for_update(pdf: &[u8], password: Option<&str>) -> Result<Document, L
 /// read whole: lopdf 0.44 applies no filter when it decrypts. An ambiguous file is refused:
 /// what is signed must be what a viewer shows.
 pub fn load_for_signing(pdf: &[u8], password: Option<&str>) -> Result<Document, LoadError> {
-    let options = LoadOptions {
-        filter: Some(signing_filter),
-        ..LoadOptions::with_password(password.unwrap_or(""))
-    };
-    let doc = decrypted(parse(pdf, options)?)?;
+    let doc = parse_decrypted(pdf, password, Some(signing_filter))?;
     match structure::ambiguities(pdf, &doc).first() {
         Some(ambiguity) => Err(LoadError::Ambiguous(ambiguity.to_string())),
         None => Ok(doc),
@@ -85,9 +80,42 @@ fn signing_filter(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object
     }
 }
 
-/// `doc`, unless it is encrypted and could not be decrypted.
-fn decrypted(doc: Document) -> Result<Document, LoadError> {
-    if doc.trailer.has(b"Encrypt") && doc.encryption_state.is_none() {
+/// Whether the trailer names an encryption dictionary (`/Encrypt null` does not).
+fn declares_encryption(doc: &Document) -> bool {
+    doc.trailer
+        .get(b"Encrypt")
+        .is_ok_and(|encrypt| !matches!(encrypt, Object::Null))
+}
+
+/// Parses `pdf`, decrypting it with the user `password` (the empty one when `None`). lopdf
+/// takes a trailer's `/Encrypt null` for encryption and fails to decrypt: such a file is read
+/// again as the unencrypted file it is.
+fn parse_decrypted(
+    pdf: &[u8],
+    password: Option<&str>,
+    filter: Option<lopdf::FilterFunc>,
+) -> Result<Document, LoadError> {
+    let options = LoadOptions {
+        filter,
+        ..LoadOptions::with_password(password.unwrap_or(""))
+    };
+    let doc = match parse(pdf, options) {
+        Err(LoadError::Encrypted) => {
+            let plain = parse(
+                pdf,
+                LoadOptions {
+                    filter,
+                    ..LoadOptions::default()
+                },
+            )?;
+            if declares_encryption(&plain) {
+                return Err(LoadError::Encrypted);
+            }
+            plain
+        }
+        parsed => parsed?,
+    };
+    if declares_encryption(&doc) && doc.encryption_state.is_none() {
         return Err(LoadError::Encrypted);
     }
     Ok(doc)

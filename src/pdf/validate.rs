@@ -552,6 +552,9 @@ fn signature_fields(doc: &Document) -> Vec<(String, &Dictionary)> {
             .or(inherited_ft);
         if ft == Some(b"Sig".as_slice()) {
             if let Some(value) = field.get(b"V").ok().and_then(|v| dict(doc, v)) {
+                if is_placeholder(value) {
+                    continue; // reserved for a signature, not signed: an unsigned field
+                }
                 if !found.iter().any(|(_, d)| std::ptr::eq(*d, value)) {
                     found.push((name, value));
                 }
@@ -570,6 +573,15 @@ fn signature_fields(doc: &Document) -> Vec<(String, &Dictionary)> {
         }
     }
     found
+}
+
+/// A signature dictionary whose `/Contents` is still the zeros a signer reserves before
+/// signing (or empty): a field not signed yet.
+fn is_placeholder(sig: &Dictionary) -> bool {
+    sig.get(b"Contents")
+        .ok()
+        .and_then(|contents| contents.as_str().ok())
+        .is_some_and(|contents| contents.iter().all(|&byte| byte == 0))
 }
 
 fn resolve<'a>(doc: &'a Document, object: &'a Object) -> Option<&'a Object> {
