@@ -165,10 +165,21 @@ impl TimeStampAuthority {
     }
 }
 
+impl TimeStampAuthority {
+    /// A token over a SHA-256 imprint that says `at`, with the authority's certificates.
+    fn stamp_at(
+        &self,
+        imprint_sha256: &[u8; 32],
+        at: OffsetDateTime,
+    ) -> Result<Vec<u8>, SignError> {
+        let message_imprint = imprint(rfc5912::ID_SHA_256, imprint_sha256)?;
+        self.token(message_imprint, None, true, at)
+    }
+}
+
 impl TimeStamper for TimeStampAuthority {
     fn timestamp(&self, imprint_sha256: &[u8; 32]) -> Result<Vec<u8>, SignError> {
-        let message_imprint = imprint(rfc5912::ID_SHA_256, imprint_sha256)?;
-        self.token(message_imprint, None, true, OffsetDateTime::now_utc())
+        self.stamp_at(imprint_sha256, OffsetDateTime::now_utc())
     }
 
     fn max_token_len(&self) -> usize {
@@ -330,15 +341,14 @@ pub fn read_token(token: &[u8]) -> Result<TstInfo, der::Error> {
 /// Authorities for tests of time: proof of existence needs time-stamps from the past.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{imprint, rfc5912, OffsetDateTime, SignError, TimeStampAuthority, TimeStamper};
+    use super::{OffsetDateTime, SignError, TimeStampAuthority, TimeStamper};
 
     /// `authority`, with every token it grants saying `at`.
     pub(crate) struct StampsAt<'a>(pub &'a TimeStampAuthority, pub OffsetDateTime);
 
     impl TimeStamper for StampsAt<'_> {
         fn timestamp(&self, imprint_sha256: &[u8; 32]) -> Result<Vec<u8>, SignError> {
-            let message_imprint = imprint(rfc5912::ID_SHA_256, imprint_sha256)?;
-            self.0.token(message_imprint, None, true, self.1)
+            self.0.stamp_at(imprint_sha256, self.1)
         }
 
         fn max_token_len(&self) -> usize {
